@@ -1,0 +1,79 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from bankcrm.models import Branch, Heartbeat, User
+
+
+@admin.register(Branch)
+class BranchAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "region", "is_active", "user_count"]
+    list_filter = ["region", "is_active"]
+    search_fields = ["code", "name", "region"]
+    ordering = ["code"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(user_count=Count("users"))
+
+    @admin.display(description=_("users"), ordering="user_count")
+    def user_count(self, obj):
+        return obj.user_count
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = [
+        "username",
+        "last_name",
+        "first_name",
+        "branch",
+        "role_names",
+        "is_active",
+        "is_staff",
+        "last_login",
+    ]
+    list_filter = ["groups", "branch__region", "branch", "is_active", "is_staff"]
+    search_fields = ["username", "first_name", "last_name", "email", "branch__name", "branch__code"]
+    list_select_related = ["branch"]
+    autocomplete_fields = ["branch"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets[:2],
+        (_("Branch"), {"fields": ["branch"]}),
+        *DjangoUserAdmin.fieldsets[2:],
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": [
+                    "username",
+                    "usable_password",
+                    "password1",
+                    "password2",
+                    "branch",
+                    "groups",
+                ],
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("roles"))
+    def role_names(self, obj):
+        return ", ".join(sorted(group.name for group in obj.groups.all()))
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["name", "beat_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

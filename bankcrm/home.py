@@ -1,0 +1,116 @@
+"""One home page per role. Each builder returns (template, context) with a fixed number of
+queries however much data the user can see."""
+
+from datetime import timedelta
+
+from auditlog.models import LogEntry
+from axes.models import AccessAttempt, AccessFailureLog
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from bankcrm.roles import Role
+from customers.access import customers_for_user
+from customers.models import Customer, Interaction
+from service.access import tickets_for_user
+from service.models import Ticket
+
+LIST_SIZE = 10
+
+
+def _customer_overview(user) -> dict:
+    customers = customers_for_user(user)
+    today = timezone.localdate()
+    counts = customers.aggregate(
+        total=Count("pk"),
+        active=Count("pk", filter=Q(lifecycle=Customer.Lifecycle.ACTIVE)),
+        private=Count("pk", filter=Q(tier=Customer.Tier.PRIVATE)),
+        affluent=Count("pk", filter=Q(tier=Customer.Tier.AFFLUENT)),
+        kyc_due=Count(
+            "pk",
+            filter=Q(
+                kyc_expires_on__lte=today + timedelta(days=30),
+                lifecycle__in=[Customer.Lifecycle.ACTIVE, Customer.Lifecycle.DORMANT],
+            ),
+        ),
+    )
+    return {
+        "today": today,
+        "counts": counts,
+        "customers": customers.select_related("primary_rm").order_by("-tier", "cif")[:LIST_SIZE],
+        "kyc_expiring": customers.kyc_expiring(30).order_by("kyc_expires_on", "cif")[:LIST_SIZE],
+    }
+
+
+def relationship_manager(request):
+    context = _customer_overview(request.user)
+    context["follow_ups"] = (
+        Interaction.objects.filter(
+            actor=request.user,
+            follow_up_done=False,
+            follow_up_on__lte=timezone.localdate() + timedelta(days=7),
+            customer__in=customers_for_user(request.user),
+        )
+        .select_related("customer")
+        .order_by("follow_up_on", "pk")[:LIST_SIZE]
+    )
+    return "bankcrm/home_rm.html", context
+
+
+def branch_manager(request):
+    context = _customer_overview(request.user)
+    context["rm_load"] = (
+        customers_for_user(request.user)
+        .values("primary_rm__username", "primary_rm__first_name", "primary_rm__last_name")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:LIST_SIZE]
+    )
+    return "bankcrm/home_branch.html", context
+
+
+def service(request):
+    tickets = tickets_for_user(request.user).open()
+    mine = tickets.filter(assignee=request.user)
+    counts = tickets.aggregate(
+        mine=Count("pk", filter=Q(assignee=request.user)),
+        pool=Count("pk", filter=Q(assignee__isnull=True)),
+        overdue=Count("pk", filter=Q(due_at__lt=timezone.now())),
+        p1=Count("pk", filter=Q(priority=Ticket.Priority.P1)),
+    )
+    context = {
+        "counts": counts,
+        "my_tickets": mine.select_related("customer").by_urgency()[:LIST_SIZE],
+        "pool": tickets.filter(assignee__isnull=True)
+        .select_related("customer")
+        .by_urgency()[:LIST_SIZE],
+        "now": timezone.now(),
+    }
+    return "bankcrm/home_service.html", context
+
+
+def compliance(request):
+    since = timezone.now() - timedelta(days=1)
+    context = {
+        "lockouts": AccessAttempt.objects.filter(
+            failures_since_start__gte=settings.AXES_FAILURE_LIMIT
+        ).order_by("-attempt_time")[:LIST_SIZE],
+        "failed_logins": AccessFailureLog.objects.filter(attempt_time__gte=since).count(),
+        "recent_changes": LogEntry.objects.select_related("actor", "content_type").order_by(
+            "-timestamp"
+        )[:LIST_SIZE],
+    }
+    return "bankcrm/home_compliance.html", context
+
+
+def admin(request):
+    return "bankcrm/home_admin.html", {}
+
+
+BUILDERS = {
+    Role.RELATIONSHIP_MANAGER: relationship_manager,
+    Role.BRANCH_MANAGER: branch_manager,
+    Role.SERVICE_AGENT: service,
+    Role.SERVICE_SUPERVISOR: service,
+    Role.COMPLIANCE_OFFICER: compliance,
+    Role.ADMIN: admin,
+}

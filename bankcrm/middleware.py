@@ -1,0 +1,115 @@
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import urlencode
+
+from bankcrm.logging import request_id_var, user_id_var
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (or accept a sane one from the proxy) for logs and audit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+            user_id_var.set("-")
+        response["X-Request-ID"] = request.id
+        return response
+
+
+SESSION_STARTED = "_bankcrm_started"
+SESSION_SEEN = "_bankcrm_seen"
+
+
+class SessionTimeoutMiddleware:
+    """Ends a session after SESSION_IDLE_SECONDS without a request or SESSION_ABSOLUTE_SECONDS
+    after login, whichever comes first."""
+
+    # Only rewrite the session row when the last-seen stamp is this stale.
+    TOUCH_EVERY = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            user_id_var.set(str(user.pk))
+            now = int(time.time())
+            session = request.session
+            started = session.get(SESSION_STARTED, now)
+            seen = session.get(SESSION_SEEN, now)
+            if (
+                now - seen > settings.SESSION_IDLE_SECONDS
+                or now - started > settings.SESSION_ABSOLUTE_SECONDS
+            ):
+                logout(request)
+                if request.headers.get("HX-Request"):
+                    response = self.get_response(request)
+                    response["HX-Redirect"] = reverse("login") + "?expired=1"
+                    return response
+                return redirect(reverse("login") + "?expired=1")
+            if SESSION_STARTED not in session:
+                session[SESSION_STARTED] = now
+            if now - seen >= self.TOUCH_EVERY or SESSION_SEEN not in session:
+                session[SESSION_SEEN] = now
+        return self.get_response(request)
+
+
+# Paths a user who still owes an MFA check may reach.
+_MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/health/", "/i18n/")
+
+
+class MfaRequiredMiddleware:
+    """Compliance officers, admins and staff must pass TOTP before anything else,
+    Django admin included; without a device they are sent to enrol."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.mfa_required
+            and not user.is_verified()
+            and not request.path.startswith(_MFA_EXEMPT_PREFIXES)
+        ):
+            from django_otp import devices_for_user
+
+            has_device = any(True for _ in devices_for_user(user, confirmed=True))
+            target = reverse("mfa-verify" if has_device else "mfa-setup")
+            return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Pages for a signed-in user may show customer data: no browser or proxy may keep them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+            patch_cache_control(response, no_store=True, private=True)
+        return response

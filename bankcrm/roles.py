@@ -1,0 +1,27 @@
+"""Roles are Django groups (created by migration 0002); these are their names."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    RELATIONSHIP_MANAGER = "relationship_manager", _("Relationship manager")
+    BRANCH_MANAGER = "branch_manager", _("Branch manager")
+    SERVICE_AGENT = "service_agent", _("Service agent")
+    SERVICE_SUPERVISOR = "service_supervisor", _("Service supervisor")
+    COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
+    ADMIN = "admin", _("Administrator")
+
+
+# Roles that must pass a TOTP check before seeing anything.
+MFA_REQUIRED_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
+
+# The order decides which home page a user with several roles lands on.
+HOME_PRIORITY = [
+    Role.ADMIN,
+    Role.COMPLIANCE_OFFICER,
+    Role.BRANCH_MANAGER,
+    Role.RELATIONSHIP_MANAGER,
+    Role.SERVICE_SUPERVISOR,
+    Role.SERVICE_AGENT,
+]

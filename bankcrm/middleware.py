@@ -23,12 +23,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        token = request_id_var.set(request.id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
-            user_id_var.set("-")
+        # Set, not reset afterwards: Django logs 4xx/5xx after the middleware returns, and
+        # the next request in this thread overwrites both values first thing.
+        request_id_var.set(request.id)
+        user_id_var.set("-")
+        response = self.get_response(request)
         response["X-Request-ID"] = request.id
         return response
 

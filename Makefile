@@ -1,0 +1,49 @@
+# bankcrm: `make run` and `make test` are all a fresh machine with Python 3.11 needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint format migrations-check messages bench clean-data install
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements/lock.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "bankcrm needs Python 3.11, found " + sys.version.split()[0])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	touch $@
+
+# Web (gunicorn), one Celery worker and beat, with demo data; embedded PostgreSQL and Redis
+# under .data/ unless DATABASE_URL / REDIS_URL are set. Ctrl-C stops everything.
+run: install
+	$(BIN)/python scripts/run.py
+
+# The whole suite: unit, integration (real Celery worker on Redis) and browser tests.
+test: install
+	$(BIN)/python scripts/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrations-check: install
+	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemigrations --check --dry-run
+
+messages: install
+	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemessages -l zh_Hans \
+		--ignore=.venv --ignore=.data --ignore=tests --ignore=static --ignore=staticfiles \
+		--ignore=bench --ignore=scripts
+	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po
+
+bench: install
+	$(BIN)/python scripts/with_services.py $(BIN)/python bench/run_all.py
+
+clean-data:
+	$(BIN)/python scripts/devservices.py stop || true
+	rm -rf .data

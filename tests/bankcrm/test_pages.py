@@ -1,0 +1,202 @@
+"""Home pages per role, their scope and query counts, headers, error pages, language."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from customers.models import Interaction
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+def test_rm_home_shows_own_customers_and_tasks_only(client, login, rm, other_rm, branch):
+    mine = factories.customer(branch=branch, rm=rm, name="王小明")
+    factories.customer(branch=branch, rm=other_rm, name="李四海")
+    due = factories.customer(
+        branch=branch, rm=rm, name="赵敏", kyc_expires_on=timezone.localdate() + timedelta(days=5)
+    )
+    Interaction.objects.create(
+        customer=mine,
+        channel="phone",
+        direction="outbound",
+        subject="回访理财到期",
+        actor=rm,
+        follow_up_on=timezone.localdate() + timedelta(days=1),
+    )
+    login(rm)
+    html = client.get("/").content.decode()
+    assert "王小明" in html
+    assert due.name in html
+    assert "回访理财到期" in html
+    assert "李四海" not in html
+    # Masked mobile only.
+    assert mine.mobile_masked in html
+    assert mine.mobile.removeprefix("+86") not in html
+
+
+def test_rm_home_query_count_is_constant(client, login, rm, branch):
+    factories.customer(branch=branch, rm=rm)
+    login(rm)
+    few, _ = count_queries(client, "/")
+    for _ in range(15):
+        customer = factories.customer(
+            branch=branch, rm=rm, kyc_expires_on=timezone.localdate() + timedelta(days=3)
+        )
+        Interaction.objects.create(
+            customer=customer,
+            channel="app",
+            direction="inbound",
+            subject="咨询",
+            actor=rm,
+            follow_up_on=timezone.localdate(),
+        )
+    many, _ = count_queries(client, "/")
+    assert few == many
+
+
+def test_branch_manager_home_covers_the_branch_only(
+    client, login, branch_manager, rm, branch, other_branch
+):
+    factories.customer(branch=branch, rm=rm, name="本行客户")
+    factories.customer(branch=other_branch, name="外行客户")
+    login(branch_manager)
+    html = client.get("/").content.decode()
+    assert "本行客户" in html
+    assert "外行客户" not in html
+
+
+def test_agent_home_lists_my_queue_with_constant_queries(client, login, agent, branch):
+    customer = factories.customer(branch=branch)
+    factories.ticket(customer, assignee=agent, subject="账户冻结咨询")
+    login(agent)
+    few, response = count_queries(client, "/")
+    assert "账户冻结咨询" in response.content.decode()
+    for _ in range(12):
+        factories.ticket(customer, assignee=agent)
+        factories.ticket(customer)
+    many, _ = count_queries(client, "/")
+    assert few == many
+
+
+def test_agent_does_not_see_other_agents_tickets(client, login, agent, branch):
+    other = factories.user("service_agent", branch=branch)
+    customer = factories.customer(branch=branch)
+    factories.ticket(customer, assignee=other, subject="别人的工单")
+    login(agent)
+    assert "别人的工单" not in client.get("/").content.decode()
+
+
+def test_compliance_home_shows_lockouts_and_changes(client, login, compliance_officer, rm):
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "rm", "password": "nope"})
+    login(compliance_officer)
+    few, response = count_queries(client, "/")
+    html = response.content.decode()
+    assert "rm" in html
+    assert 'data-testid="stat-lockouts">1<' in html
+
+
+def test_admin_home_links_to_django_admin(client, login, admin_user):
+    login(admin_user)
+    assert 'href="/admin/"' in client.get("/").content.decode()
+
+
+def test_verified_admin_can_search_and_filter_users_branches_roles(
+    client, login, admin_user, rm, branch
+):
+    login(admin_user)
+    response = client.get("/admin/bankcrm/user/", {"q": "rm", "groups__id__exact": "1"})
+    assert response.status_code == 200
+    assert client.get("/admin/bankcrm/branch/", {"q": "SH001"}).status_code == 200
+    assert client.get("/admin/auth/group/").status_code == 200
+    html = client.get("/admin/bankcrm/user/", {"q": "rm"}).content.decode()
+    assert "relationship_manager" in html
+
+
+def test_security_headers_on_customer_pages(client, login, rm):
+    login(rm)
+    response = client.get("/")
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert len(response["X-Request-ID"]) >= 8
+
+
+def test_no_inline_scripts_in_pages(client, login, rm):
+    login(rm)
+    html = client.get("/").content.decode()
+    for chunk in html.split("<script")[1:]:
+        assert chunk.split(">", 1)[0].strip().startswith("src="), chunk[:80]
+
+
+def test_friendly_404(client, login, rm):
+    login(rm)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert 'data-testid="error-page"' in response.content.decode()
+
+
+def test_csrf_failure_page_is_friendly(rm):
+    from django.test import Client
+
+    csrf_client = Client(enforce_csrf_checks=True)
+    response = csrf_client.post("/accounts/login/", {"username": "rm", "password": "x"})
+    assert response.status_code == 403
+    assert 'data-testid="error-page"' in response.content.decode()
+
+
+def test_language_switch_to_english_and_back(client, login, rm):
+    login(rm)
+    assert "我的客户" in client.get("/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "My customers and tasks" in client.get("/").content.decode()
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    assert "我的客户" in client.get("/").content.decode()
+
+
+def test_health_reports_database_and_redis(client):
+    response = client.get("/health/")
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["redis"] == "ok"
+    assert body["checks"]["beat"] in {"down", "stale", "ok"}
+    assert response.status_code == 200
+
+
+def test_health_beat_is_ok_after_a_heartbeat(client):
+    from bankcrm.tasks import record_heartbeat
+
+    record_heartbeat()
+    assert client.get("/health/").json()["checks"]["beat"] == "ok"
+
+
+def test_health_live_needs_nothing(client):
+    assert client.get("/health/live/").json() == {"status": "ok"}
+
+
+def test_roles_exist_after_migration():
+    from django.contrib.auth.models import Group
+
+    assert set(Group.objects.values_list("name", flat=True)) >= {
+        "relationship_manager",
+        "branch_manager",
+        "service_agent",
+        "service_supervisor",
+        "compliance_officer",
+        "admin",
+    }

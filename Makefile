@@ -42,7 +42,7 @@ messages: install
 	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po
 
 bench: install
-	$(BIN)/python scripts/with_services.py $(BIN)/python bench/run_all.py
+	$(BIN)/python scripts/with_services.py $(BIN)/python bench/seed_demo.py
 
 clean-data:
 	$(BIN)/python scripts/devservices.py stop || true

@@ -13,7 +13,6 @@ class BankcrmConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from bankcrm import signals  # noqa: F401 - registers receivers
-
         from bankcrm.models import Branch, User
 
         # Role changes are group-membership changes: record them as m2m changes.

@@ -81,6 +81,8 @@ def test_encrypted_field_stores_only_ciphertext(branch):
         )
         raw_id, raw_mobile = cursor.fetchone()
     assert raw_id.startswith("v1$")
+    assert raw_mobile.startswith("v1$")
+    assert customer.mobile.removeprefix("+86") not in raw_mobile
     assert "11010519491231002X" not in raw_id
     assert Customer.objects.get(pk=customer.pk).national_id == "11010519491231002X"
 

@@ -101,7 +101,7 @@ def test_compliance_home_shows_lockouts_and_changes(client, login, compliance_of
     for _ in range(5):
         client.post("/accounts/login/", {"username": "rm", "password": "nope"})
     login(compliance_officer)
-    few, response = count_queries(client, "/")
+    _, response = count_queries(client, "/")
     html = response.content.decode()
     assert "rm" in html
     assert 'data-testid="stat-lockouts">1<' in html

@@ -46,9 +46,7 @@ def run_manage(*args, env_vars) -> subprocess.CompletedProcess:
 
 
 def test_check_deploy_passes_with_production_settings():
-    result = run_manage(
-        "check", "--deploy", "--fail-level", "WARNING", env_vars=production_env()
-    )
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_vars=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -75,3 +75,16 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(cls, name: str) -> None:
+        from django.utils import timezone
+
+        cls.objects.update_or_create(name=name, defaults={"beat_at": timezone.now()})
+
+    @classmethod
+    def age_seconds(cls, name: str) -> float | None:
+        from django.utils import timezone
+
+        beat = cls.objects.filter(name=name).first()
+        return None if beat is None else (timezone.now() - beat.beat_at).total_seconds()

@@ -158,8 +158,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(Path(tempfile.gettempdir()) / "bankcrm-celerybeat")
 )
+CELERY_BEAT_SCHEDULER = "bankcrm.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "beat-heartbeat": {"task": "bankcrm.tasks.record_heartbeat", "schedule": 30.0},
+    "worker-heartbeat": {"task": "bankcrm.tasks.record_heartbeat", "schedule": 30.0},
 }
 
 # Auth

@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -8,7 +6,6 @@ from django.db import connection
 from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -112,7 +109,10 @@ def health(request):
     except Exception:
         checks["redis"] = "down"
     checks["worker"] = _worker_status() if checks["redis"] == "ok" else "unknown"
-    checks["beat"] = _beat_status() if checks["database"] == "ok" else "unknown"
+    checks["beat"] = _heartbeat_status("beat") if checks["database"] == "ok" else "unknown"
+    checks["scheduled_tasks"] = (
+        _heartbeat_status("worker") if checks["database"] == "ok" else "unknown"
+    )
     healthy = checks["database"] == "ok" and checks["redis"] == "ok"
     status = "ok" if all(value == "ok" for value in checks.values()) else "degraded"
     return JsonResponse(
@@ -131,12 +131,12 @@ def _worker_status() -> str:
     return "ok" if replies else "down"
 
 
-def _beat_status() -> str:
-    beat = Heartbeat.objects.filter(name="beat").first()
-    if beat is None:
+def _heartbeat_status(name: str) -> str:
+    age = Heartbeat.age_seconds(name)
+    if age is None:
         return "down"
-    # Beat writes every 30 s; two missed beats means it is gone.
-    return "ok" if timezone.now() - beat.beat_at < timedelta(seconds=90) else "stale"
+    # Beat stamps every 15 s and schedules the worker's stamp every 30 s: 90 s is late.
+    return "ok" if age < 90 else "stale"
 
 
 def csrf_failure(request, reason=""):

@@ -1,8 +1,10 @@
 """Home pages per role, their scope and query counts, headers, error pages, language."""
 
+import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -178,11 +180,27 @@ def test_health_reports_database_and_redis(client):
     assert response.status_code == 200
 
 
-def test_health_beat_is_ok_after_a_heartbeat(client):
+def test_health_beat_and_scheduled_tasks_follow_their_heartbeats(client):
+    from bankcrm.beat import HeartbeatScheduler
     from bankcrm.tasks import record_heartbeat
 
+    HeartbeatScheduler._beat()
     record_heartbeat()
-    assert client.get("/health/").json()["checks"]["beat"] == "ok"
+    checks = client.get("/health/").json()["checks"]
+    assert checks["beat"] == "ok"
+    assert checks["scheduled_tasks"] == "ok"
+    with time_machine.travel(time.time() + 300):
+        assert client.get("/health/").json()["checks"]["beat"] == "stale"
+
+
+def test_server_error_page_renders_without_context():
+    from django.test import RequestFactory
+
+    from bankcrm.views import server_error
+
+    response = server_error(RequestFactory().get("/"))
+    assert response.status_code == 500
+    assert "Something went wrong" in response.content.decode()
 
 
 def test_health_live_needs_nothing(client):

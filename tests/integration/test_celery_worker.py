@@ -67,7 +67,7 @@ def wait_for(predicate, timeout=30.0):
 def test_worker_runs_the_heartbeat_task(celery_worker):
     assert not Heartbeat.objects.exists()
     record_heartbeat.apply_async(queue=celery_worker)
-    assert wait_for(lambda: Heartbeat.objects.filter(name="beat").exists()), (
+    assert wait_for(lambda: Heartbeat.objects.filter(name="worker").exists()), (
         "the worker did not run the task within 30 s"
     )
 

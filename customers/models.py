@@ -17,6 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from bankcrm.fields import EncryptedField
 from bankcrm.models import Branch
 
+# Blind-index purposes: equal values in different fields hash differently.
+NATIONAL_ID_INDEX = "customer.national_id"
+MOBILE_INDEX = "customer.mobile"
+ACCOUNT_NUMBER_INDEX = "account.number"
+
 
 class CustomerQuerySet(models.QuerySet):
     def for_rm(self, user):

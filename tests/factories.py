@@ -10,7 +10,13 @@ from stdnum.cn import ric
 
 from bankcrm import crypto, masking
 from bankcrm.models import Branch, User
-from customers.models import Account, Customer
+from customers.models import (
+    ACCOUNT_NUMBER_INDEX,
+    MOBILE_INDEX,
+    NATIONAL_ID_INDEX,
+    Account,
+    Customer,
+)
 from service.models import Ticket
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -38,7 +44,7 @@ def user(role: str | None = None, *, branch: Branch | None = None, **fields) -> 
 
 def national_id(n: int) -> str:
     body = f"110101{1970 + n % 40}{(n % 12) + 1:02d}{(n % 28) + 1:02d}{n % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")
 
 
 def customer(*, branch: Branch, rm: User | None = None, **fields) -> Customer:
@@ -52,10 +58,10 @@ def customer(*, branch: Branch, rm: User | None = None, **fields) -> Customer:
         branch=branch,
         primary_rm=rm,
         national_id=nid,
-        national_id_index=crypto.blind_index(nid, purpose="customer.national_id"),
+        national_id_index=crypto.blind_index(nid, purpose=NATIONAL_ID_INDEX),
         national_id_masked=masking.mask_national_id(nid),
         mobile=mobile,
-        mobile_index=crypto.blind_index(mobile, purpose="customer.mobile"),
+        mobile_index=crypto.blind_index(mobile, purpose=MOBILE_INDEX),
         mobile_masked=masking.mask_mobile(mobile),
         **fields,
     )
@@ -70,7 +76,7 @@ def account(customer: Customer, **fields) -> Account:
     return Account.objects.create(
         customer=customer,
         number=number,
-        number_index=crypto.blind_index(number, purpose="account.number"),
+        number_index=crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
         number_masked=masking.mask_account(number),
         **fields,
     )

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers, patch_cache_control, patch_vary_headers
 from django.utils.http import urlencode
 
 from bankcrm.logging import request_id_var, user_id_var
@@ -97,6 +98,31 @@ class MfaRequiredMiddleware:
             target = reverse("mfa-verify" if has_device else "mfa-setup")
             return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class LocaleMiddleware:
+    """zh-Hans unless the user chose otherwise with the language switcher (cookie).
+
+    Django's own LocaleMiddleware would follow the browser's Accept-Language; bank staff
+    machines are often set up in English, and the bank's working language is Chinese.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        try:
+            language = translation.get_supported_language_variant(chosen) if chosen else None
+        except LookupError:
+            language = None
+        language = language or settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        patch_vary_headers(response, ["Cookie"])
+        response.headers.setdefault("Content-Language", language)
+        return response
 
 
 class NoStoreMiddleware:

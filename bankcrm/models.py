@@ -47,6 +47,13 @@ class User(AbstractUser):
         return bool(self.roles.intersection(roles))
 
     @property
+    def display_name(self) -> str:
+        """王思远 for Chinese names (family name first, no space), else "First Last"."""
+        if any("\u4e00" <= ch <= "\u9fff" for ch in self.last_name + self.first_name):
+            return f"{self.last_name}{self.first_name}"
+        return self.get_full_name() or self.username
+
+    @property
     def mfa_required(self) -> bool:
         return self.is_staff or self.is_superuser or bool(self.roles & MFA_REQUIRED_ROLES)
 

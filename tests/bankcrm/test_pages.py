@@ -218,3 +218,16 @@ def test_roles_exist_after_migration():
         "compliance_officer",
         "admin",
     }
+
+
+def test_chinese_is_the_default_even_for_an_english_browser(client, login, rm):
+    login(rm)
+    response = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response["Content-Language"] == "zh-hans"
+
+
+def test_chinese_names_show_family_name_first(rm):
+    rm.last_name, rm.first_name = "王", "思远"
+    assert rm.display_name == "王思远"
+    rm.last_name, rm.first_name = "Smith", "Anna"
+    assert rm.display_name == "Anna Smith"

@@ -231,3 +231,14 @@ def test_chinese_names_show_family_name_first(rm):
     assert rm.display_name == "王思远"
     rm.last_name, rm.first_name = "Smith", "Anna"
     assert rm.display_name == "Anna Smith"
+
+
+def test_admin_customer_pages_show_masked_identifiers_only(client, login, admin_user, branch):
+    customer = factories.customer(branch=branch, national_id="11010519491231002X")
+    login(admin_user)
+    listing = client.get("/admin/customers/customer/", {"q": customer.cif}).content.decode()
+    change = client.get(f"/admin/customers/customer/{customer.pk}/change/").content.decode()
+    for html in (listing, change):
+        assert customer.national_id_masked in html
+        assert "11010519491231002X" not in html
+        assert customer.mobile.removeprefix("+86") not in html

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
@@ -13,6 +14,21 @@ from django.utils.http import urlencode
 from bankcrm.logging import request_id_var, user_id_var
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class LivenessMiddleware:
+    """Answers /health/live/ before host validation, redirects or sessions: a container
+    health check probes 127.0.0.1, which production ALLOWED_HOSTS rightly does not list."""
+
+    PATH = "/health/live/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == self.PATH and request.method in ("GET", "HEAD"):
+            return JsonResponse({"status": "ok"})
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

@@ -17,6 +17,5 @@ urlpatterns = [
     path("accounts/mfa/verify/", views.mfa_verify, name="mfa-verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
-    path("health/live/", views.health_live, name="health-live"),
     path("admin/", admin.site.urls),
 ]

@@ -87,11 +87,6 @@ def home(request):
 
 
 @require_GET
-def health_live(request):
-    return JsonResponse({"status": "ok"})
-
-
-@require_GET
 def health(request):
     """Readiness: database and Redis must answer; worker and beat are reported."""
     checks = {}

@@ -21,6 +21,6 @@ def test_log_lines_are_json_with_the_request_id(client, rm, login, caplog):
 
 
 def test_a_forged_request_id_is_replaced(client, db):
-    response = client.get("/health/live/", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    response = client.get("/health/", HTTP_X_REQUEST_ID="bad id\nwith newline")
     assert response["X-Request-ID"] != "bad id\nwith newline"
     assert len(response["X-Request-ID"]) == 32

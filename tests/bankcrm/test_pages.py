@@ -203,8 +203,9 @@ def test_server_error_page_renders_without_context():
     assert "Something went wrong" in response.content.decode()
 
 
-def test_health_live_needs_nothing(client):
-    assert client.get("/health/live/").json() == {"status": "ok"}
+def test_health_live_needs_nothing_not_even_an_allowed_host(client):
+    response = client.get("/health/live/", HTTP_HOST="10.1.2.3:8000")
+    assert response.json() == {"status": "ok"}
 
 
 def test_roles_exist_after_migration():

@@ -184,7 +184,8 @@ class DemoSeeder:
         branches = {b.code: b for b in Branch.objects.filter(code__in=[c for c, _, _ in BRANCHES])}
         self.report.branches = len(branches)
 
-        groups = {g.name: g for g in Group.objects.all()}
+        # The roles migration creates these; a flushed database (tests) may lack them.
+        groups = {role: Group.objects.get_or_create(name=role)[0] for role in Role.values}
         demo_hash = make_password(DEMO_PASSWORD)
         demo_users = {}
         for username, role, last, first, staff in DEMO_USERS:

@@ -38,7 +38,8 @@ def user(role: str | None = None, *, branch: Branch | None = None, **fields) -> 
     obj.set_password(PASSWORD)
     obj.save()
     if role:
-        obj.groups.add(Group.objects.get(name=role))
+        # get_or_create: transactional tests flush the groups the migration made.
+        obj.groups.add(Group.objects.get_or_create(name=role)[0])
     return obj
 
 

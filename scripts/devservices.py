@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import pwd
+import signal
+import socket
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +45,18 @@ class Layout:
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None) -> Layout:
+        data = Path(data_dir or os.environ.get("BANKCRM_DATA_DIR") or ROOT / ".data").resolve()
+        pg_port, redis_port = _ports_for(data)
         return cls(
-            data=Path(data_dir or os.environ.get("BANKCRM_DATA_DIR") or ROOT / ".data"),
-            pg_port=int(os.environ.get("BANKCRM_PG_PORT", "55432")),
-            redis_port=int(os.environ.get("BANKCRM_REDIS_PORT", "56379")),
+            data=data,
+            pg_port=int(os.environ.get("BANKCRM_PG_PORT", pg_port)),
+            redis_port=int(os.environ.get("BANKCRM_REDIS_PORT", redis_port)),
+        )
+
+    def save_ports(self) -> None:
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.data / "ports.json").write_text(
+            json.dumps({"postgres": self.pg_port, "redis": self.redis_port})
         )
 
     @property
@@ -70,6 +82,24 @@ class Layout:
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _ports_for(data: Path) -> tuple[int, int]:
+    """Ports of this data folder: remembered once chosen, so two checkouts on one machine
+    (a developer's and CI's clone) never talk to each other's servers."""
+    saved = data / "ports.json"
+    if saved.exists():
+        ports = json.loads(saved.read_text())
+        return ports["postgres"], ports["redis"]
+    port = 55000 + zlib.crc32(str(data).encode()) % 400 * 2
+    while not (_port_free(port) and _port_free(port + 1)):
+        port += 2
+    return port, port + 1
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -244,9 +274,18 @@ def _redis_bin(name: str) -> str:
 
 def redis_running(layout: Layout) -> bool:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
+    client = redis.Redis(
+        host="127.0.0.1",
+        port=layout.redis_port,
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 0),  # a probe: no retries with back-off
+    )
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=layout.redis_port, socket_timeout=1).ping())
+        return bool(client.ping())
     except redis.RedisError:
         return False
 
@@ -280,9 +319,12 @@ def stop_redis(layout: Layout) -> None:
         return
     import redis
 
-    # SHUTDOWN closes the connection under us: that is success.
-    with contextlib.suppress(redis.ConnectionError):
-        redis.Redis(host="127.0.0.1", port=layout.redis_port).shutdown()
+    # SIGTERM is Redis's clean shutdown (the append-only file is flushed).
+    try:
+        os.kill(int(layout.redis_pidfile.read_text().strip()), signal.SIGTERM)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis(host="127.0.0.1", port=layout.redis_port).shutdown()
     deadline = time.monotonic() + 10
     while redis_running(layout) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -296,6 +338,7 @@ def ensure_services(
 ) -> dict[str, str]:
     """Start (or reuse) what is needed; return the environment variables that reach it."""
     layout = Layout.from_env(data_dir)
+    layout.save_ports()
     env: dict[str, str] = {}
     if need_db:
         env["DATABASE_URL"] = start_postgres(layout)

@@ -20,8 +20,11 @@ $(INSTALLED): requirements/lock.txt
 run: install
 	$(BIN)/python scripts/run.py
 
-# The whole suite: unit, integration (real Celery worker on Redis) and browser tests.
+# The whole suite: lint, then unit, integration (real Celery worker on Redis) and browser
+# tests. KEEP_SERVICES=1 keeps the embedded servers running for quick re-runs.
 test: install
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 	$(BIN)/python scripts/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -36,7 +39,7 @@ migrations-check: install
 	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemigrations --check --dry-run
 
 messages: install
-	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemessages -l zh_Hans \
+	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemessages -l zh_Hans --no-location \
 		--ignore=.venv --ignore=.data --ignore=tests --ignore=static --ignore=staticfiles \
 		--ignore=bench --ignore=scripts
 	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from bankcrm import health
 from bankcrm.roles import Role
 from customers.access import customers_for_user
 from customers.models import Customer, Interaction
@@ -90,10 +91,10 @@ def service(request):
 
 def compliance(request):
     since = timezone.now() - timedelta(days=1)
+    lockouts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
     context = {
-        "lockouts": AccessAttempt.objects.filter(
-            failures_since_start__gte=settings.AXES_FAILURE_LIMIT
-        ).order_by("-attempt_time")[:LIST_SIZE],
+        "lockouts": lockouts.order_by("-attempt_time")[:LIST_SIZE],
+        "lockout_count": lockouts.count(),
         "failed_logins": AccessFailureLog.objects.filter(attempt_time__gte=since).count(),
         "recent_changes": LogEntry.objects.select_related("actor", "content_type").order_by(
             "-timestamp"
@@ -103,7 +104,8 @@ def compliance(request):
 
 
 def admin(request):
-    return "bankcrm/home_admin.html", {}
+    checks = health.run_checks()
+    return "bankcrm/home_admin.html", {"checks": checks, "status": health.overall(checks)}
 
 
 BUILDERS = {

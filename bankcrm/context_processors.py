@@ -8,8 +8,13 @@ def navigation(request):
     """Navigation entries for the user's roles; the views still check access themselves."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], "show_search": False}
     items = [(_("Home"), reverse("home"))]
+    sees_customers = user.has_role(
+        Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER
+    )
+    if sees_customers:
+        items.append((_("Customers"), reverse("customers:list")))
     if user.has_role(Role.ADMIN) or user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
-    return {"nav_items": items}
+    return {"nav_items": items, "show_search": sees_customers}

@@ -2,6 +2,7 @@ from functools import cached_property
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.roles import HOME_PRIORITY, MFA_REQUIRED_ROLES, Role
@@ -95,3 +96,40 @@ class Heartbeat(models.Model):
 
         beat = cls.objects.filter(name=name).first()
         return None if beat is None else (timezone.now() - beat.beat_at).total_seconds()
+
+
+class AccessLog(models.Model):
+    """A sensitive read: a 360 view, an identifier reveal, an export, a search by identifier.
+
+    Written in the request that did the read; never updated. Identifiers appear masked.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", _("Viewed customer")
+        REVEAL = "reveal", _("Revealed identifier")
+        EXPORT = "export", _("Exported")
+        SEARCH = "search", _("Searched by identifier")
+
+    at = models.DateTimeField(_("when"), default=now, db_index=True)
+    actor = models.ForeignKey(
+        "bankcrm.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("who")
+    )
+    action = models.CharField(_("action"), max_length=10, choices=Action)
+    object_type = models.CharField(_("object type"), max_length=50)
+    object_id = models.CharField(_("object id"), max_length=50, blank=True)
+    customer_id = models.BigIntegerField(_("customer id"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        indexes = [
+            models.Index(fields=["customer_id", "-at"], name="accesslog_customer_idx"),
+            models.Index(fields=["actor", "-at"], name="accesslog_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}"

@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "django_htmx",
-    "template_partials.apps.SimpleAppConfig",
+    "template_partials",
     "csp",
     "axes",
     "django_otp",

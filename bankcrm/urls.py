@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/mfa/verify/", views.mfa_verify, name="mfa-verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
+    path("customers/", include("customers.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,24 +1,51 @@
-"""The only way views reach customers: everything outside a user's scope is 404."""
+"""The only way views reach customers and what may be shown of them.
 
-from django.db.models import QuerySet
+Row scope by role (ARCHITECTURE.md): an RM sees the customers whose primary RM they are, a
+branch manager the branch, compliance everything (read-only); delegations add single
+customers until they expire; other apps (service) register how their roles reach customers.
+Everything outside scope is 404. Model-level permissions never widen the scope.
+"""
+
+from collections.abc import Callable
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from bankcrm.roles import Role
-from customers.models import Customer
+from customers.models import Customer, CustomerDelegation
+
+# role -> function(user) returning a Q over Customer; registered by higher apps (service).
+SCOPE_PROVIDERS: dict[str, Callable] = {}
+
+
+def register_scope(role: str, provider: Callable) -> None:
+    SCOPE_PROVIDERS[role] = provider
+
+
+def _delegated(user):
+    return Exists(
+        CustomerDelegation.objects.filter(
+            content_object=OuterRef("pk"), user=user, expires_at__gt=timezone.now()
+        )
+    )
 
 
 def customers_for_user(user) -> QuerySet[Customer]:
-    """Row scope by role. Model permissions never widen it."""
     qs = Customer.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     if user.has_role(Role.COMPLIANCE_OFFICER):
         return qs
+    scope = Q(pk__in=[])
     if user.has_role(Role.BRANCH_MANAGER) and user.branch_id:
-        return qs.filter(branch_id=user.branch_id)
+        scope |= Q(branch_id=user.branch_id)
     if user.has_role(Role.RELATIONSHIP_MANAGER):
-        return qs.filter(primary_rm=user)
-    return qs.none()
+        scope |= Q(primary_rm=user)
+    for role, provider in SCOPE_PROVIDERS.items():
+        if user.has_role(role):
+            scope |= provider(user)
+    return qs.filter(scope | Q(_delegated(user)))
 
 
 def customer_for_user(user, pk) -> Customer:
@@ -26,3 +53,54 @@ def customer_for_user(user, pk) -> Customer:
         return customers_for_user(user).get(pk=int(pk))
     except (Customer.DoesNotExist, ValueError, TypeError):
         raise Http404 from None
+
+
+def customer_for_user_by_cif(user, cif: str) -> Customer:
+    try:
+        return customers_for_user(user).get(cif=cif)
+    except Customer.DoesNotExist:
+        raise Http404 from None
+
+
+# ---- field scope and actions -------------------------------------------------------------
+
+_BOOK_ROLES = (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER)
+
+
+def can_see_assets(user) -> bool:
+    """Balances and holdings: not for service agents, who work tickets, not portfolios."""
+    return user.has_role(*_BOOK_ROLES)
+
+
+def can_reveal(user) -> bool:
+    return user.has_role(*_BOOK_ROLES)
+
+
+def can_export(user) -> bool:
+    return user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER)
+
+
+def can_edit(user, customer: Customer) -> bool:
+    """Compliance reads everything and changes nothing; a delegate needs change rights."""
+    if user.has_role(Role.RELATIONSHIP_MANAGER) and customer.primary_rm_id == user.pk:
+        return True
+    if user.has_role(Role.BRANCH_MANAGER) and customer.branch_id == user.branch_id:
+        return True
+    return CustomerDelegation.objects.filter(
+        content_object=customer,
+        user=user,
+        permission__codename="change_customer",
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
+def can_log_interaction(user, customer: Customer) -> bool:
+    return can_edit(user, customer) or user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR)
+
+
+def require(condition: bool) -> None:
+    """Inside scope but not allowed this action: 403 (the row's existence is no secret)."""
+    if not condition:
+        from django.core.exceptions import PermissionDenied
+
+        raise PermissionDenied

@@ -133,6 +133,7 @@ TICKET_SUBJECTS = [
     ("更新预留手机号", "P4"),
 ]
 TICKET_COUNT = 60
+PRODUCT_RISK = ["R1", "R2", "R2", "R3", "R4"]
 
 
 @dataclass
@@ -323,6 +324,12 @@ class DemoSeeder:
         if tier == "private" and "高净值" not in tags:
             tags.append("高净值")
         nid, mobile = person["national_id"], person["mobile"]
+        risk_level, risk_expires = "", None
+        if rng.random() < 0.6:
+            risk_level = rng.choices(
+                ["conservative", "balanced", "growth", "aggressive"], [30, 40, 22, 8]
+            )[0]
+            risk_expires = self.today + timedelta(days=rng.randrange(-60, 365))
         created = self.now - timedelta(days=rng.randrange(30, 3650))
         return (
             f"C{i:010d}",
@@ -351,7 +358,20 @@ class DemoSeeder:
             tags,
             created,
             created,
+            # Appended last: the indexes above are used by the holdings step.
+            "" if person["corporate"] else self._income_band(rng, tier),
+            "" if person["corporate"] else rng.choice(["single", "married", "married", "married"]),
+            risk_level,
+            risk_expires,
         )
+
+    @staticmethod
+    def _income_band(rng: random.Random, tier: str) -> str:
+        if tier == "private":
+            return "gt1m"
+        if tier == "affluent":
+            return rng.choice(["300k-1m", "100k-300k"])
+        return rng.choice(["lt100k", "lt100k", "100k-300k"])
 
     CUSTOMER_COLUMNS = (
         "cif", "kind", "name", "name_latin", "gender", "birth_date",
@@ -359,6 +379,7 @@ class DemoSeeder:
         "mobile", "mobile_index", "mobile_masked", "email", "email_masked", "address",
         "occupation", "employer", "branch_id", "primary_rm_id", "lifecycle", "kyc_status",
         "kyc_expires_on", "tier", "tags", "created_at", "updated_at",
+        "income_band", "family_status", "risk_level", "risk_expires_on",
     )  # fmt: skip
 
     def seed_customers(self, branches, rms_by_branch, demo_users) -> list[dict]:
@@ -448,7 +469,7 @@ class DemoSeeder:
                         crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
                         (masking.mask_card if kind == "card" else masking.mask_account)(number),
                         rng.choice(products), currency, balance, limit, overdue, opened, matures,
-                        status,
+                        status, rng.choice(PRODUCT_RISK) if kind == "wealth" else "",
                     )
                 )  # fmt: skip
                 accounts.append((person, k, kind))
@@ -456,7 +477,7 @@ class DemoSeeder:
             with cursor.copy(
                 "COPY customers_account (customer_id, kind, number, number_index, number_masked,"
                 " product_name, currency, balance, credit_limit, overdue_days, opened_on,"
-                " matures_on, status) FROM STDIN"
+                " matures_on, status, risk_level) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row(row)

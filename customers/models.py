@@ -13,7 +13,9 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 
+from bankcrm import crypto, masking
 from bankcrm.fields import EncryptedField
 from bankcrm.models import Branch
 
@@ -60,6 +62,18 @@ class Customer(models.Model):
         EXPIRED = "expired", _("Expired")
         REJECTED = "rejected", _("Rejected")
 
+    class IncomeBand(models.TextChoices):
+        UNDER_100K = "lt100k", _("Under ¥100k a year")
+        FROM_100K = "100k-300k", _("¥100k–300k a year")
+        FROM_300K = "300k-1m", _("¥300k–1m a year")
+        OVER_1M = "gt1m", _("Over ¥1m a year")
+
+    class FamilyStatus(models.TextChoices):
+        SINGLE = "single", _("Single")
+        MARRIED = "married", _("Married")
+        DIVORCED = "divorced", _("Divorced")
+        WIDOWED = "widowed", _("Widowed")
+
     class Tier(models.TextChoices):
         MASS = "mass", _("Mass")
         AFFLUENT = "affluent", _("Affluent")
@@ -86,6 +100,25 @@ class Customer(models.Model):
 
     occupation = models.CharField(_("occupation"), max_length=60, blank=True)
     employer = models.CharField(_("employer"), max_length=120, blank=True)
+    income_band = models.CharField(
+        _("income band"), max_length=12, choices=IncomeBand, blank=True, default="", db_default=""
+    )
+    family_status = models.CharField(
+        _("family status"),
+        max_length=12,
+        choices=FamilyStatus,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    household = models.ForeignKey(
+        "Household",
+        verbose_name=_("household"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+    )
 
     branch = models.ForeignKey(
         Branch, verbose_name=_("branch"), on_delete=models.PROTECT, related_name="customers"
@@ -107,6 +140,11 @@ class Customer(models.Model):
     kyc_expires_on = models.DateField(_("KYC expires on"), null=True, blank=True)
     tier = models.CharField(_("value tier"), max_length=12, choices=Tier, default=Tier.MASS)
     tags = ArrayField(models.CharField(max_length=30), verbose_name=_("tags"), default=list)
+    # Copied from the latest RiskProfile by risk_profile_assess so lists can filter on it.
+    risk_level = models.CharField(
+        _("risk level"), max_length=12, blank=True, default="", db_default=""
+    )
+    risk_expires_on = models.DateField(_("risk profile expires on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -134,11 +172,39 @@ class Customer(models.Model):
                 condition=Q(lifecycle__in=["active", "dormant"]),
             ),
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            GinIndex(fields=["tags"], name="customer_tags_gin"),
             GinIndex(OpClass(Upper("name_latin"), name="gin_trgm_ops"), name="customer_latin_trgm"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.cif})"
+
+    # Identifier setters keep the ciphertext, blind index and masked copy in step.
+    def set_national_id(self, value: str | None) -> None:
+        self.national_id = value or None
+        self.national_id_index = (
+            crypto.blind_index(value, purpose=NATIONAL_ID_INDEX) if value else None
+        )
+        self.national_id_masked = masking.mask_national_id(value) if value else ""
+
+    def set_mobile(self, value: str | None) -> None:
+        self.mobile = value or None
+        self.mobile_index = crypto.blind_index(value, purpose=MOBILE_INDEX) if value else None
+        self.mobile_masked = masking.mask_mobile(value) if value else ""
+
+    def set_email(self, value: str | None) -> None:
+        self.email = value or None
+        self.email_masked = masking.mask_email(value) if value else ""
+
+    @property
+    def is_corporate(self) -> bool:
+        return self.kind == self.Kind.CORPORATE
+
+    @property
+    def kyc_expiring_soon(self) -> bool:
+        if self.kyc_expires_on is None:
+            return False
+        return self.kyc_expires_on <= timezone.localdate() + timezone.timedelta(days=30)
 
 
 class Account(models.Model):
@@ -154,6 +220,15 @@ class Account(models.Model):
         DORMANT = "dormant", _("Dormant")
         CLOSED = "closed", _("Closed")
 
+    class RiskLevel(models.TextChoices):
+        R1 = "R1", _("R1 – cautious")
+        R2 = "R2", _("R2 – steady")
+        R3 = "R3", _("R3 – balanced")
+        R4 = "R4", _("R4 – growth")
+        R5 = "R5", _("R5 – aggressive")
+
+    LIABILITY_KINDS = ("loan", "card")
+
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="accounts"
     )
@@ -168,6 +243,10 @@ class Account(models.Model):
         _("credit limit"), max_digits=18, decimal_places=2, null=True, blank=True
     )
     overdue_days = models.PositiveIntegerField(_("overdue days"), default=0)
+    # Product risk rating of wealth, fund and insurance products (R1 lowest – R5 highest).
+    risk_level = models.CharField(
+        _("product risk"), max_length=2, choices=RiskLevel, blank=True, default="", db_default=""
+    )
     opened_on = models.DateField(_("opened on"))
     matures_on = models.DateField(_("matures on"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.ACTIVE)
@@ -185,6 +264,17 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number_masked}"
+
+    def set_number(self, value: str) -> None:
+        self.number = value
+        self.number_index = crypto.blind_index(value, purpose=ACCOUNT_NUMBER_INDEX)
+        self.number_masked = (
+            masking.mask_card(value) if self.kind == self.Kind.CARD else masking.mask_account(value)
+        )
+
+    @property
+    def is_liability(self) -> bool:
+        return self.kind in self.LIABILITY_KINDS
 
 
 class Transaction(models.Model):
@@ -267,6 +357,8 @@ class Interaction(models.Model):
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
     follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
     follow_up_done = models.BooleanField(_("follow-up done"), default=False)
+    # Confidential notes: the author's team (branch) and compliance only.
+    confidential = models.BooleanField(_("confidential"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("interaction")
@@ -282,3 +374,229 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class Household(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("household")
+        verbose_name_plural = _("households")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Relationship(models.Model):
+    """A directed tie between two customers: `customer` is the `kind` of `related`
+    (e.g. customer is the *director* of related, a corporate)."""
+
+    class Kind(models.TextChoices):
+        SPOUSE = "spouse", _("Spouse")
+        PARENT = "parent", _("Parent")
+        CHILD = "child", _("Child")
+        GUARANTOR = "guarantor", _("Guarantor")
+        DIRECTOR = "director", _("Director")
+        SHAREHOLDER = "shareholder", _("Shareholder")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="relationships", verbose_name=_("customer")
+    )
+    related = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", verbose_name=_("related customer")
+    )
+    kind = models.CharField(_("relationship"), max_length=12, choices=Kind)
+    role = models.CharField(_("role"), max_length=60, blank=True)
+    share_percent = models.DecimalField(
+        _("share %"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("relationship")
+        verbose_name_plural = _("relationships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "related", "kind"], name="relationship_unique"
+            ),
+            models.CheckConstraint(
+                condition=~Q(customer=models.F("related")), name="relationship_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(share_percent__isnull=True)
+                | Q(share_percent__gt=0, share_percent__lte=100),
+                name="relationship_share_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.kind} {self.related_id}"
+
+
+class ExternalIdentity(models.Model):
+    """The customer's key in another system: core banking CIF, card member no., app user id."""
+
+    source = models.CharField(_("source system"), max_length=30)
+    external_id = models.CharField(_("external id"), max_length=64)
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.CASCADE,
+        related_name="external_identities",
+        verbose_name=_("customer"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("external identity")
+        verbose_name_plural = _("external identities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="external_identity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+
+class ConsentQuerySet(models.QuerySet):
+    def current(self):
+        """Latest record per (customer, purpose, channel): the state in force."""
+        return self.order_by("customer_id", "purpose", "channel", "-recorded_at", "-pk").distinct(
+            "customer_id", "purpose", "channel"
+        )
+
+
+class Consent(models.Model):
+    """PIPL consent history. Rows are only ever added (a trigger refuses UPDATE and DELETE);
+    the current state is the latest row per purpose and channel."""
+
+    class Purpose(models.TextChoices):
+        MARKETING = "marketing", _("Marketing")
+        DATA_SHARING = "data_sharing", _("Data sharing")
+        PROFILING = "profiling", _("Profiling")
+
+    class Channel(models.TextChoices):
+        ALL = "all", _("All channels")
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("E-mail")
+        PHONE = "phone", _("Phone")
+        APP = "app", _("App push")
+        WECHAT = "wechat", _("WeChat")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="consents", verbose_name=_("customer")
+    )
+    purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel, default=Channel.ALL)
+    granted = models.BooleanField(_("granted"))
+    source = models.CharField(_("source"), max_length=60)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+
+    objects = ConsentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        indexes = [
+            models.Index(
+                fields=["customer", "purpose", "channel", "-recorded_at"], name="consent_state_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose}/{self.channel}: {'granted' if self.granted else 'withdrawn'}"
+
+
+class RiskQuestionnaire(models.Model):
+    """A versioned suitability questionnaire. `questions` is a list of
+    {"key", "text", "text_en", "options": [{"label", "label_en", "score"}]}; `bands` maps
+    minimum total scores to risk levels."""
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    questions = models.JSONField(_("questions"))
+    bands = models.JSONField(_("score bands"))
+    validity_days = models.PositiveIntegerField(_("valid for (days)"), default=365)
+    is_active = models.BooleanField(_("active"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("risk questionnaire")
+        verbose_name_plural = _("risk questionnaires")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_questionnaire"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class RiskProfile(models.Model):
+    class Level(models.TextChoices):
+        CONSERVATIVE = "conservative", _("Conservative")
+        BALANCED = "balanced", _("Balanced")
+        GROWTH = "growth", _("Growth")
+        AGGRESSIVE = "aggressive", _("Aggressive")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="risk_profiles", verbose_name=_("customer")
+    )
+    questionnaire = models.ForeignKey(
+        RiskQuestionnaire, on_delete=models.PROTECT, verbose_name=_("questionnaire")
+    )
+    answers = models.JSONField(_("answers"))
+    score = models.PositiveIntegerField(_("score"))
+    level = models.CharField(_("risk level"), max_length=12, choices=Level)
+    assessed_at = models.DateTimeField(_("assessed at"), default=timezone.now)
+    expires_on = models.DateField(_("expires on"))
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("assessed by"),
+    )
+
+    class Meta:
+        verbose_name = _("risk profile")
+        verbose_name_plural = _("risk profiles")
+        indexes = [models.Index(fields=["customer", "-assessed_at"], name="risk_profile_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.level} ({self.assessed_at:%Y-%m-%d})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_on < timezone.localdate()
+
+
+class CustomerDelegation(UserObjectPermissionBase):
+    """Holiday cover or specialist access to one customer: a django-guardian object
+    permission on a direct foreign key, with an expiry the access functions enforce."""
+
+    content_object = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField(_("expires at"))
+    reason = models.CharField(_("reason"), max_length=200)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("granted by"),
+    )
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("customer delegation")
+        verbose_name_plural = _("customer delegations")
+        indexes = [models.Index(fields=["user", "expires_at"], name="delegation_user_idx")]

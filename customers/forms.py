@@ -1,0 +1,143 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from bankcrm.validators import normalise_mobile
+from customers.models import Consent, Customer, Interaction, RiskProfile
+
+
+class BootstrapMixin:
+    """Bootstrap classes on every widget, so templates render fields with `as_widget`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+                continue
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            widget.attrs.setdefault("class", f"{css} form-control-sm")
+
+
+class CustomerFilterForm(BootstrapMixin, forms.Form):
+    tier = forms.ChoiceField(
+        label=_("Value tier"),
+        choices=[("", _("All tiers")), *Customer.Tier.choices],
+        required=False,
+    )
+    lifecycle = forms.ChoiceField(
+        label=_("Lifecycle"),
+        choices=[("", _("All stages")), *Customer.Lifecycle.choices],
+        required=False,
+    )
+    risk_level = forms.ChoiceField(
+        label=_("Risk level"),
+        choices=[("", _("Any risk level")), *RiskProfile.Level.choices],
+        required=False,
+    )
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=30)
+    kyc_expiring = forms.BooleanField(label=_("KYC due in 30 days"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[
+            ("cif", _("CIF number")),
+            ("name", _("Name")),
+            ("tier", _("Value tier")),
+            ("kyc", _("KYC expiry")),
+            ("newest", _("Newest first")),
+        ],
+    )
+
+
+class InteractionForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = Interaction
+        fields = ["channel", "direction", "subject", "notes", "follow_up_on", "confidential"]
+        widgets = {
+            "follow_up_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+
+class ConsentForm(BootstrapMixin, forms.ModelForm):
+    granted = forms.TypedChoiceField(
+        label=_("Decision"),
+        choices=[("1", _("Granted")), ("0", _("Withdrawn"))],
+        coerce=lambda value: value == "1",
+    )
+
+    class Meta:
+        model = Consent
+        fields = ["purpose", "channel", "granted", "source"]
+        help_texts = {"source": _("Where the customer said so, e.g. signed form at branch.")}
+
+
+class ContactForm(BootstrapMixin, forms.Form):
+    mobile = forms.CharField(label=_("Mobile"), required=False, max_length=20)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    address = forms.CharField(label=_("Address"), required=False, max_length=200)
+
+    def clean_mobile(self):
+        value = self.cleaned_data["mobile"].strip()
+        return normalise_mobile(value) if value else None
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower() or None
+
+    def clean_address(self):
+        return self.cleaned_data["address"].strip() or None
+
+
+class RevealForm(BootstrapMixin, forms.Form):
+    field = forms.ChoiceField(
+        choices=[
+            ("national_id", _("ID number")),
+            ("mobile", _("Mobile")),
+            ("email", _("E-mail")),
+        ]
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        min_length=5,
+        max_length=300,
+        help_text=_("Why you need the full value; the reason is logged with your name."),
+    )
+
+
+class TransactionFilterForm(BootstrapMixin, forms.Form):
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    kind = forms.CharField(label=_("Type"), required=False, max_length=40)
+    min_amount = forms.DecimalField(label=_("Min amount"), required=False, min_value=0)
+    max_amount = forms.DecimalField(label=_("Max amount"), required=False, min_value=0)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
+
+    def clean(self):
+        data = super().clean()
+        low, high = data.get("min_amount"), data.get("max_amount")
+        if low is not None and high is not None and low > high:
+            raise ValidationError(_("The minimum amount is above the maximum."))
+        return data
+
+
+class RiskQuestionnaireForm(BootstrapMixin, forms.Form):
+    """One radio group per question of the active questionnaire, in the user's language."""
+
+    def __init__(self, *args, questionnaire, language: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        english = language.startswith("en")
+        for question in questionnaire.questions:
+            self.fields[question["key"]] = forms.TypedChoiceField(
+                label=question["text_en" if english else "text"],
+                choices=[
+                    (str(i), option["label_en" if english else "label"])
+                    for i, option in enumerate(question["options"])
+                ],
+                coerce=int,
+                widget=forms.RadioSelect,
+            )

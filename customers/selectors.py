@@ -1,0 +1,309 @@
+"""Reads for the customer list, search and 360 page. Each returns in a fixed number of
+queries however much history a customer has."""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import connection
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Greatest, Upper
+from django.utils import timezone
+
+from bankcrm import crypto
+from bankcrm.roles import Role
+from bankcrm.validators import normalise_mobile
+from customers.models import (
+    ACCOUNT_NUMBER_INDEX,
+    MOBILE_INDEX,
+    NATIONAL_ID_INDEX,
+    Account,
+    Consent,
+    Customer,
+    Interaction,
+    Relationship,
+    RiskProfile,
+    Transaction,
+)
+
+LIST_SORTS = {
+    "cif": "cif",
+    "name": "name",
+    "tier": "-tier",
+    "kyc": "kyc_expires_on",
+    "newest": "-created_at",
+}
+
+
+def filter_customers(qs: QuerySet[Customer], params) -> QuerySet[Customer]:
+    """Apply the list filters from cleaned form data (CustomerFilterForm)."""
+    if params.get("tier"):
+        qs = qs.filter(tier=params["tier"])
+    if params.get("lifecycle"):
+        qs = qs.filter(lifecycle=params["lifecycle"])
+    if params.get("risk_level"):
+        qs = qs.filter(risk_level=params["risk_level"])
+    if params.get("tag"):
+        qs = qs.filter(tags__contains=[params["tag"]])
+    if params.get("kyc_expiring"):
+        qs = qs.kyc_expiring(30)
+    return qs.order_by(LIST_SORTS.get(params.get("sort") or "cif", "cif"), "pk")
+
+
+# ---- search -------------------------------------------------------------------------------
+
+# CIF numbers are letters and digits; an exact hit on the unique index is tried first.
+_CIF = re.compile(r"^[A-Z]{1,4}\d{4,16}$", re.IGNORECASE)
+_DIGITS = re.compile(r"^\+?[\d\s-]+$")
+
+
+@dataclass
+class SearchResult:
+    customers: list
+    by_identifier: bool  # exact identifier searches are sensitive reads: the view logs them
+    kind: str
+
+
+def search_customers(scope: QuerySet[Customer], query: str, limit: int = 20) -> SearchResult:
+    """Name (Chinese or pinyin, prefix or fuzzy), CIF, account number, full mobile or full
+    national ID — always inside `scope`."""
+    query = query.strip()
+    compact = re.sub(r"[\s-]", "", query).removeprefix("+")
+    fields = ("primary_rm", "branch")
+    if _CIF.match(compact):
+        found = list(scope.filter(cif=compact.upper()).select_related(*fields))
+        if found:
+            return SearchResult(found, False, "cif")
+    if len(compact) == 18 and (compact[:17].isdigit() or compact[:2].isalnum()):
+        index = crypto.blind_index(compact, purpose=NATIONAL_ID_INDEX)
+        found = scope.filter(national_id_index=index).select_related(*fields)
+        return SearchResult(list(found), True, "national_id")
+    if _DIGITS.match(query) and len(compact) >= 11:
+        if len(compact) in (11, 13) and compact.lstrip("86").startswith("1"):
+            try:
+                index = crypto.blind_index(normalise_mobile(compact), purpose=MOBILE_INDEX)
+            except Exception:  # not a valid mobile: try it as an account number
+                index = None
+            if index:
+                found = scope.filter(mobile_index=index).select_related(*fields)
+                return SearchResult(list(found), True, "mobile")
+        index = crypto.blind_index(compact, purpose=ACCOUNT_NUMBER_INDEX)
+        account_owner = Account.objects.filter(number_index=index).values("customer_id")
+        found = scope.filter(pk__in=account_owner).select_related(*fields)
+        return SearchResult(list(found), True, "account")
+    if len(query) < 1:
+        return SearchResult([], False, "name")
+    upper = query.upper()
+    found = (
+        scope.filter(Q(name__istartswith=query) | Q(name_latin__icontains=query)
+                     | Q(name__icontains=query))
+        .select_related(*fields)
+        .order_by("name", "pk")[:limit]
+    )  # fmt: skip
+    customers = list(found)
+    if not customers and len(query) >= 2:
+        # Fuzzy: trigram similarity for typos and partial pinyin.
+        customers = list(
+            scope.annotate(
+                similarity=Greatest(
+                    TrigramSimilarity(Upper("name"), upper),
+                    TrigramSimilarity(Upper("name_latin"), upper),
+                )
+            )
+            .filter(similarity__gt=0.2)
+            .select_related(*fields)
+            .order_by("-similarity", "pk")[:limit]
+        )
+    return SearchResult(customers, False, "name")
+
+
+# ---- the 360 page ------------------------------------------------------------------------
+
+
+@dataclass
+class Holdings:
+    accounts: list
+    by_kind: dict
+    assets: dict  # currency -> Decimal
+    liabilities: dict
+
+
+def holdings(customer: Customer) -> Holdings:
+    accounts = list(customer.accounts.order_by("kind", "opened_on", "pk"))
+    by_kind: dict[str, list] = defaultdict(list)
+    assets: dict[str, Decimal] = defaultdict(Decimal)
+    liabilities: dict[str, Decimal] = defaultdict(Decimal)
+    for account in accounts:
+        by_kind[account.kind].append(account)
+        if account.status == Account.Status.CLOSED:
+            continue
+        (liabilities if account.is_liability else assets)[account.currency] += account.balance
+    return Holdings(accounts, dict(by_kind), dict(assets), dict(liabilities))
+
+
+def balance_history(customer: Customer, current_total: Decimal, months: int = 12) -> list:
+    """Month-end balance of the customer's deposits over the last `months`, derived from the
+    current balance and the monthly net flows (one grouped query on the (customer, time)
+    index)."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    first = date(today.year, today.month, 1)
+    starts = []
+    for _ in range(months):
+        starts.append(first)
+        first = (first - timedelta(days=1)).replace(day=1)
+    starts.reverse()
+    since = datetime.combine(starts[0], datetime.min.time(), tzinfo=tz)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT date_trunc('month', booked_at AT TIME ZONE %s)::date AS month,
+                   sum(CASE WHEN direction = 'credit' THEN amount ELSE -amount END)
+              FROM customers_transaction
+             WHERE customer_id = %s AND booked_at >= %s AND currency = %s
+             GROUP BY 1
+            """,
+            [settings.TIME_ZONE, customer.pk, since, settings.DEFAULT_CURRENCY],
+        )
+        flows = dict(cursor.fetchall())
+    # Walk back from today's balance: the end of month m is the end of m+1 minus its flows.
+    points = []
+    balance = current_total
+    for start in reversed(starts):
+        points.append((start.strftime("%Y-%m"), balance))
+        balance -= flows.get(start, Decimal(0))
+    points.reverse()
+    return points
+
+
+def transactions_page(customer: Customer, filters: dict, *, page: int, size: int = 20):
+    qs = Transaction.objects.filter(customer=customer).select_related("account")
+    if filters.get("date_from"):
+        qs = qs.filter(booked_at__date__gte=filters["date_from"])
+    if filters.get("date_to"):
+        qs = qs.filter(booked_at__date__lte=filters["date_to"])
+    if filters.get("kind"):
+        qs = qs.filter(kind=filters["kind"])
+    if filters.get("min_amount") is not None:
+        qs = qs.filter(amount__gte=filters["min_amount"])
+    if filters.get("max_amount") is not None:
+        qs = qs.filter(amount__lte=filters["max_amount"])
+    offset = (page - 1) * size
+    rows = list(qs.order_by("-booked_at", "-pk")[offset : offset + size + 1])
+    return rows[:size], len(rows) > size
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # interaction | consent | risk | account
+    title: str
+    detail: str
+    channel: str = ""
+    actor: str = ""
+    confidential_hidden: bool = False
+
+
+def can_read_confidential(user, interaction: Interaction) -> bool:
+    if user.has_role(Role.COMPLIANCE_OFFICER):
+        return True
+    actor = interaction.actor
+    return actor is not None and actor.branch_id is not None and actor.branch_id == user.branch_id
+
+
+def timeline(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
+    """Interactions, consent changes, risk assessments and account openings, newest first."""
+    entries = []
+    for item in customer.interactions.select_related("actor").order_by("-occurred_at")[:limit]:
+        hidden = item.confidential and not can_read_confidential(user, item)
+        entries.append(
+            TimelineEntry(
+                at=item.occurred_at,
+                kind="interaction",
+                title=item.subject,
+                detail="" if hidden else item.notes,
+                channel=item.get_channel_display(),
+                actor=item.actor.display_name if item.actor else "",
+                confidential_hidden=hidden,
+            )
+        )
+    for consent in customer.consents.select_related("recorded_by").order_by("-recorded_at")[:limit]:
+        entries.append(
+            TimelineEntry(
+                at=consent.recorded_at,
+                kind="consent",
+                title=consent.get_purpose_display(),
+                detail=consent.source,
+                channel=consent.get_channel_display(),
+                actor=consent.recorded_by.display_name if consent.recorded_by else "",
+            )
+        )
+    for profile in customer.risk_profiles.select_related("assessed_by").order_by("-assessed_at")[
+        :limit
+    ]:
+        entries.append(
+            TimelineEntry(
+                at=profile.assessed_at,
+                kind="risk",
+                title=profile.get_level_display(),
+                detail=str(profile.score),
+                actor=profile.assessed_by.display_name if profile.assessed_by else "",
+            )
+        )
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]
+
+
+def consent_state(customer: Customer) -> list[Consent]:
+    return list(Consent.objects.filter(customer=customer).current())
+
+
+def latest_risk_profile(customer: Customer) -> RiskProfile | None:
+    return customer.risk_profiles.order_by("-assessed_at", "-pk").first()
+
+
+@dataclass
+class HouseholdView:
+    name: str
+    members: list  # (customer, assets, liabilities) in CNY
+    total_assets: Decimal
+    total_liabilities: Decimal
+
+
+def household(customer: Customer) -> HouseholdView | None:
+    if customer.household_id is None:
+        return None
+    members = list(
+        Customer.objects.filter(household_id=customer.household_id)
+        .annotate(
+            assets=Sum(
+                "accounts__balance",
+                filter=~Q(accounts__kind__in=Account.LIABILITY_KINDS)
+                & Q(accounts__currency=settings.DEFAULT_CURRENCY)
+                & ~Q(accounts__status=Account.Status.CLOSED),
+                default=Decimal(0),
+            ),
+            liabilities=Sum(
+                "accounts__balance",
+                filter=Q(accounts__kind__in=Account.LIABILITY_KINDS)
+                & Q(accounts__currency=settings.DEFAULT_CURRENCY)
+                & ~Q(accounts__status=Account.Status.CLOSED),
+                default=Decimal(0),
+            ),
+        )
+        .order_by("cif")
+    )
+    return HouseholdView(
+        name=customer.household.name,
+        members=members,
+        total_assets=sum((m.assets for m in members), Decimal(0)),
+        total_liabilities=sum((m.liabilities for m in members), Decimal(0)),
+    )
+
+
+def relationships(customer: Customer) -> list[Relationship]:
+    return list(customer.relationships.select_related("related").order_by("kind", "related__cif"))

@@ -1,0 +1,321 @@
+import csv
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bankcrm.audit import record_access
+from bankcrm.models import AccessLog
+from customers import access, selectors, services
+from customers.forms import (
+    ConsentForm,
+    ContactForm,
+    CustomerFilterForm,
+    InteractionForm,
+    RevealForm,
+    RiskQuestionnaireForm,
+    TransactionFilterForm,
+)
+from customers.models import RiskQuestionnaire
+
+PAGE_SIZE = 25
+
+
+def _filtered(request):
+    form = CustomerFilterForm(request.GET or None)
+    params = form.cleaned_data if form.is_valid() else {}
+    scope = access.customers_for_user(request.user)
+    return form, params, selectors.filter_customers(scope, params)
+
+
+@login_required
+@require_GET
+def customer_list(request):
+    form, _params, customers = _filtered(request)
+    page = Paginator(customers.select_related("primary_rm", "branch"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "can_export": access.can_export(request.user),
+    }
+    template = "customers/list.html#results" if request.htmx else "customers/list.html"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@login_required
+@require_GET
+def customer_export(request):
+    access.require(access.can_export(request.user))
+    form, params, customers = _filtered(request)
+    if not form.is_valid() and request.GET:
+        return HttpResponseBadRequest(_("The filter is not valid."))
+    rows = customers.select_related("primary_rm", "branch").only(
+        "cif", "name", "name_latin", "kind", "national_id_masked", "mobile_masked",
+        "email_masked", "tier", "lifecycle", "kyc_status", "kyc_expires_on", "risk_level",
+        "tags", "branch__code", "primary_rm__username",
+    )  # fmt: skip
+    count = customers.count()
+    record_access(
+        request,
+        AccessLog.Action.EXPORT,
+        object_type="customers.customer",
+        detail={
+            "filter": {k: str(v) for k, v in params.items() if v not in ("", None, False)},
+            "rows": count,
+        },
+    )
+    header = [
+        _("CIF number"), _("Name"), _("Name (Latin)"), _("Type"), _("ID number"), _("Mobile"),
+        _("E-mail"), _("Value tier"), _("Lifecycle"), _("KYC status"), _("KYC expires on"),
+        _("Risk level"), _("Tags"), _("Branch"), _("Relationship manager"),
+    ]  # fmt: skip
+
+    def lines():
+        writer = csv.writer(_Echo())
+        yield "\ufeff"  # Excel opens UTF-8 Chinese correctly only with a BOM
+        yield writer.writerow(header)
+        for c in rows.iterator(chunk_size=2000):
+            yield writer.writerow(
+                [
+                    c.cif, c.name, c.name_latin, c.get_kind_display(), c.national_id_masked,
+                    c.mobile_masked, c.email_masked, c.get_tier_display(),
+                    c.get_lifecycle_display(), c.get_kyc_status_display(),
+                    c.kyc_expires_on or "", c.risk_level, " ".join(c.tags),
+                    c.branch.code, c.primary_rm.username if c.primary_rm else "",
+                ]
+            )  # fmt: skip
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def customer_search(request):
+    query = request.GET.get("q", "").strip()[:100]
+    result = selectors.SearchResult([], False, "")
+    if query:
+        result = selectors.search_customers(access.customers_for_user(request.user), query)
+        if result.by_identifier:
+            # Never the identifier itself in the log: its kind and the hit count.
+            record_access(
+                request,
+                AccessLog.Action.SEARCH,
+                object_type="customers.customer",
+                customer_id=result.customers[0].pk if len(result.customers) == 1 else None,
+                detail={"by": result.kind, "hits": len(result.customers)},
+            )
+    context = {"query": query, "result": result}
+    template = "customers/search.html#results" if request.htmx else "customers/search.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def customer_detail(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    record_access(
+        request,
+        AccessLog.Action.VIEW,
+        object_type="customers.customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+    )
+    see_assets = access.can_see_assets(request.user)
+    context = {
+        "customer": customer,
+        "see_assets": see_assets,
+        "can_edit": access.can_edit(request.user, customer),
+        "can_reveal": access.can_reveal(request.user),
+        "can_log": access.can_log_interaction(request.user, customer),
+        "timeline": selectors.timeline(customer, request.user),
+        "consents": selectors.consent_state(customer),
+        "risk": selectors.latest_risk_profile(customer),
+        "relationships": selectors.relationships(customer),
+        "household": selectors.household(customer) if see_assets else None,
+        "interaction_form": InteractionForm(),
+        "consent_form": ConsentForm(),
+        "reveal_form": RevealForm(),
+        "tx_form": TransactionFilterForm(),
+    }
+    if see_assets:
+        holdings = selectors.holdings(customer)
+        deposits = sum(
+            (a.balance for a in holdings.accounts
+             if a.kind in ("current", "time_deposit") and a.currency == "CNY"
+             and a.status != "closed"),
+            start=0,
+        )  # fmt: skip
+        history = selectors.balance_history(customer, deposits)
+        transactions, has_more = selectors.transactions_page(customer, {}, page=1)
+        context.update(
+            holdings=holdings,
+            chart=json.dumps(
+                {"labels": [m for m, _ in history], "values": [float(v) for _, v in history]}
+            ),
+            transactions=transactions,
+            tx_has_more=has_more,
+            tx_page=1,
+        )
+    return render(request, "customers/detail.html", context)
+
+
+@login_required
+@require_GET
+def customer_transactions(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_see_assets(request.user))
+    form = TransactionFilterForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request, "customers/_transactions.html", {"tx_form": form, "customer": customer},
+            status=400,
+        )  # fmt: skip
+    page = form.cleaned_data.get("page") or 1
+    transactions, has_more = selectors.transactions_page(customer, form.cleaned_data, page=page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "customer": customer,
+        "tx_form": form,
+        "transactions": transactions,
+        "tx_has_more": has_more,
+        "tx_page": page,
+        "tx_query": query.urlencode(),
+    }
+    return render(request, "customers/_transactions.html", context)
+
+
+@login_required
+@require_POST
+def customer_reveal(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_reveal(request.user))
+    form = RevealForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "customers/_reveal.html", {"customer": customer, "reveal_form": form},
+            status=400,
+        )  # fmt: skip
+    field = form.cleaned_data["field"]
+    value = services.identifier_reveal(
+        request, customer=customer, field=field, reason=form.cleaned_data["reason"]
+    )
+    context = {
+        "customer": customer,
+        "revealed": value,
+        "field_label": dict(form.fields["field"].choices)[field],
+    }
+    return render(request, "customers/_reveal.html", context)
+
+
+@login_required
+@require_POST
+def interaction_create(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_log_interaction(request.user, customer))
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        services.interaction_log(actor=request.user, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Interaction logged."))
+        return redirect("customers:detail", pk=customer.pk)
+    return _detail_with_errors(request, customer, interaction_form=form)
+
+
+@login_required
+@require_POST
+def consent_create(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_edit(request.user, customer))
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        services.consent_record(actor=request.user, customer=customer, **form.cleaned_data)
+        messages.success(request, _("Consent recorded."))
+        return redirect("customers:detail", pk=customer.pk)
+    return _detail_with_errors(request, customer, consent_form=form)
+
+
+def _detail_with_errors(request, customer, **forms):
+    """Re-render the form that failed, keeping what the user typed (nothing is lost)."""
+    return render(
+        request,
+        "customers/form_page.html",
+        {"customer": customer, "form": next(iter(forms.values())), "errors_only": True},
+        status=400,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def contact_edit(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_edit(request.user, customer))
+    if request.method == "POST":
+        form = ContactForm(request.POST)
+        if form.is_valid():
+            services.contact_update(actor=request.user, customer=customer, **form.cleaned_data)
+            messages.success(request, _("Contact details saved."))
+            return redirect("customers:detail", pk=customer.pk)
+    else:
+        # Prefilled with the current values: the editor is entitled to change them.
+        form = ContactForm(
+            initial={
+                "mobile": customer.mobile or "",
+                "email": customer.email or "",
+                "address": customer.address or "",
+            }
+        )
+    return render(
+        request,
+        "customers/form_page.html",
+        {"customer": customer, "form": form, "title": _("Edit contact details")},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def risk_assess(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_edit(request.user, customer))
+    questionnaire = RiskQuestionnaire.objects.filter(is_active=True).first()
+    if questionnaire is None:
+        messages.error(request, _("No risk questionnaire is active. Ask an administrator."))
+        return redirect("customers:detail", pk=customer.pk)
+    form = RiskQuestionnaireForm(
+        request.POST or None, questionnaire=questionnaire, language=get_language()
+    )
+    if request.method == "POST" and form.is_valid():
+        profile = services.risk_profile_assess(
+            actor=request.user, customer=customer, questionnaire=questionnaire,
+            answers=form.cleaned_data,
+        )  # fmt: skip
+        messages.success(
+            request,
+            _("Risk profile: %(level)s (score %(score)s).")
+            % {"level": profile.get_level_display(), "score": profile.score},
+        )
+        return redirect("customers:detail", pk=customer.pk)
+    return render(
+        request,
+        "customers/form_page.html",
+        {"customer": customer, "form": form, "title": _("Risk questionnaire")},
+    )

@@ -1,0 +1,348 @@
+"""Customer list, search, 360 page, reveal and forms: scope, audit, query counts, input."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bankcrm.models import AccessLog
+from customers.models import (
+    Consent,
+    CustomerDelegation,
+    Interaction,
+    RiskQuestionnaire,
+    Transaction,
+)
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mine(branch, rm):
+    customer = factories.customer(
+        branch=branch, rm=rm, name="王小明", name_latin="WANG Xiaoming",
+        national_id="11010519491231002X", mobile="+8613812345678",
+    )  # fmt: skip
+    account = factories.account(customer, balance=Decimal("52000.00"))
+    for day in range(30):
+        Transaction.objects.create(
+            account=account, customer=customer, amount=Decimal("100.00"), currency="CNY",
+            direction="credit" if day % 2 else "debit", channel="mobile", kind="转账",
+            booked_at=timezone.now() - timedelta(days=day), external_id=f"t{customer.pk}-{day}",
+        )  # fmt: skip
+    return customer
+
+
+@pytest.fixture
+def theirs(branch, other_rm):
+    return factories.customer(branch=branch, rm=other_rm, name="李四海")
+
+
+def queries(client, url, **extra):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url, **extra)
+    assert response.status_code == 200, response.status_code
+    return len(ctx.captured_queries), response
+
+
+def test_rm_lists_own_customers_with_masked_identifiers(client, login, rm, mine, theirs):
+    login(rm)
+    html = client.get("/customers/").content.decode()
+    assert "王小明" in html
+    assert "李四海" not in html
+    assert "110***********002X" in html
+    assert "11010519491231002X" not in html
+    assert "13812345678" not in html
+
+
+def test_list_query_count_is_constant(client, login, rm, branch):
+    factories.customer(branch=branch, rm=rm)
+    login(rm)
+    few, _ = queries(client, "/customers/")
+    for _ in range(30):
+        factories.customer(branch=branch, rm=rm, tags=["高净值"])
+    many, _ = queries(client, "/customers/")
+    assert few == many
+
+
+def test_list_filters_and_htmx_fragment(client, login, rm, branch):
+    factories.customer(branch=branch, rm=rm, name="钱多多", tier="private")
+    factories.customer(branch=branch, rm=rm, name="孙一般", tier="mass")
+    login(rm)
+    html = client.get("/customers/", {"tier": "private"}).content.decode()
+    assert "钱多多" in html and "孙一般" not in html
+    fragment = client.get("/customers/", {"tier": "private"}, HTTP_HX_REQUEST="true")
+    assert "<html" not in fragment.content.decode()
+    assert "钱多多" in fragment.content.decode()
+
+
+def test_bad_filter_value_is_ignored_not_an_error(client, login, rm, mine):
+    login(rm)
+    response = client.get("/customers/", {"tier": "nonsense", "page": "abc"})
+    assert response.status_code == 200
+
+
+def test_export_is_masked_scoped_and_logged(client, login, rm, mine, theirs):
+    login(rm)
+    response = client.get("/customers/export/", {"tier": "mass"})
+    body = b"".join(response.streaming_content).decode()
+    assert "王小明" in body and "李四海" not in body
+    assert "11010519491231002X" not in body and "110***********002X" in body
+    log = AccessLog.objects.get(action="export")
+    assert log.actor == rm
+    assert log.detail == {"filter": {"tier": "mass"}, "rows": 1}
+
+
+def test_agent_cannot_export(client, login, agent):
+    login(agent)
+    assert client.get("/customers/export/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "kind"),
+    [
+        ("王小", "name"),
+        ("wang xiao", "name"),
+        ("138 1234 5678", "mobile"),
+        ("+8613812345678", "mobile"),
+        ("11010519491231002x", "national_id"),
+    ],
+)
+def test_search_finds_own_customer_by_name_mobile_and_id(client, login, rm, mine, query, kind):
+    login(rm)
+    response = client.get("/customers/search/", {"q": query})
+    assert "王小明" in response.content.decode()
+    logged = AccessLog.objects.filter(action="search").first()
+    if kind == "name":
+        assert logged is None
+    else:
+        assert logged.detail == {"by": kind, "hits": 1}
+        assert query.replace(" ", "") not in str(logged.detail)
+
+
+def test_search_by_cif_and_account_number(client, login, rm, mine):
+    factories.account(mine, number="6217001234567890123")
+    login(rm)
+    assert "王小明" in client.get("/customers/search/", {"q": mine.cif}).content.decode()
+    html = client.get("/customers/search/", {"q": "6217 0012 3456 7890 123"}).content.decode()
+    assert "王小明" in html
+
+
+def test_search_never_leaves_the_users_scope(client, login, rm, theirs):
+    login(rm)
+    for query in ["李四海", theirs.cif, theirs.mobile, theirs.national_id]:
+        html = client.get("/customers/search/", {"q": query}).content.decode()
+        assert 'data-testid="no-results"' in html, query
+        assert 'data-testid="search-results"' not in html, query
+
+
+def test_fuzzy_search_tolerates_a_typo(client, login, rm, branch):
+    factories.customer(branch=branch, rm=rm, name="欧阳明", name_latin="OUYANG Ming")
+    login(rm)
+    assert "欧阳明" in client.get("/customers/search/", {"q": "ouyan min"}).content.decode()
+
+
+def test_360_page_shows_everything_and_logs_the_view(client, login, rm, mine):
+    login(rm)
+    response = client.get(f"/customers/{mine.pk}/")
+    html = response.content.decode()
+    assert "王小明" in html and "110***********002X" in html
+    assert "52,000.00" in html
+    assert 'data-testid="transactions"' in html
+    assert "no-store" in response["Cache-Control"]
+    log = AccessLog.objects.get(action="view")
+    assert (log.actor, log.customer_id) == (rm, mine.pk)
+
+
+def test_360_query_count_is_constant_however_long_the_history(client, login, rm, mine):
+    login(rm)
+    few, _ = queries(client, f"/customers/{mine.pk}/")
+    account = mine.accounts.first()
+    for n in range(40):
+        Transaction.objects.create(
+            account=account, customer=mine, amount=Decimal(5), currency="CNY",
+            direction="debit", channel="pos", kind="消费", external_id=f"x{n}",
+            booked_at=timezone.now() - timedelta(days=n),
+        )  # fmt: skip
+        Interaction.objects.create(
+            customer=mine, channel="phone", direction="outbound", subject=f"回访{n}", actor=rm
+        )
+        Consent.objects.create(
+            customer=mine, purpose="marketing", channel="sms", granted=n % 2 == 0, source="app"
+        )
+        factories.account(mine)
+    many, _ = queries(client, f"/customers/{mine.pk}/")
+    assert few == many
+
+
+def test_other_rms_customer_is_not_found_everywhere(client, login, rm, theirs):
+    login(rm)
+    pk = theirs.pk
+    for url in [
+        f"/customers/{pk}/",
+        f"/customers/{pk}/transactions/",
+        f"/customers/{pk}/contact/",
+        f"/customers/{pk}/risk/",
+    ]:
+        assert client.get(url).status_code == 404, url
+    for url in [
+        f"/customers/{pk}/reveal/",
+        f"/customers/{pk}/interactions/",
+        f"/customers/{pk}/consents/",
+    ]:
+        assert client.post(url, {"reason": "looking", "field": "mobile"}).status_code == 404, url
+    assert client.get("/customers/999999999/").status_code == 404
+
+
+def test_reassigned_customer_disappears_on_the_next_request(client, login, rm, other_rm, mine):
+    login(rm)
+    assert client.get(f"/customers/{mine.pk}/").status_code == 200
+    mine.primary_rm = other_rm
+    mine.save(update_fields=["primary_rm"])
+    assert client.get(f"/customers/{mine.pk}/").status_code == 404
+
+
+def test_reveal_needs_a_reason_and_logs_it(client, login, rm, mine):
+    login(rm)
+    bad = client.post(f"/customers/{mine.pk}/reveal/", {"field": "national_id", "reason": ""})
+    assert bad.status_code == 400
+    assert not AccessLog.objects.filter(action="reveal").exists()
+    ok = client.post(
+        f"/customers/{mine.pk}/reveal/",
+        {"field": "national_id", "reason": "客户临柜办理大额存单核对身份"},
+        REMOTE_ADDR="10.8.0.7",
+    )
+    assert "11010519491231002X" in ok.content.decode()
+    log = AccessLog.objects.get(action="reveal")
+    assert (log.actor, log.customer_id, log.ip_address) == (rm, mine.pk, "10.8.0.7")
+    assert log.reason == "客户临柜办理大额存单核对身份"
+    assert log.detail == {"field": "national_id"}
+
+
+def test_service_agent_sees_ticket_customers_without_assets(client, login, agent, mine, theirs):
+    factories.ticket(mine, assignee=agent)
+    login(agent)
+    html = client.get(f"/customers/{mine.pk}/").content.decode()
+    assert "王小明" in html
+    assert "52,000.00" not in html and 'data-testid="holdings"' not in html
+    assert client.get(f"/customers/{theirs.pk}/").status_code == 404
+    assert client.get(f"/customers/{mine.pk}/transactions/").status_code == 403
+    reveal = client.post(f"/customers/{mine.pk}/reveal/", {"field": "mobile", "reason": "x" * 8})
+    assert reveal.status_code == 403
+
+
+def test_compliance_reads_everything_and_changes_nothing(client, login, compliance_officer, mine):
+    login(compliance_officer)
+    assert client.get(f"/customers/{mine.pk}/").status_code == 200
+    assert client.get(f"/customers/{mine.pk}/contact/").status_code == 403
+    response = client.post(
+        f"/customers/{mine.pk}/consents/",
+        {"purpose": "marketing", "channel": "all", "granted": "1", "source": "x"},
+    )
+    assert response.status_code == 403
+
+
+def test_delegation_grants_access_until_it_expires(client, login, rm, theirs):
+    from django.contrib.auth.models import Permission
+
+    delegation = CustomerDelegation.objects.create(
+        user=rm,
+        content_object=theirs,
+        permission=Permission.objects.get(codename="view_customer"),
+        expires_at=timezone.now() + timedelta(days=7),
+        reason="休假代岗",
+    )
+    login(rm)
+    assert client.get(f"/customers/{theirs.pk}/").status_code == 200
+    # A view delegation is not a change delegation.
+    assert client.get(f"/customers/{theirs.pk}/contact/").status_code == 403
+    delegation.expires_at = timezone.now() - timedelta(seconds=1)
+    delegation.save()
+    assert client.get(f"/customers/{theirs.pk}/").status_code == 404
+
+
+def test_branch_manager_sees_the_branch_only(client, login, branch_manager, mine, other_branch):
+    outsider = factories.customer(branch=other_branch, name="外行客户")
+    login(branch_manager)
+    assert client.get(f"/customers/{mine.pk}/").status_code == 200
+    assert client.get(f"/customers/{outsider.pk}/").status_code == 404
+
+
+def test_log_interaction_and_bad_input_keeps_what_was_typed(client, login, rm, mine):
+    login(rm)
+    bad = client.post(
+        f"/customers/{mine.pk}/interactions/",
+        {"channel": "phone", "direction": "sideways", "subject": "回访", "notes": "保留这段"},
+    )
+    assert bad.status_code == 400
+    assert "保留这段" in bad.content.decode()
+    assert not Interaction.objects.exists()
+    ok = client.post(
+        f"/customers/{mine.pk}/interactions/",
+        {"channel": "phone", "direction": "outbound", "subject": "理财到期回访"},
+    )
+    assert ok.status_code == 302
+    assert Interaction.objects.get().actor == rm
+
+
+def test_consent_history_is_append_only(client, login, rm, mine):
+    from django.db import DatabaseError, transaction
+
+    login(rm)
+    for granted in ("1", "0"):
+        client.post(
+            f"/customers/{mine.pk}/consents/",
+            {"purpose": "marketing", "channel": "sms", "granted": granted, "source": "柜面签署"},
+        )
+    assert [c.granted for c in Consent.objects.filter(customer=mine).current()] == [False]
+    assert Consent.objects.count() == 2
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Consent.objects.update(granted=True)
+
+
+def test_contact_edit_reencrypts_and_reindexes(client, login, rm, mine):
+    login(rm)
+    response = client.post(
+        f"/customers/{mine.pk}/contact/",
+        {"mobile": "139 0000 1111", "email": "Wang@Example.cn", "address": "上海市浦东新区"},
+    )
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.mobile == "+8613900001111"
+    assert mine.mobile_masked == "139****1111"
+    assert mine.email == "wang@example.cn"
+    html = client.get("/customers/search/", {"q": "13900001111"}).content.decode()
+    assert "王小明" in html
+    bad = client.post(f"/customers/{mine.pk}/contact/", {"mobile": "12345"})
+    assert bad.status_code == 200
+    assert "有效的手机号码" in bad.content.decode()
+
+
+def test_risk_questionnaire_sets_the_profile(client, login, rm, mine):
+    login(rm)
+    questionnaire = RiskQuestionnaire.objects.get(is_active=True)
+    answers = {q["key"]: "3" for q in questionnaire.questions}
+    response = client.post(f"/customers/{mine.pk}/risk/", answers)
+    assert response.status_code == 302
+    mine.refresh_from_db()
+    assert mine.risk_level == "aggressive"
+    assert mine.risk_profiles.get().score == 19
+    assert client.post(f"/customers/{mine.pk}/risk/", {}).status_code == 200
+
+
+def test_confidential_note_hidden_outside_the_authors_team(
+    client, login, agent, rm, mine, other_branch
+):
+    outsider = factories.user("relationship_manager", branch=other_branch)
+    Interaction.objects.create(
+        customer=mine, channel="branch", direction="inbound", subject="家庭纠纷",
+        notes="仅限本团队", actor=outsider, confidential=True,
+    )  # fmt: skip
+    login(rm)
+    html = client.get(f"/customers/{mine.pk}/").content.decode()
+    assert "家庭纠纷" in html
+    assert "仅限本团队" not in html

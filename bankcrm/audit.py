@@ -30,3 +30,45 @@ def record_access(
         ip_address=client_ip(request),
         request_id=getattr(request, "id", ""),
     )
+
+
+def log_bulk_changes(pairs, *, actor, remote_addr=None, additional_data=None) -> int:
+    """Audit rows for writes that bypass model signals (bulk_create, bulk_update, imports).
+
+    `pairs` are (old, new) instances; old is None for a creation. The diff honours each
+    model's auditlog registration, so excluded (encrypted) fields never reach the row.
+    """
+    from auditlog.cid import get_cid
+    from auditlog.diff import model_instance_diff
+    from auditlog.models import LogEntry
+    from django.conf import settings
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    now, cid = timezone.now(), get_cid()
+    entries = []
+    for old, new in pairs:
+        changes = model_instance_diff(
+            old, new, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES
+        )
+        if old is not None and not changes:
+            # Only an encrypted field changed and its masked copy looks the same.
+            changes = {"encrypted_field": ["***", "***"]}
+        entries.append(
+            LogEntry(
+                content_type=ContentType.objects.get_for_model(new),
+                object_pk=str(new.pk),
+                object_id=new.pk if isinstance(new.pk, int) else None,
+                object_repr=str(new)[:1000],
+                action=LogEntry.Action.CREATE if old is None else LogEntry.Action.UPDATE,
+                changes=changes,
+                changes_text="",
+                actor=actor,
+                remote_addr=remote_addr,
+                timestamp=now,
+                cid=cid,
+                additional_data=additional_data,
+            )
+        )
+    LogEntry.objects.bulk_create(entries, batch_size=1000)
+    return len(entries)

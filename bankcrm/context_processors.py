@@ -15,6 +15,8 @@ def navigation(request):
     )
     if sees_customers:
         items.append((_("Customers"), reverse("customers:list")))
+    if user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser:
+        items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
     return {"nav_items": items, "show_search": sees_customers}

@@ -162,6 +162,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
 CELERY_BEAT_SCHEDULER = "bankcrm.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "bankcrm.tasks.record_heartbeat", "schedule": 30.0},
+    "resume-imports": {"task": "customers.tasks.resume_imports", "schedule": 60.0},
 }
 
 # Auth

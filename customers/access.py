@@ -8,6 +8,7 @@ Everything outside scope is 404. Model-level permissions never widen the scope.
 
 from collections.abc import Callable
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -96,6 +97,33 @@ def can_edit(user, customer: Customer) -> bool:
 
 def can_log_interaction(user, customer: Customer) -> bool:
     return can_edit(user, customer) or user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR)
+
+
+def can_delegate(user, customer: Customer) -> bool:
+    """The customer's own RM or branch manager; a delegate cannot pass access on."""
+    if user.has_role(Role.RELATIONSHIP_MANAGER) and customer.primary_rm_id == user.pk:
+        return True
+    return user.has_role(Role.BRANCH_MANAGER) and customer.branch_id == user.branch_id
+
+
+def can_import(user) -> bool:
+    """Bulk loads are back-office work: branch managers (their branch) and admins."""
+    return user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser
+
+
+def imports_for_user(user):
+    from customers.models import ImportBatch
+
+    if not can_import(user):
+        return ImportBatch.objects.none()
+    return ImportBatch.objects.filter(uploaded_by=user)
+
+
+def import_for_user(user, pk):
+    try:
+        return imports_for_user(user).get(pk=int(pk))
+    except (ObjectDoesNotExist, ValueError, TypeError):
+        raise Http404 from None
 
 
 def require(condition: bool) -> None:

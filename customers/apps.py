@@ -9,10 +9,29 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from customers.models import Account, Customer, Interaction
+        from customers.models import (
+            Account,
+            Consent,
+            Customer,
+            CustomerDelegation,
+            ExternalIdentity,
+            Household,
+            ImportBatch,
+            Interaction,
+            Relationship,
+            RiskProfile,
+        )
 
         # Encrypted columns and blind indexes never reach audit rows; masked copies do.
         secret = ["national_id", "national_id_index", "mobile", "mobile_index", "email", "address"]
         auditlog.register(Customer, exclude_fields=secret)
         auditlog.register(Account, exclude_fields=["number", "number_index"])
         auditlog.register(Interaction)
+        auditlog.register(Consent)
+        auditlog.register(RiskProfile)
+        auditlog.register(Household)
+        auditlog.register(Relationship)
+        auditlog.register(ExternalIdentity)
+        auditlog.register(CustomerDelegation)
+        # Status changes of imports; the file itself (encrypted) never reaches an audit row.
+        auditlog.register(ImportBatch, include_fields=["status", "kind", "file_name"])

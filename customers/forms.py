@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.validators import normalise_mobile
-from customers.models import Consent, Customer, Interaction, RiskProfile
+from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
 
 
 class BootstrapMixin:
@@ -141,3 +141,54 @@ class RiskQuestionnaireForm(BootstrapMixin, forms.Form):
                 coerce=int,
                 widget=forms.RadioSelect,
             )
+
+
+class ImportUploadForm(BootstrapMixin, forms.Form):
+    MAX_BYTES = 50 * 1024 * 1024
+
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportBatch.Kind.choices)
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV (UTF-8 or GB18030, comma or semicolon separated) or Excel .xlsx, "
+                    "up to 50 MB, with a header row."),
+    )  # fmt: skip
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
+            raise ValidationError(_("Upload a .csv or .xlsx file."), code="extension")
+        if upload.size > self.MAX_BYTES:
+            raise ValidationError(_("The file is larger than 50 MB."), code="size")
+        return upload
+
+
+class DelegationForm(BootstrapMixin, forms.Form):
+    MAX_DAYS = 90
+
+    user = forms.ModelChoiceField(label=_("Colleague"), queryset=None)
+    access = forms.ChoiceField(
+        label=_("Access"),
+        choices=[("view_customer", _("View")), ("change_customer", _("View and change"))],
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Until"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, min_length=2)
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = candidates
+
+    def clean_expires_at(self):
+        from django.utils import timezone
+
+        value = self.cleaned_data["expires_at"]
+        now = timezone.now()
+        if value <= now:
+            raise ValidationError(_("Choose a time in the future."), code="past")
+        if value > now + timezone.timedelta(days=self.MAX_DAYS):
+            raise ValidationError(
+                _("A delegation lasts at most %(days)d days.") % {"days": self.MAX_DAYS},
+                code="too_long",
+            )
+        return value

@@ -242,6 +242,10 @@ class Account(models.Model):
     credit_limit = models.DecimalField(
         _("credit limit"), max_digits=18, decimal_places=2, null=True, blank=True
     )
+    # Loans: the amount lent; `balance` is what is still outstanding.
+    principal = models.DecimalField(
+        _("principal"), max_digits=18, decimal_places=2, null=True, blank=True
+    )
     overdue_days = models.PositiveIntegerField(_("overdue days"), default=0)
     # Product risk rating of wealth, fund and insurance products (R1 lowest – R5 highest).
     risk_level = models.CharField(
@@ -600,3 +604,86 @@ class CustomerDelegation(UserObjectPermissionBase):
         verbose_name = _("customer delegation")
         verbose_name_plural = _("customer delegations")
         indexes = [models.Index(fields=["user", "expires_at"], name="delegation_user_idx")]
+
+
+class ImportBatch(models.Model):
+    """One uploaded file of customers or holdings, validated into a preview, then committed.
+
+    The file is kept encrypted (it is full of identifiers) until the batch is finished. Work is
+    done by Celery tasks that claim the batch by a conditional UPDATE, so a duplicate message
+    does nothing and a crashed worker's batch is picked up again by the beat sweep; commits
+    go in chunks that record their progress in the same transaction, and rows are upserts by
+    CIF (customers) or account number (holdings), so running a chunk twice changes nothing.
+    """
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", _("Customers")
+        HOLDINGS = "holdings", _("Accounts and holdings")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be checked")
+        VALIDATING = "validating", _("Checking")
+        READY = "ready", _("Ready to import")
+        COMMIT_PENDING = "commit_pending", _("Waiting to import")
+        COMMITTING = "committing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Discarded")
+
+    ACTIVE = (Status.PENDING, Status.VALIDATING, Status.COMMIT_PENDING, Status.COMMITTING)
+
+    kind = models.CharField(_("type"), max_length=12, choices=Kind)
+    file_name = models.CharField(_("file"), max_length=200)
+    # The file as CSV text (Excel is converted on upload); emptied when the batch ends.
+    content = EncryptedField(_("content"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.PENDING)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    # Set by the worker on every chunk: a stale value means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("processed"), default=0)
+    valid_rows = models.PositiveIntegerField(_("valid rows"), default=0)
+    error_rows = models.PositiveIntegerField(_("rows with errors"), default=0)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    # [{"line", "column", "message"}]; identifiers never appear in messages.
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    # The first valid rows, masked, for the user to check before committing.
+    preview = models.JSONField(_("preview"), default=list, blank=True)
+    failure = models.CharField(_("failure"), max_length=300, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["uploaded_by", "-created_at"], name="import_user_idx"),
+            models.Index(
+                fields=["status"],
+                name="import_active_idx",
+                condition=Q(status__in=["pending", "validating", "commit_pending", "committing"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))

@@ -307,3 +307,15 @@ def household(customer: Customer) -> HouseholdView | None:
 
 def relationships(customer: Customer) -> list[Relationship]:
     return list(customer.relationships.select_related("related").order_by("kind", "related__cif"))
+
+
+def delegations(customer: Customer) -> list:
+    """Delegations in force and those ended in the last 30 days, newest first."""
+    from customers.models import CustomerDelegation
+
+    since = timezone.now() - timedelta(days=30)
+    return list(
+        CustomerDelegation.objects.filter(content_object=customer, expires_at__gt=since)
+        .select_related("user", "permission", "granted_by")
+        .order_by("-granted_at")
+    )

@@ -11,6 +11,8 @@ from bankcrm.models import AccessLog
 from customers.models import (
     Consent,
     Customer,
+    CustomerDelegation,
+    ImportBatch,
     Interaction,
     RiskProfile,
     RiskQuestionnaire,
@@ -128,3 +130,70 @@ def identifier_reveal(request, *, customer: Customer, field: str, reason: str) -
         detail={"field": field},
     )
     return value or ""
+
+
+@transaction.atomic
+def delegation_grant(*, actor, customer: Customer, user, access: str, expires_at, reason: str):
+    """Object permission (django-guardian) on the customer, ending at `expires_at`."""
+    from django.contrib.auth.models import Permission
+
+    permission = Permission.objects.get(content_type__app_label="customers", codename=access)
+    delegation, _ = CustomerDelegation.objects.update_or_create(
+        user=user,
+        content_object=customer,
+        permission=permission,
+        defaults={
+            "expires_at": expires_at,
+            "reason": reason,
+            "granted_by": actor,
+            "granted_at": timezone.now(),
+        },
+    )
+    return delegation
+
+
+@transaction.atomic
+def delegation_revoke(*, actor, delegation: CustomerDelegation) -> None:
+    """Ends the delegation now; the row stays as the record of what was granted."""
+    if delegation.expires_at > timezone.now():
+        delegation.expires_at = timezone.now()
+        delegation.save(update_fields=["expires_at"])
+
+
+@transaction.atomic
+def import_upload(request, *, kind: str, upload) -> ImportBatch:
+    """Store the file encrypted and queue the check; FileError if it cannot be read."""
+    from bankcrm.audit import client_ip
+    from customers import imports, tasks
+
+    text = imports.read_upload(upload.name, upload.read())
+    total = imports.count_rows(text)
+    batch = ImportBatch.objects.create(
+        kind=kind,
+        file_name=upload.name[:200],
+        content=text,
+        total_rows=total,
+        uploaded_by=request.user,
+        uploaded_ip=client_ip(request),
+    )
+    tasks.enqueue(batch)
+    return batch
+
+
+@transaction.atomic
+def import_commit(batch: ImportBatch) -> bool:
+    from customers import imports, tasks
+
+    if not imports.request_commit(batch):
+        return False
+    batch.refresh_from_db()
+    tasks.enqueue(batch)
+    return True
+
+
+def import_discard(batch: ImportBatch) -> bool:
+    return bool(
+        ImportBatch.objects.filter(
+            pk=batch.pk, status__in=[ImportBatch.Status.READY, ImportBatch.Status.FAILED]
+        ).update(status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now())
+    )

@@ -15,4 +15,15 @@ urlpatterns = [
     path("<int:pk>/consents/", views.consent_create, name="consent-create"),
     path("<int:pk>/contact/", views.contact_edit, name="contact-edit"),
     path("<int:pk>/risk/", views.risk_assess, name="risk-assess"),
+    path("<int:pk>/delegations/", views.delegation_create, name="delegation-create"),
+    path(
+        "<int:pk>/delegations/<int:delegation_pk>/revoke/",
+        views.delegation_revoke,
+        name="delegation-revoke",
+    ),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/commit/", views.import_commit, name="import-commit"),
+    path("imports/<int:pk>/discard/", views.import_discard, name="import-discard"),
+    path("imports/template/<str:kind>.csv", views.import_template, name="import-template"),
 ]

@@ -4,26 +4,30 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm.audit import record_access
-from bankcrm.models import AccessLog
+from bankcrm.models import AccessLog, User
+from bankcrm.roles import Role
 from customers import access, selectors, services
 from customers.forms import (
     ConsentForm,
     ContactForm,
     CustomerFilterForm,
+    DelegationForm,
+    ImportUploadForm,
     InteractionForm,
     RevealForm,
     RiskQuestionnaireForm,
     TransactionFilterForm,
 )
-from customers.models import RiskQuestionnaire
+from customers.imports import TEMPLATES, FileError
+from customers.models import CustomerDelegation, RiskQuestionnaire
 
 PAGE_SIZE = 25
 
@@ -157,6 +161,13 @@ def customer_detail(request, pk):
         "reveal_form": RevealForm(),
         "tx_form": TransactionFilterForm(),
     }
+    if access.can_delegate(request.user, customer):
+        context.update(
+            can_delegate=True,
+            now=timezone.now(),
+            delegations=selectors.delegations(customer),
+            delegation_form=DelegationForm(candidates=_delegation_candidates(request, customer)),
+        )
     if see_assets:
         holdings = selectors.holdings(customer)
         deposits = sum(
@@ -319,3 +330,111 @@ def risk_assess(request, pk):
         "customers/form_page.html",
         {"customer": customer, "form": form, "title": _("Risk questionnaire")},
     )
+
+
+# ---- delegation ---------------------------------------------------------------------------
+
+
+def _delegation_candidates(request, customer):
+    return (
+        User.objects.filter(
+            is_active=True, groups__name__in=[Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER]
+        )
+        .exclude(pk=request.user.pk)
+        .exclude(pk=customer.primary_rm_id)
+        .distinct()
+        .order_by("username")
+    )
+
+
+@login_required
+@require_POST
+def delegation_create(request, pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_delegate(request.user, customer))
+    form = DelegationForm(request.POST, candidates=_delegation_candidates(request, customer))
+    if not form.is_valid():
+        return _detail_with_errors(request, customer, delegation_form=form)
+    services.delegation_grant(actor=request.user, customer=customer, **form.cleaned_data)
+    messages.success(request, _("Access delegated."))
+    return redirect("customers:detail", pk=customer.pk)
+
+
+@login_required
+@require_POST
+def delegation_revoke(request, pk, delegation_pk):
+    customer = access.customer_for_user(request.user, pk)
+    access.require(access.can_delegate(request.user, customer))
+    delegation = get_object_or_404(CustomerDelegation, pk=delegation_pk, content_object=customer)
+    services.delegation_revoke(actor=request.user, delegation=delegation)
+    messages.success(request, _("Delegation ended."))
+    return redirect("customers:detail", pk=customer.pk)
+
+
+# ---- imports ------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_list(request):
+    access.require(access.can_import(request.user))
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batch = services.import_upload(
+                request, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
+            )
+        except FileError as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("customers:import-detail", pk=batch.pk)
+    batches = access.imports_for_user(request.user)[:20]
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "customers/imports.html", {"form": form, "batches": batches}, status=status
+    )
+
+
+@login_required
+@require_GET
+def import_detail(request, pk):
+    batch = access.import_for_user(request.user, pk)
+    template = "customers/import_detail.html"
+    if request.htmx:
+        template += "#status"
+    return render(request, template, {"batch": batch})
+
+
+@login_required
+@require_POST
+def import_commit(request, pk):
+    batch = access.import_for_user(request.user, pk)
+    if services.import_commit(batch):
+        messages.success(request, _("Import started."))
+    else:
+        messages.error(request, _("This file is not ready to import."))
+    return redirect("customers:import-detail", pk=batch.pk)
+
+
+@login_required
+@require_POST
+def import_discard(request, pk):
+    batch = access.import_for_user(request.user, pk)
+    if services.import_discard(batch):
+        messages.success(request, _("The file was discarded; nothing was imported."))
+    else:
+        messages.error(request, _("Only a file that has not been imported can be discarded."))
+    return redirect("customers:import-list")
+
+
+@login_required
+@require_GET
+def import_template(request, kind):
+    access.require(access.can_import(request.user))
+    if kind not in TEMPLATES:
+        raise Http404
+    response = HttpResponse(
+        "\ufeff" + ",".join(TEMPLATES[kind]) + "\r\n", content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="bankcrm-{kind}-template.csv"'
+    return response

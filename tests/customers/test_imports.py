@@ -1,0 +1,260 @@
+"""Importing customers and holdings: upload, check with per-row errors, preview, commit,
+idempotent re-import, Excel and GB18030 files, resumable work, audit rows, access."""
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from bankcrm.celery import app as celery_app
+from bankcrm.roles import Role
+from customers import berka, imports, tasks
+from customers.models import Account, Customer, ImportBatch
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+BERKA = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "berka"
+
+
+@pytest.fixture(autouse=True)
+def eager_tasks(django_capture_on_commit_callbacks):
+    """Tasks run in-process as soon as the request's transaction commits (the real worker
+    path is covered in tests/integration)."""
+    celery_app.conf.task_always_eager = True
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def importer(client, login, branch_manager):
+    login(branch_manager)
+    return client
+
+
+def upload(client, kind, name, content: bytes):
+    response = client.post(
+        "/customers/imports/", {"kind": kind, "file": SimpleUploadedFile(name, content)}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return ImportBatch.objects.latest("pk")
+
+
+def run_pending(batch):
+    """What the worker does after the on-commit send (the captured callbacks run only when
+    the test ends)."""
+    batch.refresh_from_db()
+    if batch.status == ImportBatch.Status.PENDING:
+        imports.validate(batch.pk)
+    elif batch.status == ImportBatch.Status.COMMIT_PENDING:
+        imports.commit(batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def commit(client, batch):
+    response = client.post(f"/customers/imports/{batch.pk}/commit/")
+    assert response.status_code == 302
+    return run_pending(batch)
+
+
+CUSTOMERS_CSV = """cif,name,national_id,mobile,branch_code,rm_username,tier,birth_date,tags
+C0001,王小明,11010519491231002X,13812345678,SH001,rm,affluent,,代发工资;高净值
+C0002,李四,110105194912310021,13812345679,SH001,,mass,,
+C0003,赵五,11010519491231002X,13812345670,SH001,,mass,,
+C0001,王重复,,,SH001,,mass,,
+C0004,钱六,,12345,SH001,,mass,,
+C0005,孙七,,,BJ001,,mass,,
+C0006,周八,,,SH001,nobody,mass,,
+C0007,吴九,,,SH001,,platinum,,
+C0008,郑十,,,SH001,,mass,1949-13-01,
+C0009,冯十一,110101199003070038,,SH001,,mass,1990-03-08,
+C0010,陈十二,,,SH001,,mass,,
+"""
+
+
+def test_upload_check_preview_and_commit_with_per_row_errors(importer, branch, rm, other_branch):
+    batch = run_pending(upload(importer, "customers", "客户.csv", CUSTOMERS_CSV.encode()))
+    assert batch.status == "ready"
+    assert (batch.total_rows, batch.valid_rows, batch.error_rows) == (11, 2, 9)
+    problems = {(e["line"], e["column"]) for e in batch.errors}
+    assert problems == {
+        (3, "national_id"),  # bad check digit
+        (4, "national_id"),  # same ID as line 2
+        (5, "cif"),  # repeated CIF
+        (6, "mobile"),
+        (7, "branch_code"),  # not the branch manager's branch
+        (8, "rm_username"),
+        (9, "tier"),
+        (10, "birth_date"),
+    } | {(11, "birth_date")}  # does not match the ID number
+    assert "11010519491231002X" not in str(batch.errors) + str(batch.preview)
+    page = importer.get(f"/customers/imports/{batch.pk}/").content.decode()
+    assert "110***********002X" in page and 'data-testid="errors"' in page
+    assert not Customer.objects.exists()  # nothing until confirmed
+
+    batch = commit(importer, batch)
+    assert batch.status == "done"
+    assert (batch.created_count, batch.skipped_count) == (2, 9)
+    assert batch.content is None  # the file is not kept after the import
+    first = Customer.objects.get(cif="C0001")
+    assert (first.primary_rm, first.tier, first.tags) == (rm, "affluent", ["代发工资", "高净值"])
+    assert first.national_id == "11010519491231002X" and first.mobile == "+8613812345678"
+    assert first.birth_date.isoformat() == "1949-12-31"  # taken from the ID number
+    entries = LogEntry.objects.filter(additional_data__import_batch=batch.pk)
+    assert entries.count() == 2
+    assert "11010519491231002X" not in str(list(entries.values_list("changes", flat=True)))
+
+
+def test_reimport_is_idempotent_and_empty_cells_keep_values(importer, branch, rm):
+    run_pending(upload(importer, "customers", "a.csv", CUSTOMERS_CSV.encode()))
+    commit(importer, ImportBatch.objects.latest("pk"))
+    again = commit(importer, run_pending(upload(importer, "customers", "a.csv",
+                                                CUSTOMERS_CSV.encode())))  # fmt: skip
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 2)
+    assert Customer.objects.count() == 2
+    change = "cif,name,mobile,tier,branch_code\nC0001,王小明,,private,SH001\n"
+    batch = commit(importer, run_pending(upload(importer, "customers", "b.csv", change.encode())))
+    assert (batch.created_count, batch.updated_count) == (0, 1)
+    first = Customer.objects.get(cif="C0001")
+    assert first.tier == "private"
+    assert first.mobile == "+8613812345678"  # empty cell: kept
+    assert first.primary_rm == rm  # no RM column: kept
+    update = LogEntry.objects.get(additional_data__import_batch=batch.pk)
+    assert update.changes["tier"] == ["affluent", "private"]
+
+
+def test_excel_and_gb18030_files_with_chinese_headers(importer, branch):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["客户号", "姓名", "机构号", "出生日期"])
+    sheet.append(["X0001", "欧阳娜", "SH001", timezone.datetime(1985, 5, 4)])
+    data = io.BytesIO()
+    book.save(data)
+    batch = commit(
+        importer, run_pending(upload(importer, "customers", "名单.xlsx", data.getvalue()))
+    )
+    assert batch.created_count == 1
+    assert Customer.objects.get(cif="X0001").birth_date.isoformat() == "1985-05-04"
+
+    gb = "客户号;姓名;机构号\nG0001;上官婉儿;SH001\n".encode("gb18030")
+    batch = commit(importer, run_pending(upload(importer, "customers", "gb.csv", gb)))
+    assert Customer.objects.get(cif="G0001").name == "上官婉儿"
+
+
+def test_unreadable_file_and_missing_columns_fail_clearly(importer, branch):
+    response = importer.post(
+        "/customers/imports/",
+        {"kind": "customers", "file": SimpleUploadedFile("x.xlsx", b"not a workbook")},
+    )
+    assert response.status_code == 400
+    assert "Excel" in response.content.decode() or "无法读取" in response.content.decode()
+    batch = run_pending(upload(importer, "customers", "x.csv", b"name,tier\n\xe7\x8e\x8b,mass\n"))
+    assert batch.status == "failed"
+    assert "cif" in batch.failure and "branch_code" in batch.failure
+    wrong = importer.post(
+        "/customers/imports/", {"kind": "customers", "file": SimpleUploadedFile("x.pdf", b"%PDF")}
+    )
+    assert wrong.status_code == 400
+
+
+def test_holdings_need_a_customer_in_the_branch(importer, branch, other_branch):
+    mine = factories.customer(branch=branch, cif="H0001")
+    factories.customer(branch=other_branch, cif="H0002")
+    csv_text = (
+        "cif,kind,number,currency,balance,principal,opened_on,matures_on,overdue_days\n"
+        "H0001,loan,6222000011112222,CNY,80000,100000,2024-01-01,2029-01-01,15\n"
+        "H0002,current,6222000011113333,CNY,5,,2024-01-01,,\n"
+        "H0001,current,6222000011114444,CNY,-5,,2024-01-01,,\n"
+        "H0001,bond,6222000011115555,CNY,5,,2024-01-01,,\n"
+        "H0001,time_deposit,6222000011116666,CNY,5,,2024-01-01,2023-01-01,\n"
+    )
+    batch = run_pending(upload(importer, "holdings", "h.csv", csv_text.encode()))
+    assert [(e["line"], e["column"]) for e in batch.errors] == [
+        (3, "cif"), (4, "balance"), (5, "kind"), (6, "matures_on"),
+    ]  # fmt: skip
+    batch = commit(importer, batch)
+    loan = Account.objects.get(customer=mine)
+    assert (loan.principal, loan.balance, loan.overdue_days) == (100000, 80000, 15)
+    assert loan.number == "6222000011112222" and loan.number_masked.endswith("2222")
+
+
+@pytest.mark.skipif(not BERKA.exists(), reason="the Berka data set is not beside the checkout")
+def test_berka_clients_accounts_loans_and_cards(importer, client, branch, tmp_path, login):
+    customers_csv, holdings_csv, counts = berka.write_import_files(
+        BERKA, tmp_path, branch_code=branch.code
+    )
+    batch = run_pending(upload(importer, "customers", "berka.csv", customers_csv.read_bytes()))
+    assert (batch.valid_rows, batch.error_rows) == (counts["customers"], 0)
+    assert commit(importer, batch).created_count == 5369
+    batch = run_pending(upload(importer, "holdings", "h.csv", holdings_csv.read_bytes()))
+    assert batch.error_rows == 0, batch.errors[:5]
+    batch = commit(importer, batch)
+    assert batch.created_count == counts["accounts"] + counts["loans"] + counts["cards"]
+    assert Account.objects.filter(kind="loan", currency="CZK").count() == 682
+    # The same files again: nothing changes.
+    again = commit(importer, run_pending(upload(importer, "holdings", "h.csv",
+                                                holdings_csv.read_bytes())))  # fmt: skip
+    assert (again.created_count, again.updated_count) == (0, 0)
+    # A Berka customer with a loan on the 360 page of the branch manager.
+    owner = Account.objects.filter(kind="loan").select_related("customer").first().customer
+    page = importer.get(f"/customers/{owner.pk}/").content.decode()
+    assert "CZK" in page and owner.name in page
+
+
+def test_duplicate_and_crashed_work_is_claimed_once(importer, branch):
+    batch = upload(importer, "customers", "a.csv", b"cif,name,branch_code\nD1,a,SH001\n")
+    batch = run_pending(batch)
+    assert batch.status == "ready"
+    # A repeated message finds nothing to do.
+    assert imports.claim(batch.pk, "pending", "validating") is None
+    imports.request_commit(batch)
+    # A worker took the commit and died: after five minutes another may take it over.
+    ImportBatch.objects.filter(pk=batch.pk).update(status="committing", heartbeat_at=timezone.now())
+    assert imports.claim(batch.pk, "commit_pending", "committing") is None
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=6)
+    )
+    imports.commit(batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.created_count) == ("done", 1)
+
+
+def test_sweep_resends_batches_left_behind(importer, branch, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.validate_import, "delay", lambda pk: sent.append(("v", pk)))
+    monkeypatch.setattr(tasks.commit_import, "delay", lambda pk: sent.append(("c", pk)))
+    stuck = upload(importer, "customers", "a.csv", b"cif,name,branch_code\nS1,a,SH001\n")
+    ImportBatch.objects.filter(pk=stuck.pk).update(
+        status="pending", heartbeat_at=None, created_at=timezone.now() - timedelta(minutes=2)
+    )
+    fresh = upload(importer, "customers", "b.csv", b"cif,name,branch_code\nS2,a,SH001\n")
+    ImportBatch.objects.filter(pk=fresh.pk).update(status="pending", heartbeat_at=None)
+    sent.clear()
+    assert tasks.resume_imports() == 1
+    assert sent == [("v", stuck.pk)]
+
+
+def test_only_importers_and_only_their_own_batches(client, login, rm, agent, branch, other_branch):
+    owner = factories.user(Role.BRANCH_MANAGER, branch=branch)
+    batch = ImportBatch.objects.create(kind="customers", file_name="x.csv", uploaded_by=owner)
+    for user in (rm, agent):
+        login(user)
+        assert client.get("/customers/imports/").status_code == 403
+        assert client.get(f"/customers/imports/{batch.pk}/").status_code == 404
+    other = factories.user(Role.BRANCH_MANAGER, branch=other_branch)
+    login(other)
+    assert client.get(f"/customers/imports/{batch.pk}/").status_code == 404
+    assert client.post(f"/customers/imports/{batch.pk}/commit/").status_code == 404
+
+
+def test_template_download(importer):
+    body = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
+    assert body.startswith("cif,kind,number,")
+    assert importer.get("/customers/imports/template/other.csv").status_code == 404

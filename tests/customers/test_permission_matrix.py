@@ -1,0 +1,179 @@
+"""Every customers/ URL × every role × own / someone else's object: the status each gets.
+
+A URL added to customers/urls.py without a row here fails the first test, so nobody can
+add a page without deciding who may reach it.
+"""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from bankcrm.roles import Role
+from customers.models import CustomerDelegation, ImportBatch
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+RM, BM, AGENT, SUPERVISOR, COMPLIANCE, ADMIN = (
+    Role.RELATIONSHIP_MANAGER,
+    Role.BRANCH_MANAGER,
+    Role.SERVICE_AGENT,
+    Role.SERVICE_SUPERVISOR,
+    Role.COMPLIANCE_OFFICER,
+    Role.ADMIN,
+)
+ROLES = [RM, BM, AGENT, SUPERVISOR, COMPLIANCE, ADMIN]
+
+INTERACTION = {"channel": "phone", "direction": "outbound", "subject": "回访"}
+CONSENT = {"purpose": "marketing", "channel": "sms", "granted": "1", "source": "柜面"}
+REVEAL = {"field": "mobile", "reason": "核实客户身份"}
+
+
+def expect(**by_role):
+    """Expected (own, other) statuses per role; a single int means no object involved."""
+    return {getattr(Role, name.upper()): value for name, value in by_role.items()}
+
+
+# url name -> (method, data, kind of object, {role: status or (own, other)})
+NOT_MINE = (404, 404)
+MATRIX = {
+    "list": ("get", None, None, expect(
+        relationship_manager=200, branch_manager=200, service_agent=200,
+        service_supervisor=200, compliance_officer=200, admin=200)),
+    "search": ("get", {"q": "王"}, None, expect(
+        relationship_manager=200, branch_manager=200, service_agent=200,
+        service_supervisor=200, compliance_officer=200, admin=200)),
+    "export": ("get", None, None, expect(
+        relationship_manager=200, branch_manager=200, service_agent=403,
+        service_supervisor=403, compliance_officer=200, admin=403)),
+    "detail": ("get", None, "customer", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
+        service_supervisor=(200, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+    "transactions": ("get", None, "customer", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+    "reveal": ("post", REVEAL, "customer", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+    "interaction-create": ("post", INTERACTION, "customer", expect(
+        relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(302, 404),
+        service_supervisor=(302, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    "consent-create": ("post", CONSENT, "customer", expect(
+        relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    "contact-edit": ("get", None, "customer", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    "risk-assess": ("get", None, "customer", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    # An empty form: allowed users get 400 (the form's errors), so nothing is granted here.
+    "delegation-create": ("post", {}, "customer", expect(
+        relationship_manager=(400, 404), branch_manager=(400, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    "delegation-revoke": ("post", None, "delegation", expect(
+        relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
+        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+    "import-list": ("get", None, None, expect(
+        relationship_manager=403, branch_manager=200, service_agent=403,
+        service_supervisor=403, compliance_officer=403, admin=200)),
+    "import-template": ("get", None, "kind", expect(
+        relationship_manager=403, branch_manager=200, service_agent=403,
+        service_supervisor=403, compliance_officer=403, admin=200)),
+    "import-detail": ("get", None, "batch", expect(
+        relationship_manager=NOT_MINE, branch_manager=(200, 404), service_agent=NOT_MINE,
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(200, 404))),
+    "import-commit": ("post", None, "batch", expect(
+        relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(302, 404))),
+    "import-discard": ("post", None, "batch", expect(
+        relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(302, 404))),
+}  # fmt: skip
+
+
+def customers_url_names() -> set[str]:
+    names = set()
+    for entry in get_resolver().url_patterns:
+        if isinstance(entry, URLResolver) and entry.namespace == "customers":
+            names |= {p.name for p in entry.url_patterns if isinstance(p, URLPattern)}
+    return names
+
+
+def test_every_customers_url_is_in_the_matrix():
+    assert customers_url_names() == set(MATRIX), (
+        "customers/ URLs and the permission matrix differ: add the new URL to MATRIX"
+    )
+    for name, (_method, _data, _kind, statuses) in MATRIX.items():
+        assert set(statuses) == set(ROLES), name
+
+
+@pytest.fixture
+def world(branch, other_branch):
+    """An own customer of each role (in the branch, the RM's book, a ticket for the agent,
+    an open ticket for the supervisor) and another branch's customer nobody here serves."""
+    users = {role: factories.user(role, branch=branch) for role in ROLES}
+    users[ADMIN].is_superuser = users[ADMIN].is_staff = True
+    users[ADMIN].save()
+    own = factories.customer(branch=branch, rm=users[RM], name="王本人")
+    factories.account(own)
+    factories.ticket(own, assignee=users[AGENT])
+    other = factories.customer(
+        branch=other_branch, rm=factories.user(RM, branch=other_branch), name="王外人"
+    )
+    return users, own, other
+
+
+def _objects(kind, user, users, own, other):
+    if kind == "customer":
+        return {"pk": own.pk}, {"pk": other.pk}
+    if kind == "delegation":
+        view = Permission.objects.get(codename="view_customer")
+        helper = factories.user(RM)
+        until = timezone.now() + timedelta(days=3)
+        mine, theirs = (
+            CustomerDelegation.objects.create(
+                user=helper, content_object=c, permission=view, expires_at=until, reason="x"
+            )
+            for c in (own, other)
+        )
+        return ({"pk": own.pk, "delegation_pk": mine.pk},
+                {"pk": other.pk, "delegation_pk": theirs.pk})  # fmt: skip
+    if kind == "batch":
+        someone = users[BM] if user != users[BM] else users[ADMIN]
+
+        def batch(owner):
+            return ImportBatch.objects.create(
+                kind="customers", file_name="x.csv", uploaded_by=owner, status="ready",
+                content="cif,name,branch_code\n", valid_rows=0,
+            )  # fmt: skip
+
+        return {"pk": batch(user).pk}, {"pk": batch(someone).pk}
+    if kind == "kind":
+        return {"kind": "customers"}, None
+    return {}, None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix(client, login, world, role):
+    from django.urls import reverse
+
+    users, own, other = world
+    user = users[role]
+    login(user)
+    wrong = []
+    for name, (method, data, kind, statuses) in MATRIX.items():
+        expected = statuses[role]
+        mine, theirs = _objects(kind, user, users, own, other)
+        cases = [("own", mine, expected if isinstance(expected, int) else expected[0])]
+        if theirs is not None:
+            cases.append(("other", theirs, expected[1]))
+        for label, kwargs, status in cases:
+            url = reverse(f"customers:{name}", kwargs=kwargs)
+            response = getattr(client, method)(url, data or {})
+            if response.status_code != status:
+                wrong.append(f"{name} ({label}): expected {status}, got {response.status_code}")
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)

@@ -346,7 +346,9 @@ def check_customer(raw: dict[str, str], ctx: Context) -> dict:
             _("Unknown branch code.") if ctx.all_branches else _("Not your branch."),
         )
     values["branch_id"] = ctx.branches[code]
+    values["branch_code"] = code
     username = raw.get("rm_username", "")
+    values["rm_username"] = username
     values["primary_rm_id"] = None
     if username:
         rm = ctx.rms.get(username)
@@ -467,7 +469,8 @@ def validate(batch_id: int) -> None:
             if error is None:
                 valid += 1
                 if len(preview) < PREVIEW_ROWS:
-                    preview.append({"line": line, **_masked(batch.kind, values)})
+                    row = {"line": line, **_masked(batch.kind, values)}
+                    preview.append([row[c] for c in PREVIEW_COLUMNS[batch.kind]])
             else:
                 invalid += 1
                 if len(errors) < MAX_ERRORS_KEPT:
@@ -517,7 +520,17 @@ def _check_against_database(kind, values, existing_ids, known_cifs) -> RowError 
     return None
 
 
+PREVIEW_COLUMNS = {
+    ImportBatch.Kind.CUSTOMERS: ["line", "cif", "name", "kind", "national_id", "mobile",
+                                 "tier", "branch_code", "rm_username"],
+    ImportBatch.Kind.HOLDINGS: ["line", "cif", "kind", "number", "currency", "balance",
+                                "opened_on", "status"],
+}  # fmt: skip
+
+
 def _masked(kind, values) -> dict:
+    """The row as the preview shows it: identifiers masked. (Stored as a list per row:
+    jsonb does not keep the order of an object's keys.)"""
     if kind == ImportBatch.Kind.CUSTOMERS:
         return {
             "cif": values["cif"],
@@ -526,16 +539,20 @@ def _masked(kind, values) -> dict:
             "national_id": masking.mask_national_id(values["national_id"]),
             "mobile": masking.mask_mobile(values["mobile"]),
             "tier": values["tier"],
-            "branch_id": values["branch_id"],
+            "branch_code": values["branch_code"],
+            "rm_username": values["rm_username"],
         }
+    number = values["number"]
     return {
         "cif": values["cif"],
         "kind": values["kind"],
-        "number": masking.mask_card(values["number"])
+        "number": masking.mask_card(number)
         if values["kind"] == Account.Kind.CARD
-        else masking.mask_account(values["number"]),
+        else masking.mask_account(number),
         "currency": values["currency"],
         "balance": str(values["balance"]),
+        "opened_on": values["opened_on"].isoformat(),
+        "status": values["status"],
     }
 
 

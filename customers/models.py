@@ -683,6 +683,12 @@ class ImportBatch(models.Model):
         return self.status in self.ACTIVE
 
     @property
+    def preview_columns(self) -> list[str]:
+        from customers.imports import PREVIEW_COLUMNS
+
+        return PREVIEW_COLUMNS[self.kind]
+
+    @property
     def percent(self) -> int:
         if not self.total_rows:
             return 0

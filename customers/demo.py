@@ -568,6 +568,39 @@ class DemoSeeder:
                     count += 1
         self.report.interactions = count
 
+    def seed_households(self, people: list[dict]) -> None:
+        """The demo RMs' books get families (spouses sharing a household), PIPL consent
+        histories and risk levels, so every part of the 360 page has something to show."""
+        from customers.models import Consent, Household, Relationship
+
+        demo_limit = sum(DEMO_RM_BOOKS.values())
+        book = [p for p in people if p["i"] < demo_limit and p["row"][1] == "individual"]
+        relationships, consents = [], []
+        for a, b in zip(book[0::10], book[1::10], strict=False):
+            surname = a["row"][2][:1]
+            household = Household.objects.create(name=f"{surname}家")
+            Customer.objects.filter(pk__in=[a["pk"], b["pk"]]).update(household=household)
+            relationships += [
+                Relationship(customer_id=a["pk"], related_id=b["pk"], kind="spouse"),
+                Relationship(customer_id=b["pk"], related_id=a["pk"], kind="spouse"),
+            ]
+        for person in book:
+            rng = _rng(self.seed, person["i"], 4)
+            when = self.now - timedelta(days=rng.randrange(30, 700))
+            consents.append(Consent(customer_id=person["pk"], purpose="marketing",
+                                    channel="all", granted=True, source="开户协议",
+                                    recorded_at=when))  # fmt: skip
+            if rng.random() < 0.2:
+                consents.append(Consent(customer_id=person["pk"], purpose="marketing",
+                                        channel="sms", granted=False, source="客服来电",
+                                        recorded_at=when + timedelta(days=20)))  # fmt: skip
+            if rng.random() < 0.6:
+                consents.append(Consent(customer_id=person["pk"], purpose="profiling",
+                                        channel="all", granted=True, source="手机银行",
+                                        recorded_at=when))  # fmt: skip
+        Relationship.objects.bulk_create(relationships)
+        Consent.objects.bulk_create(consents)
+
     def seed_tickets(self, demo_users) -> None:
         numbers = [f"SR-{self.today.year}-{n:06d}" for n in range(1, TICKET_COUNT + 1)]
         existing = set(Ticket.objects.filter(number__in=numbers).values_list("number", flat=True))
@@ -617,6 +650,7 @@ class DemoSeeder:
             self.seed_transactions(accounts)
             self.progress("interactions")
             self.seed_interactions(people, demo_users)
+            self.seed_households(people)
         self.seed_tickets(demo_users)
         with connection.cursor() as cursor:
             for table in ("customers_customer", "customers_account", "customers_transaction"):

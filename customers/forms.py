@@ -165,7 +165,9 @@ class ImportUploadForm(BootstrapMixin, forms.Form):
 class DelegationForm(BootstrapMixin, forms.Form):
     MAX_DAYS = 90
 
-    user = forms.ModelChoiceField(label=_("Colleague"), queryset=None)
+    # A username, not a drop-down: a bank has thousands of RMs, and the 360 page should not
+    # render them all.
+    user = forms.CharField(label=_("Colleague (username)"), max_length=150)
     access = forms.ChoiceField(
         label=_("Access"),
         choices=[("view_customer", _("View")), ("change_customer", _("View and change"))],
@@ -175,9 +177,17 @@ class DelegationForm(BootstrapMixin, forms.Form):
     )
     reason = forms.CharField(label=_("Reason"), max_length=200, min_length=2)
 
-    def __init__(self, *args, candidates, **kwargs):
+    def __init__(self, *args, candidates=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = candidates
+        self.candidates = candidates
+
+    def clean_user(self):
+        user = self.candidates.filter(username=self.cleaned_data["user"].strip()).first()
+        if user is None:
+            raise ValidationError(
+                _("No active relationship or branch manager has this username."), code="unknown"
+            )
+        return user
 
     def clean_expires_at(self):
         from django.utils import timezone

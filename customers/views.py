@@ -166,7 +166,7 @@ def customer_detail(request, pk):
             can_delegate=True,
             now=timezone.now(),
             delegations=selectors.delegations(customer),
-            delegation_form=DelegationForm(candidates=_delegation_candidates(request, customer)),
+            delegation_form=DelegationForm(),
         )
     if see_assets:
         holdings = selectors.holdings(customer)

@@ -346,3 +346,41 @@ def test_confidential_note_hidden_outside_the_authors_team(
     html = client.get(f"/customers/{mine.pk}/").content.decode()
     assert "家庭纠纷" in html
     assert "仅限本团队" not in html
+
+
+def test_rm_delegates_and_ends_access_from_the_360_page(client, login, rm, other_rm, mine):
+    from auditlog.models import LogEntry
+
+    login(rm)
+    until = (timezone.localtime() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    bad = client.post(
+        f"/customers/{mine.pk}/delegations/",
+        {"user": "nobody", "access": "change_customer", "expires_at": until, "reason": "休假"},
+    )
+    assert bad.status_code == 400 and "休假" in bad.content.decode()
+    too_long = (timezone.localtime() + timedelta(days=200)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/customers/{mine.pk}/delegations/",
+        {"user": "rm2", "access": "change_customer", "expires_at": too_long, "reason": "休假"},
+    )
+    assert response.status_code == 400
+    response = client.post(
+        f"/customers/{mine.pk}/delegations/",
+        {"user": "rm2", "access": "change_customer", "expires_at": until, "reason": "休假代岗"},
+    )
+    assert response.status_code == 302
+    delegation = CustomerDelegation.objects.get()
+    assert (delegation.user, delegation.granted_by) == (other_rm, rm)
+    assert LogEntry.objects.get_for_object(delegation).exists()
+    assert 'data-testid="delegations"' in client.get(f"/customers/{mine.pk}/").content.decode()
+
+    login(other_rm)
+    assert client.get(f"/customers/{mine.pk}/contact/").status_code == 200
+    # A delegate cannot pass the access on.
+    assert client.post(f"/customers/{mine.pk}/delegations/", {}).status_code == 403
+
+    login(rm)
+    client.post(f"/customers/{mine.pk}/delegations/{delegation.pk}/revoke/")
+    login(other_rm)
+    assert client.get(f"/customers/{mine.pk}/").status_code == 404
+    assert CustomerDelegation.objects.filter(pk=delegation.pk).exists()  # the record stays

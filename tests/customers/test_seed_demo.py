@@ -95,3 +95,15 @@ def test_demo_rms_have_books_with_history_and_tasks():
     assert Transaction.objects.filter(customer__in=book).count() > 150 * 10
     assert Ticket.objects.filter(assignee__username="agent").exists()
     assert Ticket.objects.filter(assignee__isnull=True).exists()
+
+
+def test_demo_books_have_households_and_consents():
+    from customers.models import Consent, Relationship
+
+    seed(300)
+    book = Customer.objects.filter(primary_rm__username="rm")
+    spouses = Relationship.objects.filter(customer__in=book, kind="spouse")
+    assert spouses.exists()
+    couple = spouses.first()
+    assert couple.customer.household_id == couple.related.household_id is not None
+    assert Consent.objects.filter(customer__in=book).current().count() >= book.count() // 2

@@ -4,7 +4,7 @@ queries however much history a customer has."""
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -182,10 +182,13 @@ def balance_history(customer: Customer, current_total: Decimal, months: int = 12
 
 def transactions_page(customer: Customer, filters: dict, *, page: int, size: int = 20):
     qs = Transaction.objects.filter(customer=customer).select_related("account")
+    # Local-day bounds as instants, so the (customer, booked_at) index serves the range.
+    tz = timezone.get_current_timezone()
     if filters.get("date_from"):
-        qs = qs.filter(booked_at__date__gte=filters["date_from"])
+        qs = qs.filter(booked_at__gte=datetime.combine(filters["date_from"], time.min, tzinfo=tz))
     if filters.get("date_to"):
-        qs = qs.filter(booked_at__date__lte=filters["date_to"])
+        end = filters["date_to"] + timedelta(days=1)
+        qs = qs.filter(booked_at__lt=datetime.combine(end, time.min, tzinfo=tz))
     if filters.get("kind"):
         qs = qs.filter(kind=filters["kind"])
     if filters.get("min_amount") is not None:

@@ -384,3 +384,24 @@ def test_rm_delegates_and_ends_access_from_the_360_page(client, login, rm, other
     login(other_rm)
     assert client.get(f"/customers/{mine.pk}/").status_code == 404
     assert CustomerDelegation.objects.filter(pk=delegation.pk).exists()  # the record stays
+
+
+def test_transactions_filter_by_local_dates_type_and_amount(client, login, rm, mine):
+    login(rm)
+    today = timezone.localdate()
+    response = client.get(
+        f"/customers/{mine.pk}/transactions/",
+        {"date_from": today - timedelta(days=4), "date_to": today - timedelta(days=2)},
+    )
+    assert response.content.decode().count("<tr>") - 1 == 3  # header row + three days
+    assert (
+        client.get(f"/customers/{mine.pk}/transactions/", {"min_amount": "500"})
+        .content.decode()
+        .count("No transactions")
+        + client.get(f"/customers/{mine.pk}/transactions/", {"min_amount": "500"})
+        .content.decode()
+        .count("暂无交易")
+        == 1
+    )
+    bad = client.get(f"/customers/{mine.pk}/transactions/", {"min_amount": "9", "max_amount": "1"})
+    assert bad.status_code == 400

@@ -1,7 +1,20 @@
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 
-from customers.models import Account, Customer, CustomerDelegation, ImportBatch, Interaction
+from customers.models import (
+    Account,
+    Consent,
+    Customer,
+    CustomerDelegation,
+    ExternalIdentity,
+    Household,
+    ImportBatch,
+    Interaction,
+    Relationship,
+    RiskProfile,
+    RiskQuestionnaire,
+    Transaction,
+)
 
 # Encrypted identifiers and their blind indexes never appear in admin: masked copies do.
 # Identifiers are changed through the customer services, which re-index and audit them.
@@ -13,6 +26,13 @@ CUSTOMER_SECRET_FIELDS = [
     "email",
     "address",
 ]
+
+
+class RelationshipInline(admin.TabularInline):
+    model = Relationship
+    fk_name = "customer"
+    raw_id_fields = ["related"]
+    extra = 0
 
 
 @admin.register(Customer)
@@ -36,6 +56,7 @@ class CustomerAdmin(admin.ModelAdmin):
     exclude = CUSTOMER_SECRET_FIELDS
     readonly_fields = ["national_id_masked", "mobile_masked", "email_masked", "created_at"]
     show_full_result_count = False  # a COUNT(*) over millions of rows on every page
+    inlines = [RelationshipInline]
 
 
 @admin.register(Account)
@@ -98,3 +119,80 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # uploads go through the import screen, which checks and previews
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Histories that are only ever appended to by the application (consents, risk
+    assessments, transactions): admins may look, not edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(ReadOnlyAdmin):
+    list_display = ["recorded_at", "customer", "purpose", "channel", "granted", "source"]
+    list_filter = ["purpose", "channel", "granted"]
+    search_fields = ["=customer__cif"]
+    list_select_related = ["customer"]
+    show_full_result_count = False
+
+
+@admin.register(RiskProfile)
+class RiskProfileAdmin(ReadOnlyAdmin):
+    list_display = ["assessed_at", "customer", "level", "score", "expires_on", "assessed_by"]
+    list_filter = ["level"]
+    search_fields = ["=customer__cif"]
+    list_select_related = ["customer", "assessed_by"]
+    show_full_result_count = False
+
+
+@admin.register(Transaction)
+class TransactionAdmin(ReadOnlyAdmin):
+    list_display = ["booked_at", "customer", "kind", "direction", "amount", "currency", "channel"]
+    list_filter = ["direction", "channel", "currency"]
+    search_fields = ["=customer__cif", "=external_id"]
+    list_select_related = ["customer"]
+    show_full_result_count = False
+
+
+@admin.register(RiskQuestionnaire)
+class RiskQuestionnaireAdmin(admin.ModelAdmin):
+    """A new version is added, never edited once used: assessments point at their version."""
+
+    list_display = ["version", "is_active", "validity_days", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.riskprofile_set.exists():
+            return ["version", "questions", "bands", "validity_days"]
+        return []
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Relationship)
+class RelationshipAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "role", "related", "share_percent"]
+    list_filter = ["kind"]
+    search_fields = ["=customer__cif", "=related__cif"]
+    raw_id_fields = ["customer", "related"]
+    list_select_related = ["customer", "related"]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    list_display = ["source", "external_id", "customer", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["=external_id", "=customer__cif"]
+    raw_id_fields = ["customer"]
+    list_select_related = ["customer"]

@@ -133,7 +133,8 @@ class Holdings:
 
 
 def holdings(customer: Customer) -> Holdings:
-    accounts = list(customer.accounts.order_by("kind", "opened_on", "pk"))
+    # The masked number is shown; the encrypted one is not decrypted.
+    accounts = list(customer.accounts.defer("number").order_by("kind", "opened_on", "pk"))
     by_kind: dict[str, list] = defaultdict(list)
     assets: dict[str, Decimal] = defaultdict(Decimal)
     liabilities: dict[str, Decimal] = defaultdict(Decimal)

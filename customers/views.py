@@ -136,7 +136,9 @@ def customer_search(request):
 @login_required
 @require_GET
 def customer_detail(request, pk):
-    customer = access.customer_for_user(request.user, pk)
+    customer = access.customer_for_user(
+        request.user, pk, related=("branch", "primary_rm"), defer=access.ENCRYPTED_FIELDS
+    )
     record_access(
         request,
         AccessLog.Action.VIEW,

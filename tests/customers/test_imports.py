@@ -258,3 +258,12 @@ def test_template_download(importer):
     body = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
     assert body.startswith("cif,kind,number,")
     assert importer.get("/customers/imports/template/other.csv").status_code == 404
+
+
+def test_import_list_query_count_is_constant(importer, django_assert_num_queries):
+    with django_assert_num_queries(5):
+        importer.get("/customers/imports/")
+    for n in range(15):
+        upload(importer, "customers", f"{n}.csv", b"cif,name,branch_code\nQ1,a,SH001\n")
+    with django_assert_num_queries(5):
+        importer.get("/customers/imports/")

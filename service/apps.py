@@ -8,7 +8,6 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         from auditlog.registry import auditlog
-        from django.db.models import Exists, OuterRef, Q
 
         from bankcrm.roles import Role
         from customers.access import register_scope
@@ -19,10 +18,10 @@ class ServiceConfig(AppConfig):
         # Agents reach a customer only through a ticket they work; supervisors through
         # any open ticket.
         def agent_scope(user):
-            return Q(Exists(Ticket.objects.filter(customer=OuterRef("pk"), assignee=user)))
+            return Ticket.objects.filter(assignee=user).order_by().values("customer_id")
 
         def supervisor_scope(user):
-            return Q(Exists(Ticket.objects.open().filter(customer=OuterRef("pk"))))
+            return Ticket.objects.open().order_by().values("customer_id")
 
         register_scope(Role.SERVICE_AGENT, agent_scope)
         register_scope(Role.SERVICE_SUPERVISOR, supervisor_scope)

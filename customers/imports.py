@@ -454,18 +454,18 @@ def _fail(batch: ImportBatch, message: str) -> None:
 
 
 def validate(batch_id: int) -> None:
-    """Check every row; store the error list and a masked preview; batch becomes READY."""
+    """Check every row; store the error list and a masked preview; batch becomes READY.
+    Rows are checked against the database a chunk at a time (one query per chunk), so a
+    file is checked in bounded memory however many customers the bank has."""
     batch = claim(batch_id, ImportBatch.Status.PENDING, ImportBatch.Status.VALIDATING)
     if batch is None:
         return
     ctx = Context.for_user(batch.uploaded_by)
-    existing_ids = _existing_national_ids() if batch.kind == ImportBatch.Kind.CUSTOMERS else None
-    known_cifs = _known_cifs(batch.uploaded_by) if batch.kind == ImportBatch.Kind.HOLDINGS else None
-    errors, preview, valid, invalid = [], [], 0, 0
-    try:
-        for done, (line, values, error) in enumerate(iter_checked(batch, ctx), start=1):
-            if values is not None:
-                error = _check_against_database(batch.kind, values, existing_ids, known_cifs)
+    errors, preview, valid, invalid, done = [], [], 0, 0, 0
+
+    def settle(chunk):
+        nonlocal valid, invalid
+        for line, values, error in _check_against_database(batch, chunk):
             if error is None:
                 valid += 1
                 if len(preview) < PREVIEW_ROWS:
@@ -475,49 +475,63 @@ def validate(batch_id: int) -> None:
                 invalid += 1
                 if len(errors) < MAX_ERRORS_KEPT:
                     errors.append({"line": line, "column": error.column, "message": error.message})
-            if done % CHUNK == 0:
-                ImportBatch.objects.filter(pk=batch.pk).update(
-                    processed_rows=done, heartbeat_at=timezone.now()
-                )
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            processed_rows=done, heartbeat_at=timezone.now()
+        )
+
+    try:
+        chunk = []
+        for checked in iter_checked(batch, ctx):
+            chunk.append(checked)
+            done += 1
+            if len(chunk) == CHUNK:
+                settle(chunk)
+                chunk = []
+        settle(chunk)
     except FileError as exc:
         _fail(batch, str(exc))
         return
     ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.VALIDATING).update(
-        status=ImportBatch.Status.READY, processed_rows=valid + invalid, total_rows=valid + invalid,
+        status=ImportBatch.Status.READY, processed_rows=done, total_rows=done,
         valid_rows=valid, error_rows=invalid, errors=errors, preview=preview,
         heartbeat_at=timezone.now(),
     )  # fmt: skip
 
 
-def _existing_national_ids() -> dict[str, str]:
-    return dict(
-        Customer.objects.filter(national_id_index__isnull=False).values_list(
-            "national_id_index", "cif"
+def _check_against_database(batch: ImportBatch, chunk):
+    """The chunk's rows with the errors only the database can tell: an ID number held by
+    another customer; holdings for a CIF the uploader may not reach."""
+    rows = [values for _line, values, error in chunk if error is None]
+    if batch.kind == ImportBatch.Kind.CUSTOMERS:
+        indexes = {
+            v["cif"]: crypto.blind_index(v["national_id"], purpose=NATIONAL_ID_INDEX)
+            for v in rows
+            if v["national_id"]
+        }
+        owners = dict(
+            Customer.objects.filter(national_id_index__in=indexes.values()).values_list(
+                "national_id_index", "cif"
+            )
         )
-    )
-
-
-def _known_cifs(user: User) -> set[str]:
-    """CIFs the uploader may attach holdings to: their branch's, or all for an admin."""
-    qs = Customer.objects.all()
+        for line, values, error in chunk:
+            if error is None and values["cif"] in indexes:
+                owner = owners.get(indexes[values["cif"]])
+                if owner is not None and owner != values["cif"]:
+                    error = RowError(
+                        "national_id", _("This ID number belongs to another customer (%(cif)s).")
+                        % {"cif": owner},
+                    )  # fmt: skip
+            yield line, values, error
+        return
+    user = batch.uploaded_by
+    known = Customer.objects.filter(cif__in={v["cif"] for v in rows})
     if not (user.has_role(Role.ADMIN) or user.is_superuser):
-        qs = qs.filter(branch_id=user.branch_id)
-    return set(qs.values_list("cif", flat=True))
-
-
-def _check_against_database(kind, values, existing_ids, known_cifs) -> RowError | None:
-    if kind == ImportBatch.Kind.CUSTOMERS:
-        if values["national_id"]:
-            index = crypto.blind_index(values["national_id"], purpose=NATIONAL_ID_INDEX)
-            owner = existing_ids.get(index)
-            if owner is not None and owner != values["cif"]:
-                return RowError(
-                    "national_id", _("This ID number belongs to another customer (%(cif)s).")
-                    % {"cif": owner},
-                )  # fmt: skip
-    elif values["cif"] not in known_cifs:
-        return RowError("cif", _("No customer with this CIF number in your branch."))
-    return None
+        known = known.filter(branch_id=user.branch_id)
+    known = set(known.values_list("cif", flat=True))
+    for line, values, error in chunk:
+        if error is None and values["cif"] not in known:
+            error = RowError("cif", _("No customer with this CIF number in your branch."))
+        yield line, values, error
 
 
 PREVIEW_COLUMNS = {

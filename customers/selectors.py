@@ -182,7 +182,11 @@ def balance_history(customer: Customer, current_total: Decimal, months: int = 12
 
 
 def transactions_page(customer: Customer, filters: dict, *, page: int, size: int = 20):
-    qs = Transaction.objects.filter(customer=customer).select_related("account")
+    qs = (
+        Transaction.objects.filter(customer=customer)
+        .select_related("account")
+        .defer("account__number")
+    )
     # Local-day bounds as instants, so the (customer, booked_at) index serves the range.
     tz = timezone.get_current_timezone()
     if filters.get("date_from"):
@@ -283,6 +287,7 @@ def household(customer: Customer) -> HouseholdView | None:
         return None
     members = list(
         Customer.objects.filter(household_id=customer.household_id)
+        .only("pk", "cif", "name")
         .annotate(
             assets=Sum(
                 "accounts__balance",
@@ -310,7 +315,11 @@ def household(customer: Customer) -> HouseholdView | None:
 
 
 def relationships(customer: Customer) -> list[Relationship]:
-    return list(customer.relationships.select_related("related").order_by("kind", "related__cif"))
+    return list(
+        customer.relationships.select_related("related")
+        .only("kind", "role", "share_percent", "customer_id", "related__cif", "related__name")
+        .order_by("kind", "related__cif")
+    )
 
 
 def delegations(customer: Customer) -> list:

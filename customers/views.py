@@ -137,7 +137,10 @@ def customer_search(request):
 @require_GET
 def customer_detail(request, pk):
     customer = access.customer_for_user(
-        request.user, pk, related=("branch", "primary_rm"), defer=access.ENCRYPTED_FIELDS
+        request.user,
+        pk,
+        related=("branch", "primary_rm", "household"),
+        defer=access.ENCRYPTED_FIELDS,
     )
     record_access(
         request,

@@ -416,3 +416,13 @@ def test_search_query_count_does_not_grow_with_hits(
         factories.customer(branch=branch, rm=rm, name=f"王{n}")
     with django_assert_num_queries(5):
         assert "王1" in client.get("/customers/search/", {"q": "王"}).content.decode()
+
+
+def test_cached_form_fragments_follow_the_language(client, login, rm, mine, settings):
+    login(rm)
+    form = 'data-testid="interaction-form"'
+    zh = client.get(f"/customers/{mine.pk}/").content.decode()
+    assert "主题" in zh.split(form)[1][:3000]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    en = client.get(f"/customers/{mine.pk}/").content.decode()
+    assert "Subject" in en.split(form)[1][:3000] and "主题" not in en.split(form)[1][:3000]

@@ -40,6 +40,15 @@ class CustomerQuerySet(models.QuerySet):
         )
 
 
+class RiskLevel(models.TextChoices):
+    """Suitability result of the risk questionnaire (RiskProfile), copied onto Customer."""
+
+    CONSERVATIVE = "conservative", _("Conservative")
+    BALANCED = "balanced", _("Balanced")
+    GROWTH = "growth", _("Growth")
+    AGGRESSIVE = "aggressive", _("Aggressive")
+
+
 class Customer(models.Model):
     class Kind(models.TextChoices):
         INDIVIDUAL = "individual", _("Individual")
@@ -142,7 +151,7 @@ class Customer(models.Model):
     tags = ArrayField(models.CharField(max_length=30), verbose_name=_("tags"), default=list)
     # Copied from the latest RiskProfile by risk_profile_assess so lists can filter on it.
     risk_level = models.CharField(
-        _("risk level"), max_length=12, blank=True, default="", db_default=""
+        _("risk level"), max_length=12, choices=RiskLevel, blank=True, default="", db_default=""
     )
     risk_expires_on = models.DateField(_("risk profile expires on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -546,11 +555,7 @@ class RiskQuestionnaire(models.Model):
 
 
 class RiskProfile(models.Model):
-    class Level(models.TextChoices):
-        CONSERVATIVE = "conservative", _("Conservative")
-        BALANCED = "balanced", _("Balanced")
-        GROWTH = "growth", _("Growth")
-        AGGRESSIVE = "aggressive", _("Aggressive")
+    Level = RiskLevel
 
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="risk_profiles", verbose_name=_("customer")

@@ -101,7 +101,7 @@ def customer_export(request):
                     c.cif, c.name, c.name_latin, c.get_kind_display(), c.national_id_masked,
                     c.mobile_masked, c.email_masked, c.get_tier_display(),
                     c.get_lifecycle_display(), c.get_kyc_status_display(),
-                    c.kyc_expires_on or "", c.risk_level, " ".join(c.tags),
+                    c.kyc_expires_on or "", c.get_risk_level_display(), " ".join(c.tags),
                     c.branch.code, c.primary_rm.username if c.primary_rm else "",
                 ]
             )  # fmt: skip

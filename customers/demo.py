@@ -495,6 +495,9 @@ class DemoSeeder:
     def seed_transactions(self, accounts: list[tuple]) -> None:
         demo_limit = sum(DEMO_RM_BOOKS.values())
         count = 0
+        # A current account's balance must cover its history: walking back from today's
+        # balance through the flows (as the 360 chart does) may not go below zero.
+        top_ups: list[tuple[int, Decimal]] = []
         with (
             connection.cursor() as cursor,
             cursor.copy(
@@ -508,6 +511,7 @@ class DemoSeeder:
                 rng = _rng(self.seed, person["i"], 2, k)
                 demo = person["i"] < demo_limit
                 n = rng.randrange(20, 60) if demo else rng.randrange(1, 5)
+                flows: list[tuple[datetime, Decimal]] = []
                 for t in range(n):
                     kind_name, direction, channel, low, high = rng.choice(TRANSACTION_KINDS)
                     if kind == "card":
@@ -527,6 +531,28 @@ class DemoSeeder:
                         )
                     )  # fmt: skip
                     count += 1
+                    flows.append((booked, amount if direction == "credit" else -amount))
+                if kind == "current":
+                    # Before each flow the balance was (today's) − (the flows since); the
+                    # largest such sum is what today's balance must at least be.
+                    needed, since = Decimal(0), Decimal(0)
+                    for _booked, flow in sorted(flows, reverse=True):
+                        since += flow
+                        needed = max(needed, since)
+                    if needed > 0:
+                        top_ups.append((account_id, needed + Decimal(rng.randrange(1000, 30000))))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE seed_top_up (id bigint, balance numeric) ON COMMIT DROP"
+            )
+            with cursor.copy("COPY seed_top_up (id, balance) FROM STDIN") as copy:
+                for row in top_ups:
+                    copy.write_row(row)
+            cursor.execute(
+                "UPDATE customers_account a SET balance = GREATEST(a.balance, t.balance)"
+                " FROM seed_top_up t WHERE a.id = t.id"
+            )
+            cursor.execute("DROP TABLE seed_top_up")
         self.report.transactions = count
 
     def seed_interactions(self, people: list[dict], demo_users) -> None:

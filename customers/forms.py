@@ -91,11 +91,12 @@ class ContactForm(BootstrapMixin, forms.Form):
 
 class RevealForm(BootstrapMixin, forms.Form):
     field = forms.ChoiceField(
+        label=_("Identifier"),
         choices=[
             ("national_id", _("ID number")),
             ("mobile", _("Mobile")),
             ("email", _("E-mail")),
-        ]
+        ],
     )
     reason = forms.CharField(
         label=_("Reason"),

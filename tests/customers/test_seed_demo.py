@@ -107,3 +107,22 @@ def test_demo_books_have_households_and_consents():
     couple = spouses.first()
     assert couple.customer.household_id == couple.related.household_id is not None
     assert Consent.objects.filter(customer__in=book).current().count() >= book.count() // 2
+
+
+def test_demo_balances_cover_their_history():
+    """The 360 chart walks back from today's balance through the flows: never below zero."""
+    from django.db.models import Case, DecimalField, F, When
+
+    seed(300)
+    for account in Account.objects.filter(kind="current", customer__primary_rm__username="rm"):
+        running = account.balance
+        flows = account.transactions.annotate(
+            signed=Case(
+                When(direction="credit", then=F("amount")),
+                default=-F("amount"),
+                output_field=DecimalField(),
+            )
+        ).order_by("-booked_at")
+        for flow in flows.values_list("signed", flat=True):
+            running -= flow
+            assert running >= 0, account.pk

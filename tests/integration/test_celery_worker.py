@@ -74,3 +74,37 @@ def test_worker_runs_the_heartbeat_task(celery_worker):
 
 def test_health_sees_the_running_worker(client, celery_worker):
     assert wait_for(lambda: client.get("/health/").json()["checks"]["worker"] == "ok")
+
+
+def test_import_is_checked_and_committed_by_the_worker(client, celery_worker, settings):
+    """Upload → on commit the task goes to Redis → the worker checks the file → commit →
+    the worker writes the customers; a repeated message changes nothing."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from bankcrm.celery import app
+    from customers.models import Customer, ImportBatch
+    from customers.tasks import commit_import
+    from tests import factories
+
+    branch = factories.branch("SH001")
+    manager = factories.user("branch_manager", branch=branch)
+    client.force_login(manager)
+    app.conf.task_default_queue = celery_worker
+    try:
+        content = "cif,name,branch_code\nW0001,王工作,SH001\nW0002,李工作,SH001\n"
+        response = client.post(
+            "/customers/imports/",
+            {"kind": "customers", "file": SimpleUploadedFile("w.csv", content.encode())},
+        )
+        assert response.status_code == 302
+        batch = ImportBatch.objects.get()
+        assert wait_for(lambda: ImportBatch.objects.get().status == "ready")
+        assert client.post(f"/customers/imports/{batch.pk}/commit/").status_code == 302
+        assert wait_for(lambda: ImportBatch.objects.get().status == "done")
+        assert set(Customer.objects.values_list("cif", flat=True)) == {"W0001", "W0002"}
+        commit_import.apply_async((batch.pk,), queue=celery_worker)  # a duplicate delivery
+        time.sleep(1)
+        batch.refresh_from_db()
+        assert (batch.created_count, Customer.objects.count()) == (2, 2)
+    finally:
+        app.conf.task_default_queue = "celery"

@@ -9,15 +9,14 @@ Everything outside scope is 404. Model-level permissions never widen the scope.
 from collections.abc import Callable
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from bankcrm.roles import Role
 from customers.models import Customer, CustomerDelegation
 
-# role -> function(user) returning a query of customer ids (one column), registered by
-# higher apps (service).
+# role -> function(user) returning a Q over Customer, registered by higher apps (service).
 SCOPE_PROVIDERS: dict[str, Callable] = {}
 
 
@@ -26,28 +25,30 @@ def register_scope(role: str, provider: Callable) -> None:
 
 
 def customers_for_user(user) -> QuerySet[Customer]:
-    """The customers `user` may see. The scope is `id IN (… UNION …)` of small id sets (own
-    book or branch, delegations in force, what other apps grant) rather than an OR of
-    EXISTS clauses: PostgreSQL turns it into a semi-join driven by those indexes, instead
-    of testing every one of a million customers."""
+    """The customers `user` may see, as plain indexable conditions: `primary_rm = me`,
+    `branch = mine`, `id IN (the few delegated ids, read first)`. PostgreSQL can then drive
+    any page from the best index (the RM's or the branch's, the name prefix for a search)
+    and test the scope as a filter, at a million customers. An OR with a subquery (EXISTS
+    or IN) would make it test every customer instead."""
     qs = Customer.objects.all()
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     if user.has_role(Role.COMPLIANCE_OFFICER):
         return qs
-    ids = [
-        CustomerDelegation.objects.filter(user=user, expires_at__gt=timezone.now())
-        .order_by()
-        .values("content_object_id")
-    ]
+    delegated = list(
+        CustomerDelegation.objects.filter(user=user, expires_at__gt=timezone.now()).values_list(
+            "content_object_id", flat=True
+        )
+    )
+    scope = Q(pk__in=delegated)
     if user.has_role(Role.BRANCH_MANAGER) and user.branch_id:
-        ids.append(Customer.objects.filter(branch_id=user.branch_id).order_by().values("pk"))
+        scope |= Q(branch_id=user.branch_id)
     if user.has_role(Role.RELATIONSHIP_MANAGER):
-        ids.append(Customer.objects.filter(primary_rm=user).order_by().values("pk"))
+        scope |= Q(primary_rm=user)
     for role, provider in SCOPE_PROVIDERS.items():
         if user.has_role(role):
-            ids.append(provider(user))
-    return qs.filter(pk__in=ids[0].union(*ids[1:]))
+            scope |= provider(user)
+    return qs.filter(scope)
 
 
 # Encrypted columns a page that shows only masked copies does not need to decrypt.

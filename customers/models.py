@@ -10,7 +10,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Collate, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
@@ -181,6 +181,9 @@ class Customer(models.Model):
                 condition=Q(lifecycle__in=["active", "dormant"]),
             ),
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="customer_name_trgm"),
+            # Prefix search in name order (selectors.search_customers).
+            models.Index(Collate("name", "C"), "id", name="customer_name_prefix"),
+            models.Index(Collate(Upper("name_latin"), "C"), "id", name="customer_latin_prefix"),
             GinIndex(fields=["tags"], name="customer_tags_gin"),
             GinIndex(OpClass(Upper("name_latin"), name="gin_trgm_ops"), name="customer_latin_trgm"),
         ]

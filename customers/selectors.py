@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
 from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Greatest, Upper
+from django.db.models.functions import Collate, Greatest, Upper
 from django.utils import timezone
 
 from bankcrm import crypto
@@ -97,28 +97,44 @@ def search_customers(scope: QuerySet[Customer], query: str, limit: int = 20) -> 
         return SearchResult(list(found), True, "account")
     if len(query) < 1:
         return SearchResult([], False, "name")
-    upper = query.upper()
-    found = (
-        scope.filter(Q(name__istartswith=query) | Q(name_latin__icontains=query)
-                     | Q(name__icontains=query))
+    return SearchResult(_search_names(scope, query, limit, fields), False, "name")
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def _search_names(scope, query: str, limit: int, fields) -> list[Customer]:
+    """Prefix first, in name order, on the byte-ordered (COLLATE "C") indexes of the Chinese
+    name and of the upper-cased Latin name: the first `limit` matches are read straight off
+    the index, even among a million customers. Only when nothing starts with the query does
+    a trigram search (GIN indexes, the `%` similarity operator) look for typos and fragments.
+    """
+    if _CJK.search(query):
+        key, value = Collate("name", "C"), query
+    else:
+        key, value = Collate(Upper("name_latin"), "C"), query.upper()
+    found = list(
+        scope.annotate(search_key=key)
+        .filter(search_key__startswith=value)
         .select_related(*fields)
-        .order_by("name", "pk")[:limit]
-    )  # fmt: skip
-    customers = list(found)
-    if not customers and len(query) >= 2:
-        # Fuzzy: trigram similarity for typos and partial pinyin.
-        customers = list(
-            scope.annotate(
-                similarity=Greatest(
-                    TrigramSimilarity(Upper("name"), upper),
-                    TrigramSimilarity(Upper("name_latin"), upper),
-                )
-            )
-            .filter(similarity__gt=0.2)
-            .select_related(*fields)
-            .order_by("-similarity", "pk")[:limit]
+        .order_by("search_key", "pk")[:limit]
+    )
+    if found or len(query) < 2:
+        return found
+    upper = query.upper()
+    return list(
+        scope.annotate(
+            name_upper=Upper("name"),
+            latin_upper=Upper("name_latin"),
+            similarity=Greatest(
+                TrigramSimilarity(Upper("name"), upper),
+                TrigramSimilarity(Upper("name_latin"), upper),
+            ),
         )
-    return SearchResult(customers, False, "name")
+        .filter(Q(name_upper__trigram_similar=upper) | Q(latin_upper__trigram_similar=upper))
+        .select_related(*fields)
+        .order_by("-similarity", "pk")[:limit]
+    )
 
 
 # ---- the 360 page ------------------------------------------------------------------------

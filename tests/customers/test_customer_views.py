@@ -428,3 +428,12 @@ def test_cached_form_fragments_follow_the_language(client, login, rm, mine, sett
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     en = client.get(f"/customers/{mine.pk}/").content.decode()
     assert "Subject" in en.split(form)[1][:3000] and "主题" not in en.split(form)[1][:3000]
+
+
+def test_list_filters_show_what_was_chosen(client, login, rm, mine):
+    login(rm)
+    html = client.get("/customers/", {"tier": "private", "kyc_expiring": "on", "tag": "高净值"})
+    html = html.content.decode()
+    assert '<option value="private" selected>' in html
+    assert 'id="id_kyc_expiring" class="form-check-input" checked' in html
+    assert 'value="高净值"' in html

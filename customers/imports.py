@@ -87,12 +87,12 @@ def _cell(value) -> str:
 
 
 def _rows(text: str) -> tuple[list[str], Iterator[list[str]]]:
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # The delimiter is whichever of , ; and tab the header line uses most: a header is
+    # plain column names. (csv.Sniffer guesses from quoting patterns with backtracking
+    # regular expressions; it is slow on some files and wrong on others.)
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    delimiter = max(",;\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

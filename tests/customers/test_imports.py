@@ -267,3 +267,10 @@ def test_import_list_query_count_is_constant(importer, django_assert_num_queries
         upload(importer, "customers", f"{n}.csv", b"cif,name,branch_code\nQ1,a,SH001\n")
     with django_assert_num_queries(5):
         importer.get("/customers/imports/")
+
+
+def test_tab_separated_file_with_quoted_commas(importer, branch):
+    content = 'cif\tname\tbranch_code\taddress\nT0001\t"郑, 测试"\tSH001\t"上海市, 浦东"\n'
+    batch = commit(importer, run_pending(upload(importer, "customers", "t.txt", content.encode())))
+    assert batch.created_count == 1
+    assert Customer.objects.get(cif="T0001").name == "郑, 测试"

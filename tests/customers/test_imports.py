@@ -186,6 +186,10 @@ def test_holdings_need_a_customer_in_the_branch(importer, branch, other_branch):
 
 
 @pytest.mark.skipif(not BERKA.exists(), reason="the Berka data set is not beside the checkout")
+# Transactional: each chunk commits for real, as in production. Inside one test transaction
+# every chunk would be a subtransaction, and PostgreSQL's row locking slows to a crawl once
+# a transaction has more than 64 of them (pg_subtrans lookups): the test hung at times.
+@pytest.mark.django_db(transaction=True)
 def test_berka_clients_accounts_loans_and_cards(importer, client, branch, tmp_path, login):
     customers_csv, holdings_csv, counts = berka.write_import_files(
         BERKA, tmp_path, branch_code=branch.code

@@ -517,10 +517,10 @@ def _check_against_database(batch: ImportBatch, chunk):
             if error is None and values["cif"] in indexes:
                 owner = owners.get(indexes[values["cif"]])
                 if owner is not None and owner != values["cif"]:
+                    # Not which customer: the uploader may not be entitled to know.
                     error = RowError(
-                        "national_id", _("This ID number belongs to another customer (%(cif)s).")
-                        % {"cif": owner},
-                    )  # fmt: skip
+                        "national_id", _("This ID number belongs to another customer.")
+                    )
             yield line, values, error
         return
     user = batch.uploaded_by

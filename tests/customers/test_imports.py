@@ -278,3 +278,11 @@ def test_tab_separated_file_with_quoted_commas(importer, branch):
     batch = commit(importer, run_pending(upload(importer, "customers", "t.txt", content.encode())))
     assert batch.created_count == 1
     assert Customer.objects.get(cif="T0001").name == "郑, 测试"
+
+
+def test_an_id_held_elsewhere_is_refused_without_naming_the_holder(importer, branch, other_branch):
+    factories.customer(branch=other_branch, cif="ELSE0001", national_id="11010519491231002X")
+    content = "cif,name,national_id,branch_code\nN0009,新客户,11010519491231002X,SH001\n"
+    batch = run_pending(upload(importer, "customers", "n.csv", content.encode()))
+    assert [(e["line"], e["column"]) for e in batch.errors] == [(2, "national_id")]
+    assert "ELSE0001" not in str(batch.errors)

@@ -293,7 +293,17 @@ def contact_edit(request, pk):
             messages.success(request, _("Contact details saved."))
             return redirect("customers:detail", pk=customer.pk)
     else:
-        # Prefilled with the current values: the editor is entitled to change them.
+        # Prefilled with the current values: the editor is entitled to change them, and
+        # showing them in full is a sensitive read, logged like a reveal.
+        record_access(
+            request,
+            AccessLog.Action.REVEAL,
+            object_type="customers.customer",
+            object_id=customer.pk,
+            customer_id=customer.pk,
+            reason=_("Editing contact details"),
+            detail={"fields": ["mobile", "email", "address"]},
+        )
         form = ContactForm(
             initial={
                 "mobile": customer.mobile or "",

@@ -437,3 +437,12 @@ def test_list_filters_show_what_was_chosen(client, login, rm, mine):
     assert '<option value="private" selected>' in html
     assert 'id="id_kyc_expiring" class="form-check-input" checked' in html
     assert 'value="高净值"' in html
+
+
+def test_opening_the_contact_form_is_logged_as_a_reveal(client, login, rm, mine):
+    login(rm)
+    html = client.get(f"/customers/{mine.pk}/contact/").content.decode()
+    assert "+8613812345678" in html  # the editor sees what they are changing
+    log = AccessLog.objects.get(action="reveal")
+    assert (log.actor, log.customer_id) == (rm, mine.pk)
+    assert log.detail == {"fields": ["mobile", "email", "address"]}

@@ -84,7 +84,7 @@ def can_reveal(user) -> bool:
 
 
 def can_export(user) -> bool:
-    return user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER)
+    return user.has_role(*_BOOK_ROLES)
 
 
 def can_edit(user, customer: Customer) -> bool:
@@ -112,9 +112,14 @@ def can_delegate(user, customer: Customer) -> bool:
     return user.has_role(Role.BRANCH_MANAGER) and customer.branch_id == user.branch_id
 
 
+def imports_cover_all_branches(user) -> bool:
+    """Admins import for any branch; branch managers only for their own."""
+    return user.has_role(Role.ADMIN) or user.is_superuser
+
+
 def can_import(user) -> bool:
     """Bulk loads are back-office work: branch managers (their branch) and admins."""
-    return user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser
+    return user.has_role(Role.BRANCH_MANAGER) or imports_cover_all_branches(user)
 
 
 def imports_for_user(user):

@@ -467,7 +467,7 @@ class DemoSeeder:
                     (
                         person["pk"], kind, _enc(number, Account, "number"),
                         crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
-                        (masking.mask_card if kind == "card" else masking.mask_account)(number),
+                        Account.mask_number(kind, number),
                         rng.choice(products), currency, balance, limit, overdue, opened, matures,
                         status, rng.choice(PRODUCT_RISK) if kind == "wealth" else "",
                     )

@@ -22,12 +22,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from stdnum.cn import ric
 
 from bankcrm import crypto, masking
 from bankcrm.audit import log_bulk_changes
 from bankcrm.models import Branch, User
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile, normalise_national_id, normalise_uscc
+from customers import access
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
     NATIONAL_ID_INDEX,
@@ -247,7 +249,7 @@ class Context:
 
     @classmethod
     def for_user(cls, user: User) -> "Context":
-        all_branches = user.has_role(Role.ADMIN) or user.is_superuser
+        all_branches = access.imports_cover_all_branches(user)
         branches = Branch.objects.all()
         if not all_branches:
             branches = branches.filter(pk=user.branch_id)
@@ -314,7 +316,7 @@ def check_customer(raw: dict[str, str], ctx: Context) -> dict:
         except ValidationError as exc:
             raise RowError("national_id", exc.messages[0]) from None
         if kind == Customer.Kind.INDIVIDUAL:
-            born = date(int(national_id[6:10]), int(national_id[10:12]), int(national_id[12:14]))
+            born = ric.get_birth_date(national_id)
             if values["birth_date"] and values["birth_date"] != born:
                 raise RowError("birth_date", _("The birth date does not match the ID number."))
             values["birth_date"] = born
@@ -525,7 +527,7 @@ def _check_against_database(batch: ImportBatch, chunk):
         return
     user = batch.uploaded_by
     known = Customer.objects.filter(cif__in={v["cif"] for v in rows})
-    if not (user.has_role(Role.ADMIN) or user.is_superuser):
+    if not access.imports_cover_all_branches(user):
         known = known.filter(branch_id=user.branch_id)
     known = set(known.values_list("cif", flat=True))
     for line, values, error in chunk:
@@ -560,9 +562,7 @@ def _masked(kind, values) -> dict:
     return {
         "cif": values["cif"],
         "kind": values["kind"],
-        "number": masking.mask_card(number)
-        if values["kind"] == Account.Kind.CARD
-        else masking.mask_account(number),
+        "number": Account.mask_number(values["kind"], number),
         "currency": values["currency"],
         "balance": str(values["balance"]),
         "opened_on": values["opened_on"].isoformat(),

@@ -281,12 +281,15 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number_masked}"
 
+    @classmethod
+    def mask_number(cls, kind: str, number: str) -> str:
+        """Cards show the first six and last four digits; accounts the last four."""
+        return masking.mask_card(number) if kind == cls.Kind.CARD else masking.mask_account(number)
+
     def set_number(self, value: str) -> None:
         self.number = value
         self.number_index = crypto.blind_index(value, purpose=ACCOUNT_NUMBER_INDEX)
-        self.number_masked = (
-            masking.mask_card(value) if self.kind == self.Kind.CARD else masking.mask_account(value)
-        )
+        self.number_masked = self.mask_number(self.kind, value)
 
     @property
     def is_liability(self) -> bool:

@@ -140,12 +140,17 @@ def _search_names(scope, query: str, limit: int, fields) -> list[Customer]:
 # ---- the 360 page ------------------------------------------------------------------------
 
 
+DEPOSIT_KINDS = (Account.Kind.CURRENT, Account.Kind.TIME_DEPOSIT)
+
+
 @dataclass
 class Holdings:
     accounts: list
     by_kind: dict
     assets: dict  # currency -> Decimal
     liabilities: dict
+    # Open current and time deposits in the default currency: what the balance chart shows.
+    deposits: Decimal
 
 
 def holdings(customer: Customer) -> Holdings:
@@ -154,12 +159,15 @@ def holdings(customer: Customer) -> Holdings:
     by_kind: dict[str, list] = defaultdict(list)
     assets: dict[str, Decimal] = defaultdict(Decimal)
     liabilities: dict[str, Decimal] = defaultdict(Decimal)
+    deposits = Decimal(0)
     for account in accounts:
         by_kind[account.kind].append(account)
         if account.status == Account.Status.CLOSED:
             continue
         (liabilities if account.is_liability else assets)[account.currency] += account.balance
-    return Holdings(accounts, dict(by_kind), dict(assets), dict(liabilities))
+        if account.kind in DEPOSIT_KINDS and account.currency == settings.DEFAULT_CURRENCY:
+            deposits += account.balance
+    return Holdings(accounts, dict(by_kind), dict(assets), dict(liabilities), deposits)
 
 
 def balance_history(customer: Customer, current_total: Decimal, months: int = 12) -> list:

@@ -176,13 +176,7 @@ def customer_detail(request, pk):
         )
     if see_assets:
         holdings = selectors.holdings(customer)
-        deposits = sum(
-            (a.balance for a in holdings.accounts
-             if a.kind in ("current", "time_deposit") and a.currency == "CNY"
-             and a.status != "closed"),
-            start=0,
-        )  # fmt: skip
-        history = selectors.balance_history(customer, deposits)
+        history = selectors.balance_history(customer, holdings.deposits)
         transactions, has_more = selectors.transactions_page(customer, {}, page=1)
         context.update(
             holdings=holdings,
@@ -199,7 +193,7 @@ def customer_detail(request, pk):
 @login_required
 @require_GET
 def customer_transactions(request, pk):
-    customer = access.customer_for_user(request.user, pk)
+    customer = access.customer_for_user(request.user, pk, defer=access.ENCRYPTED_FIELDS)
     access.require(access.can_see_assets(request.user))
     form = TransactionFilterForm(request.GET)
     if not form.is_valid():

@@ -446,3 +446,15 @@ def test_opening_the_contact_form_is_logged_as_a_reveal(client, login, rm, mine)
     log = AccessLog.objects.get(action="reveal")
     assert (log.actor, log.customer_id) == (rm, mine.pk)
     assert log.detail == {"fields": ["mobile", "email", "address"]}
+
+
+def test_holdings_deposits_count_open_cny_deposits_only(branch, rm):
+    from customers import selectors
+
+    customer = factories.customer(branch=branch, rm=rm)
+    factories.account(customer, kind="current", balance=Decimal("1000"))
+    factories.account(customer, kind="time_deposit", balance=Decimal("2000"))
+    factories.account(customer, kind="current", balance=Decimal("5"), currency="USD")
+    factories.account(customer, kind="current", balance=Decimal("7"), status="closed")
+    factories.account(customer, kind="loan", balance=Decimal("90000"))
+    assert selectors.holdings(customer).deposits == Decimal("3000")

@@ -115,19 +115,21 @@ def risk_profile_assess(
     )
 
 
+def log_customer_read(request, action: str, customer: Customer, *, reason="", detail=None):
+    """An access-log row for a sensitive read of one customer (never the values read)."""
+    return record_access(
+        request, action, object_type="customers.customer", object_id=customer.pk,
+        customer_id=customer.pk, reason=reason, detail=detail,
+    )  # fmt: skip
+
+
 def identifier_reveal(request, *, customer: Customer, field: str, reason: str) -> str:
     """The full identifier, once, with an access-log row (who, what, when, IP, reason)."""
     if field not in REVEALABLE:
         raise ValueError(f"{field} cannot be revealed")
     value = getattr(customer, field)
-    record_access(
-        request,
-        AccessLog.Action.REVEAL,
-        object_type="customers.customer",
-        object_id=customer.pk,
-        customer_id=customer.pk,
-        reason=reason,
-        detail={"field": field},
+    log_customer_read(
+        request, AccessLog.Action.REVEAL, customer, reason=reason, detail={"field": field}
     )
     return value or ""
 

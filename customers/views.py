@@ -143,13 +143,7 @@ def customer_detail(request, pk):
         related=("branch", "primary_rm", "household"),
         defer=access.ENCRYPTED_FIELDS,
     )
-    record_access(
-        request,
-        AccessLog.Action.VIEW,
-        object_type="customers.customer",
-        object_id=customer.pk,
-        customer_id=customer.pk,
-    )
+    services.log_customer_read(request, AccessLog.Action.VIEW, customer)
     see_assets = access.can_see_assets(request.user)
     context = {
         "customer": customer,
@@ -289,15 +283,10 @@ def contact_edit(request, pk):
     else:
         # Prefilled with the current values: the editor is entitled to change them, and
         # showing them in full is a sensitive read, logged like a reveal.
-        record_access(
-            request,
-            AccessLog.Action.REVEAL,
-            object_type="customers.customer",
-            object_id=customer.pk,
-            customer_id=customer.pk,
-            reason=_("Editing contact details"),
+        services.log_customer_read(
+            request, AccessLog.Action.REVEAL, customer, reason=_("Editing contact details"),
             detail={"fields": ["mobile", "email", "address"]},
-        )
+        )  # fmt: skip
         form = ContactForm(
             initial={
                 "mobile": customer.mobile or "",

@@ -183,19 +183,38 @@ def import_upload(request, *, kind: str, upload) -> ImportBatch:
 
 
 @transaction.atomic
-def import_commit(batch: ImportBatch) -> bool:
+def _log_import_decision(request, batch: ImportBatch, before: str) -> None:
+    """The user's decision on a batch (import it, discard it) in the audit trail: the status
+    moves by conditional UPDATE, which model signals do not see."""
+    from copy import copy
+
+    from bankcrm.audit import client_ip, log_bulk_changes
+
+    old = copy(batch)
+    old.status = before
+    log_bulk_changes([(old, batch)], actor=request.user, remote_addr=client_ip(request))
+
+
+@transaction.atomic
+def import_commit(request, batch: ImportBatch) -> bool:
     from customers import imports, tasks
 
+    before = batch.status
     if not imports.request_commit(batch):
         return False
     batch.refresh_from_db()
+    _log_import_decision(request, batch, before)
     tasks.enqueue(batch)
     return True
 
 
-def import_discard(batch: ImportBatch) -> bool:
-    return bool(
-        ImportBatch.objects.filter(
-            pk=batch.pk, status__in=[ImportBatch.Status.READY, ImportBatch.Status.FAILED]
-        ).update(status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now())
-    )
+@transaction.atomic
+def import_discard(request, batch: ImportBatch) -> bool:
+    before = batch.status
+    discarded = ImportBatch.objects.filter(
+        pk=batch.pk, status__in=[ImportBatch.Status.READY, ImportBatch.Status.FAILED]
+    ).update(status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now())
+    if discarded:
+        batch.refresh_from_db()
+        _log_import_decision(request, batch, before)
+    return bool(discarded)

@@ -408,7 +408,7 @@ def import_detail(request, pk):
 @require_POST
 def import_commit(request, pk):
     batch = access.import_for_user(request.user, pk)
-    if services.import_commit(batch):
+    if services.import_commit(request, batch):
         messages.success(request, _("Import started."))
     else:
         messages.error(request, _("This file is not ready to import."))
@@ -419,7 +419,7 @@ def import_commit(request, pk):
 @require_POST
 def import_discard(request, pk):
     batch = access.import_for_user(request.user, pk)
-    if services.import_discard(batch):
+    if services.import_discard(request, batch):
         messages.success(request, _("The file was discarded; nothing was imported."))
     else:
         messages.error(request, _("Only a file that has not been imported can be discarded."))

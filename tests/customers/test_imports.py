@@ -286,3 +286,25 @@ def test_an_id_held_elsewhere_is_refused_without_naming_the_holder(importer, bra
     batch = run_pending(upload(importer, "customers", "n.csv", content.encode()))
     assert [(e["line"], e["column"]) for e in batch.errors] == [(2, "national_id")]
     assert "ELSE0001" not in str(batch.errors)
+
+
+def test_confirming_and_discarding_are_in_the_audit_trail(importer, branch, branch_manager):
+    from django.contrib.contenttypes.models import ContentType
+
+    kind = ContentType.objects.get_for_model(ImportBatch)
+    first = run_pending(
+        upload(importer, "customers", "a.csv", b"cif,name,branch_code\nA1,a,SH001\n")
+    )
+    importer.post(f"/customers/imports/{first.pk}/commit/")
+    second = run_pending(
+        upload(importer, "customers", "b.csv", b"cif,name,branch_code\nB1,b,SH001\n")
+    )
+    importer.post(f"/customers/imports/{second.pk}/discard/")
+    changes = {
+        entry.object_pk: (entry.changes["status"], entry.actor)
+        for entry in LogEntry.objects.filter(
+            content_type=kind, action=LogEntry.Action.UPDATE, changes__has_key="status"
+        )
+    }
+    assert changes[str(first.pk)] == (["ready", "commit_pending"], branch_manager)
+    assert changes[str(second.pk)] == (["ready", "cancelled"], branch_manager)

@@ -68,7 +68,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "django_htmx",
-    "template_partials",
     "csp",
     "axes",
     "django_otp",
@@ -107,20 +106,29 @@ MIDDLEWARE = [
 ROOT_URLCONF = "bankcrm.urls"
 WSGI_APPLICATION = "bankcrm.wsgi.application"
 
+_CONTEXT_PROCESSORS = [
+    "django.template.context_processors.request",
+    "django.template.context_processors.i18n",
+    "django.contrib.auth.context_processors.auth",
+    "django.contrib.messages.context_processors.messages",
+    "bankcrm.context_processors.navigation",
+]
+# The project's pages are Jinja2 (templates/, see bankcrm/jinja2.py); Django's engine stays
+# for the admin and the apps' own templates.
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
+        "APP_DIRS": False,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.template.context_processors.i18n",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "bankcrm.context_processors.navigation",
-            ],
+            "environment": "bankcrm.jinja2.environment",
+            "context_processors": _CONTEXT_PROCESSORS,
         },
+    },
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": _CONTEXT_PROCESSORS},
     },
 ]
 
@@ -170,7 +178,7 @@ AUTH_USER_MODEL = "bankcrm.User"
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out username+IP before any password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "bankcrm.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [

@@ -9,7 +9,7 @@ from django.urls import path
 
 from bankcrm.urls import urlpatterns as project_urlpatterns
 
-PAGE = engines["django"].from_string(
+PAGE = engines["jinja2"].from_string(
     '{% extends "base.html" %}{% block content %}<p>ok</p>{% endblock %}'
 )
 

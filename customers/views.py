@@ -54,7 +54,7 @@ def customer_list(request):
         "query": query.urlencode(),
         "can_export": access.can_export(request.user),
     }
-    template = "customers/list.html#results" if request.htmx else "customers/list.html"
+    template = "customers/_list_results.html" if request.htmx else "customers/list.html"
     return render(request, template, context)
 
 
@@ -130,7 +130,7 @@ def customer_search(request):
                 detail={"by": result.kind, "hits": len(result.customers)},
             )
     context = {"query": query, "result": result}
-    template = "customers/search.html#results" if request.htmx else "customers/search.html"
+    template = "customers/_search_results.html" if request.htmx else "customers/search.html"
     return render(request, template, context)
 
 
@@ -398,9 +398,7 @@ def import_list(request):
 @require_GET
 def import_detail(request, pk):
     batch = access.import_for_user(request.user, pk)
-    template = "customers/import_detail.html"
-    if request.htmx:
-        template += "#status"
+    template = "customers/_import_status.html" if request.htmx else "customers/import_detail.html"
     return render(request, template, {"batch": batch})
 
 

@@ -50,14 +50,13 @@ def test_rm_lists_own_customers_with_masked_identifiers(client, login, rm, mine,
     assert "13812345678" not in html
 
 
-# Session, user, roles, delegated ids, the page's count and rows, the user's branch
-# (navigation bar).
-LIST_QUERIES = 7
-# Session, user, roles, delegated ids, customer (with branch and RM), access-log insert,
-# timeline (3),
-# consent state, risk profile, relationships, delegations, holdings, balance history,
-# transactions, the user's branch: none per row of any history.
-DETAIL_QUERIES = 17
+# Session, user (with the branch the navigation bar shows), roles, delegated ids, the
+# page's count and rows.
+LIST_QUERIES = 6
+# Session, user (with branch), roles, delegated ids, customer (with branch and RM),
+# access-log insert, timeline (3), consent state, risk profile, relationships, delegations,
+# holdings, balance history, transactions: none per row of any history.
+DETAIL_QUERIES = 16
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):
@@ -410,13 +409,13 @@ def test_search_query_count_does_not_grow_with_hits(
 ):
     login(rm)
     factories.customer(branch=branch, rm=rm, name="王一")
-    # Session, user, roles, delegated ids, the name query, the user's branch; the fuzzy
+    # Session, user (with branch), roles, delegated ids, the name query; the fuzzy
     # (trigram) pass runs only when the name query finds nothing.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get("/customers/search/", {"q": "王"})
     for n in range(30):
         factories.customer(branch=branch, rm=rm, name=f"王{n}")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert "王1" in client.get("/customers/search/", {"q": "王"}).content.decode()
 
 

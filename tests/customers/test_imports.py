@@ -265,11 +265,11 @@ def test_template_download(importer):
 
 
 def test_import_list_query_count_is_constant(importer, django_assert_num_queries):
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         importer.get("/customers/imports/")
     for n in range(15):
         upload(importer, "customers", f"{n}.csv", b"cif,name,branch_code\nQ1,a,SH001\n")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         importer.get("/customers/imports/")
 
 

@@ -15,6 +15,8 @@ A method left uncalled in `{{ }}` (Django templates call them, Jinja2 does not) 
 instead of printing "<bound method …>": `finalize` checks every printed value.
 """
 
+import functools
+from datetime import date as datetime_date
 from datetime import datetime
 
 from django.conf import settings
@@ -23,6 +25,7 @@ from django.template import defaultfilters
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.formats import localize
+from django.utils.hashable import make_hashable
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.timezone import template_localtime
@@ -56,8 +59,28 @@ def once_per_language(name: str, caller) -> Markup:
 
 
 def date(value, arg=None) -> str:
-    """Django's `date` filter, in the current time zone as in Django templates."""
-    return defaultfilters.date(template_localtime(value), arg)
+    """Django's `date` filter, in the current time zone as in Django templates; the two
+    formats the pages use are written directly (Django's formatter is slow in lists)."""
+    if arg == "Y-m-d" and isinstance(value, datetime_date) and not isinstance(value, datetime):
+        return value.isoformat()
+    value = template_localtime(value)
+    if arg == "Y-m-d H:i" and isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return defaultfilters.date(value, arg)
+
+
+@functools.cache
+def _labels(model, field_name: str, language: str) -> dict:
+    field = model._meta.get_field(field_name)
+    return {make_hashable(value): str(label) for value, label in field.flatchoices}
+
+
+def display(obj, field_name: str) -> str:
+    """`{{ customer|display("tier") }}`: the label of a choice field's value, as
+    `get_tier_display()` gives it, from a table built once per field and language (Django
+    rebuilds and translates the whole choice list at every call)."""
+    value = getattr(obj, field_name)
+    return _labels(type(obj), field_name, get_language()).get(make_hashable(value), value)
 
 
 def _finalize(value):
@@ -83,6 +106,7 @@ def environment(**options) -> Environment:
     env.filters.update(
         add=defaultfilters.add,
         date=date,
+        display=display,
         floatformat=defaultfilters.floatformat,
         intcomma=intcomma,
         linebreaksbr=linebreaksbr,

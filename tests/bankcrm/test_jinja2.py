@@ -1,14 +1,16 @@
 """The Jinja2 environment of the project's pages (bankcrm/jinja2.py)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from django.template import engines
+from django.template import defaultfilters, engines
 from django.utils import translation
+from django.utils.timezone import template_localtime
 
 from bankcrm import jinja2
 from bankcrm.management.commands.makemessages import jinja2_to_python
+from customers.models import Customer
 
 
 def render(source: str, **context) -> str:
@@ -75,3 +77,29 @@ def test_makemessages_reads_every_gettext_call_of_a_template():
         "gettext('One'); ",
         "gettext('Two %(x)s', None); ngettext('a', 'b', None, None); ",
     ]
+
+
+_MOMENTS = [datetime(2026, 1, 1, 16, 30, tzinfo=UTC), datetime(2026, 6, 30, 23, 59, 59, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [(m, f) for m in _MOMENTS for f in ("Y-m-d", "Y-m-d H:i", "H:i")]
+    + [(date(2026, 2, 28), "Y-m-d"), (None, "Y-m-d"), (None, "Y-m-d H:i")],
+)
+def test_date_fast_paths_print_what_djangos_filter_prints(value, fmt):
+    expected = defaultfilters.date(template_localtime(value), fmt)
+    assert jinja2.date(value, fmt) == expected
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_display_prints_the_choice_label_like_get_display(language):
+    customer = Customer(tier="private", lifecycle="dormant", risk_level="growth")
+    with translation.override(language):
+        for field in ("tier", "lifecycle", "risk_level", "kind"):
+            assert render(f'{{{{ c|display("{field}") }}}}', c=customer) == (
+                getattr(customer, f"get_{field}_display")()
+            )
+    # A value outside the choices prints as stored, None as nothing.
+    assert render('{{ c|display("tier") }}', c=Customer(tier="legacy")) == "legacy"
+    assert render('{{ c|display("risk_level") }}', c=Customer(risk_level="")) == ""

@@ -36,10 +36,10 @@ format: install
 	$(BIN)/ruff check --fix .
 
 migrations-check: install
-	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=true $(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemigrations --check --dry-run
 
 messages: install
-	$(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemessages -l zh_Hans --no-location \
+	DJANGO_DEBUG=true $(BIN)/python scripts/with_services.py $(BIN)/python manage.py makemessages -l zh_Hans --no-location \
 		--ignore=.venv --ignore=.data --ignore=tests --ignore=static --ignore=staticfiles \
 		--ignore=bench --ignore=scripts
 	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "guardian",
     "auditlog",
+    "ninja",  # serves the API docs page's Swagger UI from the package (no CDN)
     "bankcrm",
     "customers",
     "service",
@@ -171,6 +172,8 @@ CELERY_BEAT_SCHEDULER = "bankcrm.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "bankcrm.tasks.record_heartbeat", "schedule": 30.0},
     "resume-imports": {"task": "customers.tasks.resume_imports", "schedule": 60.0},
+    # Applies what waits in the inbox, moves sequence cursors and resyncs gaps from feeds.
+    "sweep-inbox": {"task": "customers.tasks.sweep_inbox", "schedule": 30.0},
 }
 
 # Auth
@@ -262,6 +265,8 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 DEFAULT_CURRENCY = "CNY"
+# Currencies the integration API accepts (ISO 4217); CZK for the Berka data.
+SUPPORTED_CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "CZK")
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -251,6 +251,10 @@ class Account(models.Model):
     product_name = models.CharField(_("product"), max_length=100, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     balance = models.DecimalField(_("balance"), max_digits=18, decimal_places=2, default=0)
+    # Set by integration events: a balance is only replaced by one of a later sequence, so
+    # late or replayed events cannot roll it back.
+    balance_as_of = models.DateTimeField(_("balance as of"), null=True, blank=True)
+    balance_sequence = models.BigIntegerField(null=True, blank=True, editable=False)
     credit_limit = models.DecimalField(
         _("credit limit"), max_digits=18, decimal_places=2, null=True, blank=True
     )
@@ -464,6 +468,8 @@ class ExternalIdentity(models.Model):
         verbose_name=_("customer"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Sequence of the last master-data event applied from this source: older ones are stale.
+    last_sequence = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("external identity")
@@ -704,3 +710,7 @@ class ImportBatch(models.Model):
         if not self.total_rows:
             return 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+# Integration models live in their own module; exported here so Django finds them.
+from customers.ingest.models import InboxEvent, IntegrationSource  # noqa: E402, F401

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bankcrm import views
+from customers.ingest.api import api as ingest_api
 
 handler400 = "bankcrm.views.bad_request"
 handler403 = "bankcrm.views.permission_denied"
@@ -18,5 +19,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("customers/", include("customers.urls")),
+    path("api/", ingest_api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
 
+from customers.ingest import services as ingest_services
 from customers.models import (
     Account,
     Consent,
@@ -9,6 +15,8 @@ from customers.models import (
     ExternalIdentity,
     Household,
     ImportBatch,
+    InboxEvent,
+    IntegrationSource,
     Interaction,
     Relationship,
     RiskProfile,
@@ -196,3 +204,90 @@ class ExternalIdentityAdmin(admin.ModelAdmin):
     search_fields = ["=external_id", "=customer__cif"]
     raw_id_fields = ["customer"]
     list_select_related = ["customer"]
+
+
+@admin.register(IntegrationSource)
+class IntegrationSourceAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "enabled", "contiguous_sequence", "time_zone"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["code", "name"]
+    # The secrets are never shown or typed: "rotate" makes a new one and shows it once.
+    exclude = ["secret", "previous_secret"]
+    readonly_fields = ["contiguous_sequence", "previous_secret_expires_at", "created_at"]
+    actions = ["rotate_secret"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_urls(self):
+        status = path(
+            "status/",
+            self.admin_site.admin_view(self.status_view),
+            name="customers_integrationsource_status",
+        )
+        return [status, *super().get_urls()]
+
+    def status_view(self, request):
+        """Per source: sequence position, gaps, backlog, rate, lag and errors."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = [
+            (source, ingest_services.source_state(source))
+            for source in IntegrationSource.objects.order_by("code")
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Integration status"),
+            "opts": self.model._meta,
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/customers/integration_status.html", context)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                _("Secret of %(source)s (shown once, give it to the sender): %(secret)s")
+                % {"source": obj.code, "secret": obj.secret},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Rotate the signing secret (the old one works 24 more hours)"))
+    def rotate_secret(self, request, queryset):
+        for source in queryset:
+            secret = ingest_services.source_rotate_secret(source=source)
+            self.message_user(
+                request,
+                _("New secret of %(source)s (shown once, give it to the sender): %(secret)s")
+                % {"source": source.code, "secret": secret},
+                messages.WARNING,
+            )
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(admin.ModelAdmin):
+    """The reconciliation queue: parked events wait for a mapping, then are replayed."""
+
+    list_display = ["event_id", "source", "sequence", "event_type", "status", "error",
+                    "occurred_at", "received_at", "attempts"]  # fmt: skip
+    list_filter = ["status", "source", "event_type", "error"]
+    search_fields = ["=event_id"]
+    exclude = ["payload", "body_digest"]  # the payload holds identifiers: never shown
+    actions = ["replay"]
+    list_select_related = ["source"]
+    show_full_result_count = False  # tens of millions of rows
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(
+        description=_("Replay the selected parked or failed events"), permissions=["view"]
+    )
+    def replay(self, request, queryset):
+        count = ingest_services.inbox_replay(event_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d events queued again.") % {"count": count})

@@ -35,3 +35,6 @@ class CustomersConfig(AppConfig):
         auditlog.register(CustomerDelegation)
         # Status changes of imports; the file itself (encrypted) never reaches an audit row.
         auditlog.register(ImportBatch, include_fields=["status", "kind", "file_name"])
+        from customers.ingest.models import IntegrationSource
+
+        auditlog.register(IntegrationSource, exclude_fields=["secret", "previous_secret"])

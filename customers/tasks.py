@@ -1,10 +1,14 @@
-"""Background work for customers: import batches. Tasks take only ids; the batch row's
-status is the source of truth, so a repeated message is a no-op and the beat sweep picks up
-whatever a crashed worker or an unreachable broker left behind."""
+"""Background work for customers: import batches and the integration inbox. Tasks take only
+ids; the rows' status is the source of truth, so a repeated message is a no-op and the beat
+sweeps pick up whatever a crashed worker or an unreachable broker left behind."""
 
+import contextlib
+import functools
 import logging
 
+import redis
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,3 +73,63 @@ def resume_imports() -> int:
         except Exception:
             logger.warning("import.resume_failed", extra={"batch": batch.pk}, exc_info=True)
     return len(batches)
+
+
+# ---- integration inbox --------------------------------------------------------------------
+
+_KICK_KEY = "bankcrm:inbox:kick"
+
+
+@functools.cache
+def _redis():
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+def kick_inbox() -> None:
+    """After an event is stored: wake a worker unless one was woken in the last second (at
+    hundreds of events a second, one message each would flood the broker). If Redis is down
+    the events wait in the inbox for the beat sweep."""
+    try:
+        if _redis().set(_KICK_KEY, 1, nx=True, ex=1):
+            process_inbox.delay()
+    except Exception:
+        logger.warning("inbox.kick_failed", exc_info=True)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def process_inbox(max_batches: int = 200) -> int:
+    """Apply pending events until none are left (or max_batches, then hand over)."""
+    from customers.ingest.services import inbox_process
+
+    total = 0
+    for _ in range(max_batches):
+        claimed = inbox_process()
+        total += claimed
+        if not claimed:
+            # Let the next stored event wake a worker again, then look once more, so an
+            # event stored while the key was set is not left for the sweep.
+            with contextlib.suppress(Exception):
+                _redis().delete(_KICK_KEY)
+            if not inbox_process():
+                break
+    else:
+        process_inbox.delay(max_batches)
+    return total
+
+
+@shared_task(ignore_result=True)
+def sweep_inbox() -> None:
+    """From beat: apply what waits (a lost kick, a broker outage) and move each source's
+    sequence cursor, resyncing sources with gaps from their feeds."""
+    from customers.ingest import resync
+    from customers.ingest.models import IntegrationSource
+    from customers.ingest.services import source_advance_cursor
+
+    process_inbox()  # here, not queued: the sweep is the fallback when messages are lost
+    for source in IntegrationSource.objects.filter(enabled=True):
+        source_advance_cursor(source=source)
+        if source.feed_url:
+            try:
+                resync.resync_source(source=source)
+            except resync.ResyncError:
+                logger.warning("inbox.resync_failed", extra={"source": source.code}, exc_info=True)

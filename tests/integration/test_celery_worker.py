@@ -108,3 +108,57 @@ def test_import_is_checked_and_committed_by_the_worker(client, celery_worker, se
         assert (batch.created_count, Customer.objects.count()) == (2, 2)
     finally:
         app.conf.task_default_queue = "celery"
+
+
+def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_sweep(
+    client, celery_worker, monkeypatch
+):
+    """API → inbox → on commit a kick goes to Redis → the worker applies the events. With the
+    broker unreachable the API still answers 202; the events wait and the sweep applies them."""
+    import json
+
+    from bankcrm.celery import app
+    from customers import tasks
+    from customers.ingest import signing
+    from customers.ingest.models import InboxEvent, IntegrationSource
+    from customers.models import ExternalIdentity, Interaction
+    from tests import factories
+
+    branch = factories.branch("SH001")
+    customer = factories.customer(branch=branch)
+    ExternalIdentity.objects.create(source="app", external_id="U1", customer=customer)
+    source = IntegrationSource.objects.create(code="app", name="App", kind="app")
+
+    def push(seq):
+        data = {"customer_ref": "U1", "action": "login"}
+        body = json.dumps(
+            {"event_id": f"a{seq}", "sequence": seq, "type": "app.activity",
+             "occurred_at": "2026-11-23T09:00:00", "data": data}
+        ).encode()  # fmt: skip
+        headers = signing.headers(source.secret, "app", body)
+        response = client.post(
+            "/api/v1/events", body, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 202
+
+    app.conf.task_default_queue = celery_worker
+    try:
+        tasks._redis().delete(tasks._KICK_KEY)
+        push(1)
+        assert wait_for(lambda: InboxEvent.objects.filter(status="applied").count() == 1)
+
+        # The broker "goes away": kicks fail, the API keeps answering.
+        def unreachable():
+            raise ConnectionError("redis down")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(tasks, "_redis", unreachable)
+            push(2)
+            push(3)
+        time.sleep(1)
+        assert InboxEvent.objects.filter(status="pending").count() == 2
+        tasks.sweep_inbox.apply_async(queue=celery_worker)  # beat, after recovery
+        assert wait_for(lambda: InboxEvent.objects.filter(status="applied").count() == 3)
+        assert Interaction.objects.filter(customer=customer, channel="app").count() == 3
+    finally:
+        app.conf.task_default_queue = "celery"

@@ -1,0 +1,251 @@
+"""What sources send: an envelope (event id, sequence, type, time) around type-specific data.
+The pydantic models validate each event and give the OpenAPI document its schemas; errors
+carry a machine-readable code and the path of the field at fault."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from bankcrm.validators import normalise_mobile
+from customers.models import Transaction
+
+MAX_BATCH = 1000
+
+
+def _currency(value: str) -> str:
+    if value not in settings.SUPPORTED_CURRENCIES:
+        raise PydanticCustomError(
+            "unsupported_currency",
+            "Currency {currency} is not supported (supported: {supported}).",
+            {"currency": value, "supported": ", ".join(settings.SUPPORTED_CURRENCIES)},
+        )
+    return value
+
+
+def _mobile(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalise_mobile(value)
+    except DjangoValidationError:
+        raise PydanticCustomError("invalid_mobile", "Not a valid mobile number.") from None
+
+
+def _email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise PydanticCustomError("invalid_email", "Not a valid e-mail address.") from None
+    return value
+
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
+AccountNumber = Annotated[str, Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")]
+Ref = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TransactionPosted(_Data):
+    """A booked transaction; `balance_after` (optional) updates the account's balance."""
+
+    account_number: AccountNumber
+    transaction_id: Ref
+    amount: Annotated[Money, Field(gt=0)]
+    currency: Currency
+    direction: Literal["credit", "debit"]
+    channel: Literal[tuple(Transaction.Channel.values)]  # type: ignore[valid-type]
+    kind: Annotated[str, Field(min_length=1, max_length=40)]
+    counterparty: Annotated[str, Field(max_length=100)] | None = None
+    booked_at: datetime | None = None  # default: the event's occurred_at
+    balance_after: Money | None = None
+
+
+class BalanceChanged(_Data):
+    """The account's balance as the source holds it at the event's time."""
+
+    account_number: AccountNumber
+    balance: Money
+    currency: Currency
+
+
+class CustomerUpdated(_Data):
+    """The customer's contact master data as the source holds it (a snapshot: the newest
+    sequence wins, so late events never overwrite newer data)."""
+
+    customer_ref: Ref
+    mobile: Annotated[str | None, AfterValidator(_mobile)] = None
+    email: Annotated[str | None, Field(max_length=254), AfterValidator(_email)] = None
+    address: Annotated[str, Field(max_length=200)] | None = None
+
+
+class AppActivity(_Data):
+    """Customer behaviour in the mobile app; it appears on the 360 timeline."""
+
+    customer_ref: Ref
+    action: Literal["login", "product_view"]
+    product: Annotated[str, Field(max_length=100)] | None = None
+
+
+EVENT_TYPES: dict[str, type[_Data]] = {
+    "transaction.posted": TransactionPosted,
+    "balance.changed": BalanceChanged,
+    "customer.updated": CustomerUpdated,
+    "app.activity": AppActivity,
+}
+
+
+def _event_type(value: str) -> str:
+    if value not in EVENT_TYPES:
+        raise PydanticCustomError(
+            "unknown_event_type",
+            "Unknown event type {type} (known: {known}).",
+            {"type": value, "known": ", ".join(EVENT_TYPES)},
+        )
+    return value
+
+
+class EventIn(BaseModel):
+    """One event. `occurred_at` without an offset is read in the source's time zone."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "event_id": "core-000000123",
+                "sequence": 123,
+                "type": "transaction.posted",
+                "occurred_at": "2026-11-23T10:15:00+08:00",
+                "data": {
+                    "account_number": "6222020200112233445",
+                    "transaction_id": "T-2026-000123",
+                    "amount": "1250.00",
+                    "currency": "CNY",
+                    "direction": "debit",
+                    "channel": "pos",
+                    "kind": "card_payment",
+                },
+            }
+        },
+    )
+
+    event_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    sequence: Annotated[int, Field(gt=0, lt=2**63)]
+    type: Annotated[str, AfterValidator(_event_type)]
+    occurred_at: datetime
+    data: TransactionPosted | BalanceChanged | CustomerUpdated | AppActivity
+
+
+class _Envelope(EventIn):
+    # Parsing reads the envelope first and the data by its type, for precise errors.
+    data: dict[str, Any]
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventAccepted(BaseModel):
+    event_id: str
+    sequence: int
+    result: Literal["accepted"]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+    errors: list[ErrorDetail] = []
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    event_id: str | None
+    status: int
+    result: Literal["accepted", "rejected"]
+    error: ErrorDetail | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BatchItemOut]
+
+
+class SourceState(BaseModel):
+    source: str
+    last_sequence: int
+    contiguous_sequence: int
+    missing: int
+    gaps: int
+    pending: int
+    parked: int
+    failed: int
+    latest_error: str
+    last_received_at: datetime | None
+    received_per_second: float
+    lag_seconds: float
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+_CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
+_OWN_CODES = {"unsupported_currency", "unknown_event_type", "invalid_mobile", "invalid_email"}
+
+
+def error_details(exc: ValidationError, prefix: str = "") -> list[dict]:
+    """pydantic's errors as {code, message, field}: our own codes and missing/unknown fields
+    by name, every other constraint as `invalid_value`."""
+    details = []
+    for error in exc.errors(include_url=False):
+        kind = error["type"]
+        code = kind if kind in _OWN_CODES else _CODES.get(kind, "invalid_value")
+        field = ".".join([prefix, *map(str, error["loc"])] if prefix else map(str, error["loc"]))
+        details.append({"code": code, "message": error["msg"], "field": field or None})
+    return details
+
+
+class EventError(Exception):
+    def __init__(self, details: list[dict]):
+        super().__init__(details[0]["message"])
+        self.details = details
+
+
+def parse_event(raw: Any) -> tuple[EventIn, _Data]:
+    """The envelope, then the data by its type: errors name the field as `data.amount`."""
+    if not isinstance(raw, dict):
+        raise EventError(
+            [{"code": "invalid_value", "message": "An event is a JSON object.", "field": None}]
+        )
+    try:
+        event = _Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise EventError(error_details(exc)) from None
+    try:
+        data = EVENT_TYPES[event.type].model_validate(raw["data"])
+    except ValidationError as exc:
+        raise EventError(error_details(exc, "data")) from None
+    return event, data

@@ -1,0 +1,441 @@
+"""Storing and applying inbound events.
+
+inbox_store() writes events to the inbox in one statement (duplicates skipped by the unique
+keys) and answers per event; the API answers 2xx only after it has committed. Workers call
+inbox_process(), which claims pending rows with SKIP LOCKED and applies each in the same
+transaction that marks it done: a crash rolls both back, so every event takes effect once.
+Applying is order-independent: transactions are keyed by (source, id), balances and master
+data are replaced only by a later sequence.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from bankcrm import crypto, masking
+from customers import services as customer_services
+from customers.ingest import schemas
+from customers.ingest.models import InboxEvent, IntegrationSource, new_secret
+from customers.models import (
+    ACCOUNT_NUMBER_INDEX,
+    Account,
+    ExternalIdentity,
+    Interaction,
+    Transaction,
+)
+
+logger = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+# ---- storing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    index: int
+    event_id: str | None
+    status: int  # HTTP status for this event
+    error: dict | None = None
+    errors: list = field(default_factory=list)
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 202
+
+
+def body_digest(raw: dict) -> str:
+    """Keyed digest of the event's canonical JSON: a repeat has the same, whatever the key
+    order or spacing; the key keeps payloads from being guessed from it."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key = crypto._blind_key(settings.BLIND_INDEX_KEY)
+    return hmac.new(key, b"inbox\x00" + canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def _utc(moment: datetime, zone: str) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
+
+
+_PAYLOAD = InboxEvent._meta.get_field("payload")
+
+_INSERT = """
+INSERT INTO customers_inboxevent
+    (source_id, event_id, sequence, event_type, occurred_at, payload, body_digest, status,
+     attempts, error, received_at)
+SELECT %s, e.event_id, e.sequence, e.event_type, e.occurred_at, e.payload, e.digest,
+       'pending', 0, '', %s
+  FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])
+       AS e(event_id, sequence, event_type, occurred_at, payload, digest)
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+
+def inbox_store(*, source: IntegrationSource, events: list) -> list[Outcome]:
+    """Validate and store events (already decoded JSON). Per event: 202 stored or already
+    stored with the same body; 409 the id (or sequence) is taken by a different event; 422
+    invalid. Valid events are stored even when others in the batch are not."""
+    outcomes: list[Outcome] = []
+    rows = []
+    for index, raw in enumerate(events):
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        try:
+            event, data = schemas.parse_event(raw)
+        except schemas.EventError as exc:
+            outcomes.append(Outcome(index, event_id, 422, exc.details[0], exc.details))
+            continue
+        occurred = _utc(event.occurred_at, source.time_zone)
+        payload = data.model_dump(mode="json", exclude_none=True)
+        for name in ("booked_at",):
+            if name in payload:
+                payload[name] = _utc(getattr(data, name), source.time_zone).isoformat()
+        rows.append((index, event, occurred, payload, body_digest(raw)))
+        outcomes.append(Outcome(index, event.event_id, 202))
+    if not rows:
+        return outcomes
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT,
+            [
+                source.pk,
+                now,
+                [r[1].event_id for r in rows],
+                [r[1].sequence for r in rows],
+                [r[1].type for r in rows],
+                [r[2] for r in rows],
+                [_PAYLOAD.get_prep_value(r[3]) for r in rows],
+                [r[4] for r in rows],
+            ],
+        )
+        inserted = {event_id for (event_id,) in cursor.fetchall()}
+        skipped = [r for r in rows if r[1].event_id not in inserted]
+        if skipped:
+            _classify_conflicts(source, skipped, outcomes, inserted)
+        if inserted:
+            from customers.tasks import kick_inbox
+
+            transaction.on_commit(kick_inbox)
+    return outcomes
+
+
+def _classify_conflicts(source, skipped, outcomes, inserted) -> None:
+    """Rows the insert skipped: a repeat (same digest) answers as the first time did."""
+    stored = dict(
+        InboxEvent.objects.filter(
+            source=source, event_id__in=[r[1].event_id for r in skipped]
+        ).values_list("event_id", "body_digest")
+    )
+    first_in_request: dict[str, str] = {}
+    for index, event, _occurred, _payload, digest in skipped:
+        earlier = stored.get(event.event_id) or first_in_request.get(event.event_id)
+        if earlier == digest:
+            continue  # the same event again: 202 as before
+        if earlier is None and event.event_id not in inserted:
+            code, message, where = (
+                "sequence_conflict",
+                f"Sequence {event.sequence} is already used by another event of this source.",
+                "sequence",
+            )
+        else:
+            code, message, where = (
+                "event_id_conflict",
+                f"Event {event.event_id} was already received with a different body.",
+                "event_id",
+            )
+        error = {"code": code, "message": message, "field": where}
+        outcomes[index] = Outcome(index, event.event_id, 409, error, [error])
+        first_in_request.setdefault(event.event_id, digest)
+
+
+# ---- applying -----------------------------------------------------------------------------
+
+
+class ParkedError(Exception):
+    """The event cannot be applied yet (unknown customer or account): kept for an admin."""
+
+
+@dataclass
+class _Batch:
+    """Lookups shared by the events of one claimed batch (one query each)."""
+
+    accounts: dict  # number index -> Account
+    identities: dict  # (source code, external id) -> ExternalIdentity
+
+
+def _prefetch(events: list[InboxEvent]) -> _Batch:
+    indexes, refs = set(), set()
+    for event in events:
+        data = event.payload
+        if "account_number" in data:
+            indexes.add(crypto.blind_index(data["account_number"], purpose=ACCOUNT_NUMBER_INDEX))
+        if "customer_ref" in data:
+            refs.add((event.source.code, data["customer_ref"]))
+    accounts = {
+        a.number_index: a
+        for a in Account.objects.filter(number_index__in=indexes).only(
+            "pk", "customer_id", "currency", "number_index", "balance_sequence"
+        )
+    }
+    identities = {}
+    if refs:
+        q = Q()
+        for code, ref in refs:
+            q |= Q(source=code, external_id=ref)
+        identities = {(i.source, i.external_id): i for i in ExternalIdentity.objects.filter(q)}
+    return _Batch(accounts, identities)
+
+
+def _account(batch: _Batch, data: dict) -> Account:
+    index = crypto.blind_index(data["account_number"], purpose=ACCOUNT_NUMBER_INDEX)
+    account = batch.accounts.get(index)
+    if account is None:
+        raise ParkedError("unknown_account")
+    return account
+
+
+def _set_balance(account: Account, event: InboxEvent, balance) -> None:
+    """Only a later sequence replaces the balance: late and replayed events change nothing."""
+    Account.objects.filter(pk=account.pk).filter(
+        Q(balance_sequence__isnull=True) | Q(balance_sequence__lt=event.sequence)
+    ).update(balance=balance, balance_as_of=event.occurred_at, balance_sequence=event.sequence)
+
+
+def _apply_transaction(event: InboxEvent, batch: _Batch) -> None:
+    data = event.payload
+    account = _account(batch, data)
+    counterparty = data.get("counterparty") or ""
+    Transaction.objects.bulk_create(
+        [
+            Transaction(
+                account_id=account.pk,
+                customer_id=account.customer_id,
+                booked_at=datetime.fromisoformat(data["booked_at"])
+                if "booked_at" in data
+                else event.occurred_at,
+                amount=data["amount"],
+                currency=data["currency"],
+                direction=data["direction"],
+                channel=data["channel"],
+                kind=data["kind"],
+                counterparty_masked=masking.mask_name(counterparty) if counterparty else "",
+                source=event.source.code,
+                external_id=data["transaction_id"],
+            )
+        ],
+        ignore_conflicts=True,  # (source, external id) is unique: a second id is a no-op
+    )
+    if "balance_after" in data:
+        if data["currency"] != account.currency:
+            raise ParkedError("currency_mismatch")
+        _set_balance(account, event, data["balance_after"])
+
+
+def _apply_balance(event: InboxEvent, batch: _Batch) -> None:
+    data = event.payload
+    account = _account(batch, data)
+    if data["currency"] != account.currency:
+        raise ParkedError("currency_mismatch")
+    _set_balance(account, event, data["balance"])
+
+
+def _identity(batch: _Batch, event: InboxEvent) -> ExternalIdentity:
+    identity = batch.identities.get((event.source.code, event.payload["customer_ref"]))
+    if identity is None:
+        raise ParkedError("unknown_customer")
+    return identity
+
+
+def _apply_customer(event: InboxEvent, batch: _Batch) -> None:
+    identity = _identity(batch, event)
+    newer = ExternalIdentity.objects.filter(
+        pk=identity.pk, last_sequence__lt=event.sequence
+    ).update(last_sequence=event.sequence)
+    if not newer:
+        return  # a later snapshot was applied already
+    data = event.payload
+    customer = identity.customer
+    customer_services.contact_update(
+        actor=None,
+        customer=customer,
+        mobile=data.get("mobile"),
+        email=data.get("email"),
+        address=data.get("address"),
+    )
+
+
+def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:
+    identity = _identity(batch, event)
+    data = event.payload
+    with translation.override(settings.LANGUAGE_CODE):
+        if data["action"] == "login":
+            subject = _("Signed in to the mobile app")
+        else:
+            subject = _("Viewed a product in the app: %(product)s") % {
+                "product": data.get("product", "")
+            }
+    Interaction.objects.create(
+        customer_id=identity.customer_id,
+        channel=Interaction.Channel.APP,
+        direction=Interaction.Direction.INBOUND,
+        subject=subject[:200],
+        occurred_at=event.occurred_at,
+    )
+
+
+HANDLERS = {
+    "transaction.posted": _apply_transaction,
+    "balance.changed": _apply_balance,
+    "customer.updated": _apply_customer,
+    "app.activity": _apply_app_activity,
+}
+
+
+def inbox_process(*, limit: int = 500) -> int:
+    """Apply up to `limit` pending events; returns how many were claimed. Concurrent workers
+    take disjoint rows (SKIP LOCKED); each event's effect commits with its status."""
+    with transaction.atomic():
+        events = list(
+            InboxEvent.objects.pending()
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("source")
+            .order_by("id")[:limit]
+        )
+        if not events:
+            return 0
+        batch = _prefetch(events)
+        now = timezone.now()
+        for event in events:
+            event.attempts += 1
+            event.processed_at = now
+            try:
+                with transaction.atomic():
+                    HANDLERS[event.event_type](event, batch)
+            except ParkedError as exc:
+                event.status, event.error = InboxEvent.Status.PARKED, str(exc)
+            except Exception as exc:  # a bug or bad data: kept, retried, then failed
+                logger.exception("inbox.apply_failed", extra={"event": event.pk})
+                event.error = f"{type(exc).__name__}: {exc}"[:200]
+                if event.attempts >= MAX_ATTEMPTS:
+                    event.status = InboxEvent.Status.FAILED
+            else:
+                event.status, event.error = InboxEvent.Status.APPLIED, ""
+        InboxEvent.objects.bulk_update(events, ["status", "attempts", "error", "processed_at"])
+    return len(events)
+
+
+@transaction.atomic
+def inbox_replay(*, event_ids) -> int:
+    """Put parked or failed events back in the queue (after an admin fixed the mapping)."""
+    count = (
+        InboxEvent.objects.filter(pk__in=event_ids)
+        .filter(status__in=[InboxEvent.Status.PARKED, InboxEvent.Status.FAILED])
+        .update(status=InboxEvent.Status.PENDING, attempts=0, error="")
+    )
+    if count:
+        from customers.tasks import kick_inbox
+
+        transaction.on_commit(kick_inbox)
+    return count
+
+
+@transaction.atomic
+def source_rotate_secret(*, source: IntegrationSource, grace=timedelta(hours=24)) -> str:
+    """A new signing secret; the current one stays valid for `grace` so the sender can
+    switch without rejected requests. Returns the new secret (to hand over once)."""
+    source.previous_secret = source.secret
+    source.previous_secret_expires_at = timezone.now() + grace
+    source.secret = new_secret()
+    source.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    return source.secret
+
+
+# ---- sequence and state -------------------------------------------------------------------
+
+
+def source_advance_cursor(*, source: IntegrationSource) -> int:
+    """Move the source's contiguous cursor over every sequence now present; returns it."""
+    with transaction.atomic():
+        source = IntegrationSource.objects.select_for_update().get(pk=source.pk)
+        cursor = source.contiguous_sequence
+        with connection.cursor() as c:
+            # The first missing number after the cursor: the end of the first run of
+            # consecutive sequences (an index range scan on the unique key).
+            c.execute(
+                """
+                SELECT coalesce(max(sequence), %s) FROM (
+                  SELECT sequence, sequence - row_number() OVER (ORDER BY sequence) AS run
+                    FROM customers_inboxevent WHERE source_id = %s AND sequence > %s
+                ) r WHERE run = %s
+                """,
+                [cursor, source.pk, cursor, cursor],
+            )
+            (reached,) = c.fetchone()
+        if reached != cursor:
+            source.contiguous_sequence = reached
+            source.save(update_fields=["contiguous_sequence"])
+        return reached
+
+
+def source_gaps(source: IntegrationSource, limit: int = 100) -> list[tuple[int, int]]:
+    """Missing sequence ranges (first, last) after the cursor, oldest first."""
+    with connection.cursor() as c:
+        c.execute(
+            """
+            SELECT prev + 1, sequence - 1 FROM (
+              SELECT sequence, lag(sequence, 1, %s::bigint) OVER (ORDER BY sequence) AS prev
+                FROM customers_inboxevent WHERE source_id = %s AND sequence > %s
+            ) s WHERE sequence > prev + 1 ORDER BY sequence LIMIT %s
+            """,
+            [source.contiguous_sequence, source.pk, source.contiguous_sequence, limit],
+        )
+        return list(c.fetchall())
+
+
+def source_state(source: IntegrationSource, *, window: timedelta = timedelta(minutes=5)) -> dict:
+    """Sequence position, backlog, rate and lag of a source; each figure from an index (the
+    inbox holds tens of millions of rows)."""
+    events = InboxEvent.objects.filter(source=source)
+    last = events.order_by("-sequence").values("sequence", "received_at").first() or {}
+    now = timezone.now()
+    oldest_pending = (
+        events.filter(status=InboxEvent.Status.PENDING)
+        .order_by("id")
+        .values_list("received_at", flat=True)
+        .first()
+    )
+    gaps = source_gaps(source, limit=10_000)
+    latest_error = (
+        events.filter(status__in=[InboxEvent.Status.PARKED, InboxEvent.Status.FAILED])
+        .order_by("-received_at")
+        .values_list("error", flat=True)
+        .first()
+    )
+    return {
+        "source": source.code,
+        "last_sequence": last.get("sequence", 0),
+        "contiguous_sequence": source.contiguous_sequence,
+        "missing": sum(b - a + 1 for a, b in gaps),
+        "gaps": len(gaps),
+        "pending": events.filter(status=InboxEvent.Status.PENDING).count(),
+        "parked": events.filter(status=InboxEvent.Status.PARKED).count(),
+        "failed": events.filter(status=InboxEvent.Status.FAILED).count(),
+        "latest_error": latest_error or "",
+        "last_received_at": last.get("received_at"),
+        "received_per_second": events.filter(received_at__gte=now - window).count()
+        / window.total_seconds(),
+        # How long the oldest unapplied event has waited.
+        "lag_seconds": (now - oldest_pending).total_seconds() if oldest_pending else 0.0,
+    }

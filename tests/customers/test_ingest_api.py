@@ -1,0 +1,291 @@
+"""The integration API: signatures, idempotency, validation errors, per-event batch results."""
+
+import json
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from customers.ingest import signing
+from customers.ingest.models import InboxEvent, IntegrationSource
+from customers.ingest.services import source_rotate_secret
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def source(db):
+    return IntegrationSource.objects.create(
+        code="core", name="Core banking", kind=IntegrationSource.Kind.CORE_BANKING
+    )
+
+
+def event(n=1, **overrides):
+    body = {
+        "event_id": f"core-{n:09d}",
+        "sequence": n,
+        "type": "transaction.posted",
+        "occurred_at": "2026-11-23T10:15:00",
+        "data": {
+            "account_number": "6222020200112233445",
+            "transaction_id": f"T-{n}",
+            "amount": "1250.00",
+            "currency": "CNY",
+            "direction": "debit",
+            "channel": "pos",
+            "kind": "card_payment",
+        },
+    }
+    data = overrides.pop("data", {})
+    body.update(overrides)
+    body["data"].update(data)
+    return body
+
+
+def post(path, payload, source, *, secret=None, timestamp=None, headers=None, raw=None):
+    body = raw if raw is not None else json.dumps(payload).encode()
+    signed = signing.headers(secret or source.secret, source.code, body, timestamp)
+    signed.update(headers or {})
+    return Client().post(path, body, content_type="application/json", headers=signed)
+
+
+def error(response):
+    return response.json()["error"]
+
+
+# ---- signatures ---------------------------------------------------------------------------
+
+
+def test_a_signed_event_is_stored_before_202(source):
+    response = post("/api/v1/events", event(), source)
+    assert response.status_code == 202, response.content
+    assert response.json() == {"event_id": "core-000000001", "sequence": 1, "result": "accepted"}
+    stored = InboxEvent.objects.get()
+    assert (stored.source, stored.sequence, stored.status) == (source, 1, "pending")
+    # Naive times are the source's zone (Asia/Shanghai), stored in UTC.
+    assert stored.occurred_at.isoformat() == "2026-11-23T02:15:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"secret": "not-the-secret"}, "bad_signature"),
+        ({"timestamp": int(time.time()) - 400}, "stale_timestamp"),
+        ({"timestamp": int(time.time()) + 400}, "stale_timestamp"),
+        ({"headers": {signing.SIGNATURE_HEADER: ""}}, "missing_signature"),
+        ({"headers": {signing.TIMESTAMP_HEADER: "yesterday"}}, "bad_timestamp"),
+        ({"headers": {signing.SOURCE_HEADER: "nobody"}}, "unknown_source"),
+    ],
+)
+def test_bad_signatures_are_401_and_store_nothing(source, change, code):
+    response = post("/api/v1/events", event(), source, **change)
+    assert response.status_code == 401
+    assert error(response)["code"] == code
+    assert not InboxEvent.objects.exists()
+
+
+def test_a_tampered_body_fails_the_signature(source):
+    body = json.dumps(event()).encode()
+    headers = signing.headers(source.secret, source.code, body)
+    tampered = body.replace(b"1250.00", b"9250.00")
+    response = Client().post(
+        "/api/v1/events", tampered, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 401
+    assert error(response)["code"] == "bad_signature"
+    assert not InboxEvent.objects.exists()
+
+
+def test_both_secrets_work_during_a_rotation_and_the_old_one_then_expires(source):
+    old = source.secret
+    new = source_rotate_secret(source=source)
+    source.refresh_from_db()
+    assert post("/api/v1/events", event(1), source, secret=old).status_code == 202
+    assert post("/api/v1/events", event(2), source, secret=new).status_code == 202
+    IntegrationSource.objects.filter(pk=source.pk).update(
+        previous_secret_expires_at=source.previous_secret_expires_at.replace(year=2000)
+    )
+    assert error(post("/api/v1/events", event(3), source, secret=old))["code"] == "bad_signature"
+
+
+def test_a_disabled_source_is_refused(source):
+    IntegrationSource.objects.filter(pk=source.pk).update(enabled=False)
+    assert error(post("/api/v1/events", event(), source))["code"] == "unknown_source"
+
+
+# ---- idempotency --------------------------------------------------------------------------
+
+
+def test_the_same_event_again_answers_the_same_and_is_stored_once(source):
+    first = post("/api/v1/events", event(), source)
+    # Same content, other key order and spacing: the same event.
+    raw = json.dumps(dict(reversed(list(event().items()))), indent=2).encode()
+    again = post("/api/v1/events", None, source, raw=raw)
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+    assert InboxEvent.objects.count() == 1
+
+
+def test_the_same_id_with_another_body_is_409(source):
+    post("/api/v1/events", event(), source)
+    response = post("/api/v1/events", event(data={"amount": "1.00"}), source)
+    assert response.status_code == 409
+    assert error(response) == {
+        "code": "event_id_conflict",
+        "message": "Event core-000000001 was already received with a different body.",
+        "field": "event_id",
+    }
+    other_id_same_sequence = post("/api/v1/events", event(event_id="other"), source)
+    assert other_id_same_sequence.status_code == 409
+    assert error(other_id_same_sequence)["code"] == "sequence_conflict"
+    assert InboxEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_copies_store_one_event(source):
+    body = json.dumps(event()).encode()
+    statuses, barrier = [], threading.Barrier(50)
+
+    def send():
+        headers = signing.headers(source.secret, source.code, body)
+        barrier.wait()
+        try:
+            response = Client().post(
+                "/api/v1/events", body, content_type="application/json", headers=headers
+            )
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [202] * 50
+    assert InboxEvent.objects.count() == 1
+
+
+# ---- validation ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "field"),
+    [
+        (event(type="account.closed"), 422, "unknown_event_type", "type"),
+        (event(data={"currency": "XAU"}), 422, "unsupported_currency", "data.currency"),
+        (event(data={"currency": "cny"}), 422, "invalid_value", "data.currency"),
+        (event(data={"amount": "-5"}), 422, "invalid_value", "data.amount"),
+        (event(data={"amount": "1.001"}), 422, "invalid_value", "data.amount"),
+        (event(data={"channel": "pigeon"}), 422, "invalid_value", "data.channel"),
+        (event(data={"surprise": 1}), 422, "unknown_field", "data.surprise"),
+        (event(sequence=0), 422, "invalid_value", "sequence"),
+        (event(occurred_at="soon"), 422, "invalid_value", "occurred_at"),
+        ({k: v for k, v in event().items() if k != "event_id"}, 422, "missing_field", "event_id"),
+        (
+            {
+                **event(),
+                "type": "customer.updated",
+                "data": {"customer_ref": "C1", "account_number": "1"},
+            },
+            422,
+            "unknown_field",
+            "data.account_number",
+        ),
+        (["not", "an", "object"], 422, "invalid_value", None),
+    ],
+)
+def test_bad_events_answer_a_code_and_the_field(source, payload, status, code, field):
+    response = post("/api/v1/events", payload, source)
+    assert response.status_code == status, response.content
+    assert (error(response)["code"], error(response)["field"]) == (code, field)
+    assert not InboxEvent.objects.exists()
+
+
+def test_customer_updates_validate_mobile_and_email(source):
+    payload = event(type="customer.updated")
+    payload["data"] = {"customer_ref": "C1", "mobile": "12345", "email": "no-at-sign"}
+    response = post("/api/v1/events", payload, source)
+    codes = {(e["code"], e["field"]) for e in response.json()["errors"]}
+    assert codes == {("invalid_mobile", "data.mobile"), ("invalid_email", "data.email")}
+
+
+def test_malformed_json_wrong_media_type_and_oversized_bodies(source):
+    response = post("/api/v1/events", None, source, raw=b'{"event_id": ')
+    assert (response.status_code, error(response)["code"]) == (400, "malformed_json")
+    body = json.dumps(event()).encode()
+    headers = signing.headers(source.secret, source.code, body)
+    response = Client().post("/api/v1/events", body, content_type="text/plain", headers=headers)
+    assert (response.status_code, error(response)["code"]) == (415, "unsupported_media_type")
+    huge = json.dumps(event(data={"kind": "x" * 70_000})).encode()
+    response = post("/api/v1/events", None, source, raw=huge)
+    assert (response.status_code, error(response)["code"]) == (413, "body_too_large")
+    assert not InboxEvent.objects.exists()
+
+
+# ---- batches ------------------------------------------------------------------------------
+
+
+def test_a_batch_stores_the_valid_events_and_reports_each(source):
+    post("/api/v1/events", event(1), source)
+    events = [
+        event(1),  # a repeat: accepted as before
+        event(2),
+        event(3, data={"currency": "XAU"}),
+        event(4, data={"amount": "2.00"}),
+        event(1, data={"amount": "3.00"}),  # id taken by another body
+    ]
+    response = post("/api/v1/events/batch", {"events": events}, source)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"]) == (3, 2)
+    assert [(r["index"], r["status"]) for r in body["results"]] == [
+        (0, 202), (1, 202), (2, 422), (3, 202), (4, 409),
+    ]  # fmt: skip
+    assert body["results"][2]["error"]["field"] == "data.currency"
+    assert sorted(InboxEvent.objects.values_list("sequence", flat=True)) == [1, 2, 4]
+
+
+def test_a_batch_of_1000_is_one_insert_and_1001_is_refused(source, django_assert_max_num_queries):
+    events = [event(n) for n in range(1, 1001)]
+    # The source, then one INSERT (in tests wrapped in SAVEPOINT and RELEASE).
+    with django_assert_max_num_queries(4):
+        response = post("/api/v1/events/batch", {"events": events}, source)
+    assert response.json()["accepted"] == 1000
+    response = post("/api/v1/events/batch", {"events": [*events, event(1001)]}, source)
+    assert (response.status_code, error(response)["code"]) == (422, "batch_too_large")
+
+
+def test_state_of_a_source_is_signed_and_only_its_own(source):
+    for n in (1, 2, 3, 5, 6, 9):
+        post("/api/v1/events", event(n), source)
+    query = ""
+    headers = signing.headers(source.secret, source.code, query.encode())
+    response = Client().get("/api/v1/sources/core/state", headers=headers)
+    assert response.status_code == 200, response.content
+    state = response.json()
+    assert (state["last_sequence"], state["missing"], state["pending"]) == (9, 3, 6)
+    IntegrationSource.objects.create(code="cards", name="Cards", kind="cards")
+    assert Client().get("/api/v1/sources/cards/state", headers=headers).status_code == 404
+    assert Client().get("/api/v1/sources/core/state").status_code == 401
+
+
+def test_the_openapi_document_and_docs_page_are_served(source):
+    schema = Client().get("/api/schema").json()
+    assert {"/api/v1/events", "/api/v1/events/batch", "/api/v1/sources/{code}/state"} <= set(
+        schema["paths"]
+    )
+    body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/EventIn"
+    assert "TransactionPosted" in schema["components"]["schemas"]
+    docs = Client().get("/api/docs")
+    assert docs.status_code == 200
+    assert b"/static/ninja/swagger-ui-bundle" in docs.content  # vendored, no CDN
+
+
+def test_amounts_keep_their_decimals(source):
+    post("/api/v1/events", event(data={"amount": "0.10"}), source)
+    assert InboxEvent.objects.get().payload["amount"] == "0.10"
+    assert Decimal(InboxEvent.objects.get().payload["amount"]) == Decimal("0.10")

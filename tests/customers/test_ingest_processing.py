@@ -1,0 +1,349 @@
+"""Applying inbox events: exactly once, order-independent, parked when unmapped, gaps
+detected and closed from the source's feed."""
+
+import hashlib
+import json
+import random
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+
+from customers.ingest import resync, signing
+from customers.ingest.models import InboxEvent, IntegrationSource
+from customers.ingest.services import (
+    inbox_process,
+    inbox_replay,
+    inbox_store,
+    source_advance_cursor,
+    source_gaps,
+)
+from customers.models import Account, Customer, ExternalIdentity, Interaction, Transaction
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT_A, ACCOUNT_B = "6222020200000000001", "6222020200000000002"
+
+
+@pytest.fixture
+def source(db):
+    return IntegrationSource.objects.create(code="core", name="Core", kind="core_banking")
+
+
+@pytest.fixture
+def book(branch, rm):
+    """Two customers known to core banking, with one account each."""
+    alice = factories.customer(branch=branch, rm=rm, mobile="+8613900000001")
+    bob = factories.customer(branch=branch, rm=rm, mobile="+8613900000002")
+    for customer, ref in ((alice, "C-ALICE"), (bob, "C-BOB")):
+        ExternalIdentity.objects.create(source="core", external_id=ref, customer=customer)
+    factories.account(alice, number=ACCOUNT_A, balance=Decimal("100.00"))
+    factories.account(bob, number=ACCOUNT_B, balance=Decimal("200.00"))
+    return alice, bob
+
+
+def tx(seq, account=ACCOUNT_A, amount="10.00", balance_after=None, **data):
+    body = {
+        "event_id": f"e{seq}",
+        "sequence": seq,
+        "type": "transaction.posted",
+        "occurred_at": f"2026-11-23T10:{seq % 60:02d}:00+08:00",
+        "data": {
+            "account_number": account,
+            "transaction_id": f"T{seq}",
+            "amount": amount,
+            "currency": "CNY",
+            "direction": "credit",
+            "channel": "mobile",
+            "kind": "transfer_in",
+            **data,
+        },
+    }
+    if balance_after is not None:
+        body["data"]["balance_after"] = balance_after
+    return body
+
+
+def other(seq, type_, data):
+    return {
+        "event_id": f"e{seq}",
+        "sequence": seq,
+        "type": type_,
+        "occurred_at": "2026-11-23T11:00:00+08:00",
+        "data": data,
+    }
+
+
+def store(source, events):
+    outcomes = inbox_store(source=source, events=events)
+    assert all(o.accepted for o in outcomes), [o.errors for o in outcomes if not o.accepted]
+
+
+def drain():
+    while inbox_process(limit=7):
+        pass
+
+
+def test_a_transaction_event_books_the_transaction_and_the_balance(source, book):
+    alice, _bob = book
+    store(source, [tx(1, amount="25.50", balance_after="125.50", counterparty="张三丰")])
+    drain()
+    booked = Transaction.objects.get()
+    assert (booked.customer, booked.amount, booked.source, booked.external_id) == (
+        alice, Decimal("25.50"), "core", "T1",
+    )  # fmt: skip
+    assert booked.counterparty_masked != "张三丰" and booked.counterparty_masked.startswith("张")
+    account = Account.objects.get(customer=alice)
+    assert (account.balance, account.balance_sequence) == (Decimal("125.50"), 1)
+    assert InboxEvent.objects.get().status == "applied"
+
+
+def test_unknown_accounts_and_customers_are_parked_then_replayed(source, book, branch):
+    store(
+        source,
+        [
+            tx(1, account="6222999999999999999"),
+            other(2, "app.activity", {"customer_ref": "C-NEW", "action": "login"}),
+        ],
+    )
+    drain()
+    parked = list(InboxEvent.objects.order_by("sequence"))
+    assert [(e.status, e.error) for e in parked] == [
+        ("parked", "unknown_account"), ("parked", "unknown_customer"),
+    ]  # fmt: skip
+    assert not Transaction.objects.exists()
+    # An admin maps the customer and opens the account, then replays.
+    newcomer = factories.customer(branch=branch)
+    ExternalIdentity.objects.create(source="core", external_id="C-NEW", customer=newcomer)
+    factories.account(newcomer, number="6222999999999999999")
+    assert inbox_replay(event_ids=[e.pk for e in parked]) == 2
+    drain()
+    assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
+    assert Transaction.objects.get().customer == newcomer
+    assert Interaction.objects.get(customer=newcomer).channel == "app"
+
+
+def test_a_failing_event_is_retried_then_marked_failed(source, book, monkeypatch):
+    from customers.ingest import services
+
+    def broken(event, batch):
+        raise RuntimeError("core said nonsense")
+
+    monkeypatch.setitem(services.HANDLERS, "balance.changed", broken)
+    store(
+        source,
+        [
+            other(
+                1,
+                "balance.changed",
+                {"account_number": ACCOUNT_A, "balance": "1.00", "currency": "CNY"},
+            )
+        ],
+    )
+    for _ in range(services.MAX_ATTEMPTS):
+        inbox_process()
+    event = InboxEvent.objects.get()
+    assert (event.status, event.attempts) == ("failed", services.MAX_ATTEMPTS)
+    assert event.error == "RuntimeError: core said nonsense"
+
+
+def _events():
+    """A day of one source: transactions with running balances, a balance correction,
+    master-data snapshots (the later one wins), app activity."""
+    events, balance = [], Decimal("100.00")
+    for seq in range(1, 41):
+        if seq % 10 == 0:
+            events.append(
+                other(seq, "customer.updated", {
+                    "customer_ref": "C-ALICE", "mobile": f"+86139000001{seq:02d}",
+                    "email": f"alice{seq}@example.cn", "address": f"上海市{seq}号",
+                })
+            )  # fmt: skip
+        elif seq % 7 == 0:
+            events.append(other(seq, "app.activity", {"customer_ref": "C-BOB", "action": "login"}))
+        elif seq == 33:
+            events.append(
+                other(
+                    seq,
+                    "balance.changed",
+                    {"account_number": ACCOUNT_B, "balance": "999.99", "currency": "CNY"},
+                )
+            )
+        else:
+            balance += Decimal("10.00")
+            events.append(tx(seq, balance_after=str(balance)))
+    return events
+
+
+def _state_checksum() -> str:
+    state = {
+        "tx": sorted(
+            Transaction.objects.values_list("external_id", "amount", "booked_at", "customer_id")
+        ),
+        "balances": sorted(Account.objects.values_list("number_masked", "balance")),
+        "contacts": [(c.pk, c.mobile, c.email, c.address) for c in Customer.objects.order_by("pk")],
+        "app": Interaction.objects.filter(channel="app").count(),
+    }
+    return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
+
+
+def _reset(book):
+    Transaction.objects.all().delete()
+    Interaction.objects.all().delete()
+    InboxEvent.objects.all().delete()
+    Account.objects.filter(number_masked__endswith="0001").update(
+        balance=Decimal("100.00"), balance_sequence=None
+    )
+    Account.objects.filter(number_masked__endswith="0002").update(
+        balance=Decimal("200.00"), balance_sequence=None
+    )
+    ExternalIdentity.objects.update(last_sequence=0)
+    Customer.objects.filter(pk=book[0].pk).update(email=None, address=None)
+
+
+def test_replayed_and_shuffled_delivery_gives_the_in_order_state(source, book):
+    events = _events()
+    store(source, events)
+    drain()
+    in_order = _state_checksum()
+    alice = Customer.objects.get(pk=book[0].pk)
+    assert (alice.mobile, alice.email) == ("+8613900000140", "alice40@example.cn")
+    assert Account.objects.get(number_masked__endswith="0002").balance == Decimal("999.99")
+
+    for seed in (1, 2, 3):
+        _reset(book)
+        shuffled = events * 2  # every event delivered twice
+        random.Random(seed).shuffle(shuffled)
+        for start in range(0, len(shuffled), 9):  # in several batches, processed in between
+            store(source, shuffled[start : start + 9])
+            inbox_process(limit=5)
+        drain()
+        assert _state_checksum() == in_order, f"seed {seed}"
+        assert Transaction.objects.count() == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_apply_each_event_once(source, book):
+    store(source, [tx(seq, amount="1.00") for seq in range(1, 401)])
+    errors = []
+
+    def work():
+        try:
+            while inbox_process(limit=20):
+                pass
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Transaction.objects.count() == 400
+    assert InboxEvent.objects.filter(status="applied", attempts=1).count() == 400
+
+
+# ---- gaps and resync ----------------------------------------------------------------------
+
+
+class Feed:
+    """A source's event feed on a local port, answering signed pages like a real one."""
+
+    def __init__(self, source, events):
+        self.source, self.events, self.requests = source, events, []
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                query = urlsplit(self.path).query
+                try:
+                    signing.check_timestamp(self.headers[signing.TIMESTAMP_HEADER])
+                    signing.verify(
+                        [feed.source.secret], feed.source.code,
+                        self.headers[signing.TIMESTAMP_HEADER], query.encode(),
+                        self.headers[signing.SIGNATURE_HEADER],
+                    )  # fmt: skip
+                except signing.SignatureError:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                params = parse_qs(query)
+                after, limit = int(params["after"][0]), int(params["limit"][0])
+                feed.requests.append(after)
+                page = [e for e in feed.events if e["sequence"] > after][:limit]
+                body = json.dumps({"events": page}).encode()
+                self.send_response(200)
+                for name, value in signing.headers(
+                    feed.source.secret, feed.source.code, body
+                ).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/feed"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_gaps_are_detected_and_resync_closes_them_from_the_cursor(source, book, monkeypatch):
+    monkeypatch.setattr(resync, "PAGE", 4)
+    events = [tx(seq) for seq in range(1, 21)]
+    lost = {4, 5, 6, 11, 19, 20}  # the CRM was cut off; 19-20 not even followed by others
+    store(source, [e for e in events if e["sequence"] not in lost])
+    assert source_advance_cursor(source=source) == 3
+    source.refresh_from_db()
+    assert source_gaps(source) == [(4, 6), (11, 11)]
+
+    feed = Feed(source, events)
+    try:
+        source.feed_url = feed.url
+        source.save(update_fields=["feed_url"])
+        result = resync.resync_source(source=source)
+    finally:
+        feed.close()
+    assert feed.requests[0] == 3  # from the stored cursor
+    assert result["cursor"] == 20
+    source.refresh_from_db()
+    assert source_gaps(source) == []
+    assert sorted(InboxEvent.objects.values_list("sequence", flat=True)) == list(range(1, 21))
+    drain()
+    assert Transaction.objects.count() == 20  # none lost, none twice
+
+
+def test_a_feed_with_a_bad_signature_is_refused(source, book):
+    feed = Feed(source, [tx(1)])
+    try:
+        source.feed_url = feed.url
+        source.save(update_fields=["feed_url"])
+        feed.source = IntegrationSource(code="core", secret="someone-else")  # answers wrongly
+        with pytest.raises(resync.ResyncError):
+            resync.resync_source(source=source)
+    finally:
+        feed.close()
+    assert not InboxEvent.objects.exists()
+
+
+def test_stale_master_data_never_overwrites_newer(source, book):
+    newer = other(5, "customer.updated", {"customer_ref": "C-ALICE", "mobile": "+8613911111111"})
+    older = other(3, "customer.updated", {"customer_ref": "C-ALICE", "mobile": "+8613922222222"})
+    store(source, [newer])
+    drain()
+    store(source, [older])
+    drain()
+    assert Customer.objects.get(pk=book[0].pk).mobile == "+8613911111111"
+    # Both are applied: the older one as a no-op.
+    assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}

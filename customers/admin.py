@@ -264,7 +264,7 @@ class IntegrationSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(admin.ModelAdmin):
+class InboxEventAdmin(ReadOnlyAdmin):
     """The reconciliation queue: parked events wait for a mapping, then are replayed."""
 
     list_display = ["event_id", "source", "sequence", "event_type", "status", "error",
@@ -275,15 +275,6 @@ class InboxEventAdmin(admin.ModelAdmin):
     actions = ["replay"]
     list_select_related = ["source"]
     show_full_result_count = False  # tens of millions of rows
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(
         description=_("Replay the selected parked or failed events"), permissions=["view"]

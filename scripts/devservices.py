@@ -85,8 +85,15 @@ class Layout:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a server could bind the port now. Binding, not connecting: ports in this range
+    are also handed out as the local end of client connections (the ephemeral range), which
+    refuse a connect but still make a server's bind fail."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _ports_for(data: Path) -> tuple[int, int]:

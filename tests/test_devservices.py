@@ -1,6 +1,7 @@
 """The embedded PostgreSQL and Redis that `make run` / `make test` start on a bare machine."""
 
 import shutil
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -59,3 +60,21 @@ def test_two_data_folders_never_share_a_server(data_dir):
     finally:
         devservices.stop_services(other)
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_a_port_is_free_only_when_a_server_could_bind_it():
+    listening = socket.create_server(("127.0.0.1", 0))
+    client = socket.socket()
+    try:
+        client.connect(listening.getsockname())
+        # The client's own end: nothing listens there, yet a server could not bind it
+        # (this made a test cluster fail to start when a connection happened to hold it).
+        assert not devservices._port_free(client.getsockname()[1])
+        assert not devservices._port_free(listening.getsockname()[1])
+    finally:
+        client.close()
+        listening.close()
+    spare = socket.create_server(("127.0.0.1", 0))
+    port = spare.getsockname()[1]
+    spare.close()
+    assert devservices._port_free(port)

@@ -31,10 +31,19 @@ from customers.models import (
     NATIONAL_ID_INDEX,
     Account,
     Customer,
+    IntegrationSource,
 )
+from customers.simulator import app_user_id, core_customer_ref
 from service.models import Ticket
 
 DEMO_PASSWORD = "Bankcrm-Demo-2026"  # noqa: S105 - printed for the demo users
+# Integration sources of the demo (simulate_core_banking signs with these by default).
+DEMO_SOURCES = {
+    "core": ("核心银行系统", "core_banking", "Bankcrm-Demo-Core-Secret-2026"),
+    "app": ("手机银行", "app", "Bankcrm-Demo-App-Secret-2026"),
+}
+
+
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 DEMO_BRANCH = "SH001"
 
@@ -332,7 +341,7 @@ class DemoSeeder:
             risk_expires = self.today + timedelta(days=rng.randrange(-60, 365))
         created = self.now - timedelta(days=rng.randrange(30, 3650))
         return (
-            f"C{i:010d}",
+            core_customer_ref(i),
             "corporate" if person["corporate"] else "individual",
             person["name"],
             person["name_latin"],
@@ -384,12 +393,12 @@ class DemoSeeder:
 
     def seed_customers(self, branches, rms_by_branch, demo_users) -> list[dict]:
         existing = set(Customer.objects.filter(cif__startswith="C").values_list("cif", flat=True))
-        if existing.issuperset(f"C{i:010d}" for i in range(self.total)):
+        if existing.issuperset(core_customer_ref(i) for i in range(self.total)):
             self.report.skipped_customers = self.total
             return []
         used_ids: set[str] = set()
         people = [self._identity(i, used_ids) for i in range(self.total)]
-        new_people = [p for p in people if f"C{p['i']:010d}" not in existing]
+        new_people = [p for p in people if core_customer_ref(p["i"]) not in existing]
         self.report.skipped_customers = len(people) - len(new_people)
         if not new_people:
             return []
@@ -408,11 +417,20 @@ class DemoSeeder:
                         self.progress(f"customers: {n:,}")
             cursor.execute(
                 "SELECT cif, id FROM customers_customer WHERE cif = ANY(%s)",
-                [[f"C{p['i']:010d}" for p in new_people]],
+                [[core_customer_ref(p["i"]) for p in new_people]],
             )
             ids = dict(cursor.fetchall())
+            # Their keys in core banking and the app, for the integration API.
+            with cursor.copy(
+                "COPY customers_externalidentity"
+                " (source, external_id, customer_id, created_at, last_sequence) FROM STDIN"
+            ) as copy:
+                for person in new_people:
+                    pk = ids[core_customer_ref(person["i"])]
+                    copy.write_row(("core", core_customer_ref(person["i"]), pk, self.now, 0))
+                    copy.write_row(("app", app_user_id(person["i"]), pk, self.now, 0))
         for person in new_people:
-            person["pk"] = ids[f"C{person['i']:010d}"]
+            person["pk"] = ids[core_customer_ref(person["i"])]
         self.report.customers = len(new_people)
         return new_people
 
@@ -665,8 +683,15 @@ class DemoSeeder:
 
     # ------------------------------------------------------------------ all
 
+    def seed_integration_sources(self) -> None:
+        for code, (name, kind, secret) in DEMO_SOURCES.items():
+            IntegrationSource.objects.get_or_create(
+                code=code, defaults={"name": name, "kind": kind, "secret": secret}
+            )
+
     @transaction.atomic
     def run(self) -> SeedReport:
+        self.seed_integration_sources()
         branches, rms_by_branch, demo_users = self.seed_organisation()
         people = self.seed_customers(branches, rms_by_branch, demo_users)
         if people:
@@ -679,7 +704,10 @@ class DemoSeeder:
             self.seed_households(people)
         self.seed_tickets(demo_users)
         with connection.cursor() as cursor:
-            for table in ("customers_customer", "customers_account", "customers_transaction"):
+            for table in (
+                "customers_customer", "customers_account", "customers_transaction",
+                "customers_externalidentity",
+            ):  # fmt: skip
                 cursor.execute(f"ANALYZE {table}")
         return self.report
 

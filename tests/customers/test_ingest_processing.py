@@ -6,13 +6,12 @@ import json
 import random
 import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
 
-from customers.ingest import resync, signing
+from customers import simulator
+from customers.ingest import resync
 from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import (
     inbox_process,
@@ -253,50 +252,11 @@ def test_concurrent_workers_apply_each_event_once(source, book):
 # ---- gaps and resync ----------------------------------------------------------------------
 
 
-class Feed:
-    """A source's event feed on a local port, answering signed pages like a real one."""
-
-    def __init__(self, source, events):
-        self.source, self.events, self.requests = source, events, []
-        feed = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                query = urlsplit(self.path).query
-                try:
-                    signing.check_timestamp(self.headers[signing.TIMESTAMP_HEADER])
-                    signing.verify(
-                        [feed.source.secret], feed.source.code,
-                        self.headers[signing.TIMESTAMP_HEADER], query.encode(),
-                        self.headers[signing.SIGNATURE_HEADER],
-                    )  # fmt: skip
-                except signing.SignatureError:
-                    self.send_response(401)
-                    self.end_headers()
-                    return
-                params = parse_qs(query)
-                after, limit = int(params["after"][0]), int(params["limit"][0])
-                feed.requests.append(after)
-                page = [e for e in feed.events if e["sequence"] > after][:limit]
-                body = json.dumps({"events": page}).encode()
-                self.send_response(200)
-                for name, value in signing.headers(
-                    feed.source.secret, feed.source.code, body
-                ).items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/feed"
-
-    def close(self):
-        self.server.shutdown()
+def feed_of(source, events) -> simulator.Feed:
+    """The source's event feed on a local port, as the simulator serves it."""
+    journal = simulator.Journal()
+    journal.extend(events)
+    return simulator.Feed(journal, source.code, source.secret)
 
 
 def test_gaps_are_detected_and_resync_closes_them_from_the_cursor(source, book, monkeypatch):
@@ -308,7 +268,7 @@ def test_gaps_are_detected_and_resync_closes_them_from_the_cursor(source, book, 
     source.refresh_from_db()
     assert source_gaps(source) == [(4, 6), (11, 11)]
 
-    feed = Feed(source, events)
+    feed = feed_of(source, events)
     try:
         source.feed_url = feed.url
         source.save(update_fields=["feed_url"])
@@ -325,11 +285,11 @@ def test_gaps_are_detected_and_resync_closes_them_from_the_cursor(source, book, 
 
 
 def test_a_feed_with_a_bad_signature_is_refused(source, book):
-    feed = Feed(source, [tx(1)])
+    feed = feed_of(source, [tx(1)])
     try:
         source.feed_url = feed.url
         source.save(update_fields=["feed_url"])
-        feed.source = IntegrationSource(code="core", secret="someone-else")  # answers wrongly
+        feed.secret = "someone-else"  # checks and signs with the wrong secret
         with pytest.raises(resync.ResyncError):
             resync.resync_source(source=source)
     finally:

@@ -126,3 +126,27 @@ def test_demo_balances_cover_their_history():
         for flow in flows.values_list("signed", flat=True):
             running -= flow
             assert running >= 0, account.pk
+
+
+def test_the_simulators_events_apply_to_the_demo_customers():
+    """The demo's integration sources, core-banking keys and account numbers are the ones
+    simulate_core_banking sends: nothing it produces is parked."""
+    from customers import simulator
+    from customers.ingest.models import InboxEvent, IntegrationSource
+    from customers.ingest.services import inbox_process, inbox_store
+
+    seed(300)
+    core = IntegrationSource.objects.get(code="core")
+    assert IntegrationSource.objects.filter(code="app").exists()
+    generator = simulator.Generator(300, master_share=0.2)
+    journal = simulator.Journal()
+    events = journal.append("core", [generator.next() for _ in range(200)])
+    assert all(o.accepted for o in inbox_store(source=core, events=events))
+    while inbox_process():
+        pass
+    statuses = set(InboxEvent.objects.values_list("status", flat=True))
+    assert statuses == {InboxEvent.Status.APPLIED}
+    kinds = {e["type"] for e in events}
+    assert kinds == {"transaction.posted", "customer.updated"}
+    posted = [e for e in events if e["type"] == "transaction.posted"]
+    assert Transaction.objects.filter(source="core").count() == len(posted)

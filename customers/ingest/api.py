@@ -6,7 +6,10 @@ is parsed, and events are validated one by one so a batch answers per event. Eve
 """
 
 import json
+import time
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Status
 from ninja.errors import HttpError
@@ -86,6 +89,29 @@ def _not_found(request, exc):
     return error_response(404, [{"code": "not_found", "message": "Not found.", "field": None}])
 
 
+# Sources by code, for a few seconds: every request needs one, and reading it (and decrypting
+# its secrets) cost more than the rest of storing a single event. A change made in this
+# process (admin, rotation) clears it at once; other processes see it within the TTL.
+SOURCE_CACHE_SECONDS = 5
+_sources: dict[str, tuple[float, IntegrationSource]] = {}
+
+
+def _enabled_source(code: str) -> IntegrationSource | None:
+    now = time.monotonic()
+    hit = _sources.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    source = IntegrationSource.objects.filter(code=code, enabled=True).first()
+    if source is not None:  # unknown codes are not kept: anyone can send those
+        _sources[code] = (now + SOURCE_CACHE_SECONDS, source)
+    return source
+
+
+@receiver([post_save, post_delete], sender=IntegrationSource)
+def _forget_sources(**kwargs) -> None:
+    _sources.clear()
+
+
 def authenticate(request: HttpRequest, *, max_bytes: int, signed: bytes | None = None):
     """The signing source, after the size, timestamp and signature checks (in that order,
     cheapest first; nothing is parsed before the signature matches)."""
@@ -100,7 +126,7 @@ def authenticate(request: HttpRequest, *, max_bytes: int, signed: bytes | None =
         raise ApiError(401, "missing_source", f"{signing.SOURCE_HEADER} is required.")
     stamp = request.headers.get(signing.TIMESTAMP_HEADER)
     signing.check_timestamp(stamp)
-    source = IntegrationSource.objects.filter(code=code, enabled=True).first()
+    source = _enabled_source(code)
     if source is None:
         raise ApiError(401, "unknown_source", f"No enabled source {code!r}.")
     body = request.body if signed is None else signed

@@ -105,15 +105,28 @@ def test_both_secrets_work_during_a_rotation_and_the_old_one_then_expires(source
     source.refresh_from_db()
     assert post("/api/v1/events", event(1), source, secret=old).status_code == 202
     assert post("/api/v1/events", event(2), source, secret=new).status_code == 202
-    IntegrationSource.objects.filter(pk=source.pk).update(
-        previous_secret_expires_at=source.previous_secret_expires_at.replace(year=2000)
-    )
+    source.previous_secret_expires_at = source.previous_secret_expires_at.replace(year=2000)
+    source.save()
     assert error(post("/api/v1/events", event(3), source, secret=old))["code"] == "bad_signature"
 
 
 def test_a_disabled_source_is_refused(source):
-    IntegrationSource.objects.filter(pk=source.pk).update(enabled=False)
+    source.enabled = False
+    source.save()
     assert error(post("/api/v1/events", event(), source))["code"] == "unknown_source"
+
+
+def test_a_change_made_by_another_process_counts_within_seconds(source, monkeypatch):
+    """Sources are cached per process for SOURCE_CACHE_SECONDS; a change saved here clears
+    the cache at once, one made elsewhere (here: without signals) counts after that."""
+    from customers.ingest import api
+
+    assert post("/api/v1/events", event(1), source).status_code == 202
+    IntegrationSource.objects.filter(pk=source.pk).update(enabled=False)
+    assert post("/api/v1/events", event(2), source).status_code == 202  # still cached
+    later = api.time.monotonic() + api.SOURCE_CACHE_SECONDS + 1
+    monkeypatch.setattr(api.time, "monotonic", lambda: later)
+    assert error(post("/api/v1/events", event(3), source))["code"] == "unknown_source"
 
 
 # ---- idempotency --------------------------------------------------------------------------

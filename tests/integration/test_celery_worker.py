@@ -146,6 +146,7 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
         tasks._redis().delete(tasks._KICK_KEY)
         push(1)
         assert wait_for(lambda: InboxEvent.objects.filter(status="applied").count() == 1)
+        time.sleep(tasks.IDLE_LINGER + 0.5)  # the worker has looked once more and stopped
 
         # The broker "goes away": kicks fail, the API keeps answering.
         def unreachable():

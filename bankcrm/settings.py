@@ -174,6 +174,9 @@ CELERY_BEAT_SCHEDULE = {
     "resume-imports": {"task": "customers.tasks.resume_imports", "schedule": 60.0},
     # Applies what waits in the inbox, moves sequence cursors and resyncs gaps from feeds.
     "sweep-inbox": {"task": "customers.tasks.sweep_inbox", "schedule": 30.0},
+    # Outbound events to subscribed systems: due deliveries and retries, KYC expiries.
+    "dispatch-outbound": {"task": "customers.tasks.dispatch_outbound", "schedule": 10.0},
+    "publish-kyc-expiries": {"task": "customers.tasks.publish_kyc_expiries", "schedule": 3600.0},
 }
 
 # Auth

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
@@ -6,7 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from customers.ingest import outbound
 from customers.ingest import services as ingest_services
+from customers.ingest.models import OutboundEventType, new_secret
 from customers.models import (
     Account,
     Consent,
@@ -18,9 +21,12 @@ from customers.models import (
     InboxEvent,
     IntegrationSource,
     Interaction,
+    OutboundDelivery,
+    OutboundEvent,
     Relationship,
     RiskProfile,
     RiskQuestionnaire,
+    Subscriber,
     Transaction,
 )
 
@@ -282,3 +288,78 @@ class InboxEventAdmin(ReadOnlyAdmin):
     def replay(self, request, queryset):
         count = ingest_services.inbox_replay(event_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, _("%(count)d events queued again.") % {"count": count})
+
+
+class SubscriberForm(forms.ModelForm):
+    url = forms.URLField(label=_("delivery URL"), assume_scheme="https")
+    event_types = forms.MultipleChoiceField(
+        label=_("event types"),
+        choices=OutboundEventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Subscriber
+        fields = ["code", "name", "url", "event_types", "enabled"]
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    """Systems told about tier changes, consent withdrawals and KYC expiries."""
+
+    form = SubscriberForm
+    list_display = ["code", "name", "url", "event_types", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["code", "name"]
+    actions = ["rotate_secret"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                _("Secret of %(source)s (shown once, give it to the receiver): %(secret)s")
+                % {"source": obj.code, "secret": obj.secret},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Give the subscriber a new signing secret"))
+    def rotate_secret(self, request, queryset):
+        for subscriber in queryset:
+            subscriber.secret = new_secret()
+            subscriber.save(update_fields=["secret"])
+            self.message_user(
+                request,
+                _("New secret of %(source)s (shown once, give it to the receiver): %(secret)s")
+                % {"source": subscriber.code, "secret": subscriber.secret},
+                messages.WARNING,
+            )
+
+
+@admin.register(OutboundEvent)
+class OutboundEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "event_type", "customer", "created_at"]
+    list_filter = ["event_type"]
+    search_fields = ["=event_id", "=customer__cif"]
+    list_select_related = ["customer"]
+    show_full_result_count = False
+
+
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(ReadOnlyAdmin):
+    """Where each outbound event stands with each subscriber; dead ones can be retried."""
+
+    list_display = ["event", "subscriber", "status", "attempts", "next_attempt_at",
+                    "last_status_code", "last_error", "delivered_at"]  # fmt: skip
+    list_filter = ["status", "subscriber"]
+    search_fields = ["=event__event_id"]
+    list_select_related = ["event", "subscriber"]
+    actions = ["retry"]
+    show_full_result_count = False
+
+    @admin.action(description=_("Send the selected deliveries again now"), permissions=["view"])
+    def retry(self, request, queryset):
+        count = outbound.outbound_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, _("%(count)d deliveries queued again.") % {"count": count})

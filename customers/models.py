@@ -713,4 +713,10 @@ class ImportBatch(models.Model):
 
 
 # Integration models live in their own module; exported here so Django finds them.
-from customers.ingest.models import InboxEvent, IntegrationSource  # noqa: E402, F401
+from customers.ingest.models import (  # noqa: E402, F401
+    InboxEvent,
+    IntegrationSource,
+    OutboundDelivery,
+    OutboundEvent,
+    Subscriber,
+)

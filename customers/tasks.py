@@ -149,3 +149,28 @@ def sweep_inbox() -> None:
             except resync.ResyncError:
                 logger.warning("inbox.resync_failed", extra={"source": source.code}, exc_info=True)
 
+
+# ---- outbound events ----------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def dispatch_outbound(max_batches: int = 50) -> int:
+    """From beat: send due outbound deliveries (claimed with SKIP LOCKED, so overlapping
+    runs share the work rather than repeat it)."""
+    from customers.ingest.outbound import outbound_dispatch
+
+    sent = 0
+    for _ in range(max_batches):
+        counts = outbound_dispatch()
+        sent += sum(counts.values())
+        if not any(counts.values()):
+            break
+    return sent
+
+
+@shared_task(ignore_result=True)
+def publish_kyc_expiries() -> int:
+    """From beat: publish each KYC expiry once (re-running publishes nothing new)."""
+    from customers.ingest.outbound import outbound_kyc_expired
+
+    return outbound_kyc_expired()

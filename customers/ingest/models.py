@@ -1,8 +1,11 @@
-"""Integration sources and the inbox of events they push."""
+"""Integration: sources and the inbox of events they push; subscribers and the outbox of
+events the CRM publishes to them."""
 
 import secrets
+import uuid
 import zoneinfo
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -127,3 +130,111 @@ class InboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}:{self.event_id}"
+
+
+# ---- outbound -----------------------------------------------------------------------------
+
+
+class OutboundEventType(models.TextChoices):
+    TIER_CHANGED = "customer.tier_changed", _("Value tier changed")
+    CONSENT_WITHDRAWN = "consent.withdrawn", _("Consent withdrawn")
+    KYC_EXPIRED = "customer.kyc_expired", _("KYC expired")
+
+
+class Subscriber(models.Model):
+    """A system told about changes in the CRM: signed POSTs of the event types it chose."""
+
+    code = models.SlugField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(_("delivery URL"))
+    secret = EncryptedField(_("signing secret"), default=new_secret)
+    event_types = ArrayField(
+        models.CharField(max_length=40, choices=OutboundEventType),
+        verbose_name=_("event types"),
+        default=list,
+        blank=True,
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("subscriber")
+        verbose_name_plural = _("subscribers")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OutboundEvent(models.Model):
+    """Something other systems care about, written in the transaction that changed it (by
+    the database triggers of migration 0010, or outbound_kyc_expired), with one delivery per
+    subscriber. `event_id` is what receivers dedupe on; the payload names the customer by
+    CIF and external ids only."""
+
+    event_id = models.UUIDField(_("event id"), unique=True, default=uuid.uuid4, editable=False)
+    event_type = models.CharField(_("event type"), max_length=40, choices=OutboundEventType)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    payload = models.JSONField(_("payload"))
+    # Events that must be published once only (a KYC expiry per customer and date).
+    dedupe_key = models.CharField(max_length=100, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("outbound event")
+        verbose_name_plural = _("outbound events")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_type", "dedupe_key"],
+                name="outbound_event_dedupe",
+                condition=~Q(dedupe_key=""),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
+
+
+class OutboundDelivery(models.Model):
+    """One event to one subscriber: retried with back-off until it answers 2xx."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        DEAD = "dead", _("Gave up")
+
+    event = models.ForeignKey(
+        OutboundEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, verbose_name=_("subscriber"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(_("last HTTP status"), null=True)
+    last_error = models.CharField(_("last error"), max_length=200, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbound delivery")
+        verbose_name_plural = _("outbound deliveries")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber"], name="outbound_delivery_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbound_due_idx",
+                condition=Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.subscriber_id}"

@@ -2,7 +2,7 @@
 this (second) process.
 
     .venv/bin/python scripts/with_services.py .venv/bin/python bench/ingest.py
-    (options: --rate, --seconds, --batch-seconds, --outage-rate, --customers, --keep)
+    (options: --rate, --seconds, --batch-events, --outage-rate, --customers, --keep)
 
 1. A scratch database beside DATABASE_URL's (`bankcrm_bench_ingest`) is created, migrated and
    seeded with demo customers (their accounts and core-banking identities, and the demo
@@ -10,7 +10,8 @@ this (second) process.
 2. gunicorn serves the project with production settings; one Celery worker applies events
    while they arrive.
 3. Single events at --rate for --seconds (open loop: the simulator produces on schedule
-   whatever the answers), then batches of 1,000 flat out for --batch-seconds. Afterwards
+   whatever the answers), then --batch-events (produced and journaled first, untimed) in
+   batches of 1,000 flat out over --batch-threads connections. Afterwards
    the inbox must hold exactly the events produced (none missing, none twice) and, once the
    worker has caught up, one transaction per transaction event.
 4. An outage run: the simulator keeps producing at --outage-rate for 120 s but delivers
@@ -49,6 +50,12 @@ def start_worker(env: dict) -> subprocess.Popen:
          "--hostname", f"bench-ingest-{os.getpid()}@%h"],
         cwd=ROOT, env=worker_env, stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def counts(url: str) -> dict:
@@ -117,7 +124,12 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=800, help="single events per second")
     parser.add_argument("--seconds", type=float, default=300)
-    parser.add_argument("--batch-seconds", type=float, default=30)
+    parser.add_argument("--batch-events", type=int, default=300_000)
+    parser.add_argument("--batch-threads", type=int, default=4)
+    parser.add_argument(
+        "--idle-worker-during-batch", action="store_true",
+        help="stop the Celery worker while batches arrive (it applies them afterwards)",
+    )  # fmt: skip
     parser.add_argument("--outage-rate", type=float, default=300)
     parser.add_argument("--threads", type=int, default=16, help="simulator connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
@@ -163,11 +175,20 @@ def main() -> int:
             progress=log,
         )  # fmt: skip
         results.append(report("single", stats))
-        log(f"batches of 1,000 flat out for {args.batch_seconds:.0f} s")
-        stats = simulator.run(
-            simulator.Plan(rate=0, seconds=args.batch_seconds, batch=1000, threads=2),
-            journal=journal, events=events, base_url=base_url, source="core", secret=SECRET,
+        log(f"producing {args.batch_events:,} events for the batch run (not timed)")
+        after = journal.count()
+        for _ in range(0, args.batch_events, 10_000):
+            journal.append("core", [generator.next() for _ in range(10_000)])
+        if args.idle_worker_during_batch:  # measure what the endpoint alone can take
+            stop(worker)
+            log("the Celery worker is stopped during the batch run")
+        log(f"batches of 1,000 flat out, {args.batch_threads} connections")
+        stats = simulator.deliver_journal(
+            journal, after=after, batch=1000, threads=args.batch_threads, base_url=base_url,
+            source="core", secret=SECRET,
         )  # fmt: skip
+        if args.idle_worker_during_batch:
+            worker = start_worker(env)
         results.append(report("batch", stats))
         log(f"worker caught up {drain(url):.0f} s after the last push")
         verify(url, journal, "after single and batch")
@@ -189,10 +210,8 @@ def main() -> int:
             log(f"worker caught up {drain(url):.0f} s after the resync")
             verify(url, journal, "after the outage and resync")
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        worker.wait(timeout=30)
+        stop(worker)
+        stop(server)
         feed.close()
         if not args.keep:
             with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -320,24 +320,51 @@ UPDATE customers_inboxevent e
 """
 
 
+_BALANCES = """
+UPDATE customers_account a
+   SET balance = v.balance, balance_as_of = v.as_of, balance_sequence = v.sequence
+  FROM unnest(%s::bigint[], %s::numeric[], %s::timestamptz[], %s::bigint[])
+       AS v(id, balance, as_of, sequence)
+ WHERE a.id = v.id AND (a.balance_sequence IS NULL OR a.balance_sequence < v.sequence)
+"""
+
+
 def _bulk_transactions(events: list[InboxEvent], batch: _Batch, results: dict) -> list:
-    """Plain transaction events of a batch in one INSERT (the common case, by far); returns
-    the events left for one-by-one application (with balances, or if the INSERT fails)."""
-    rest, rows = [], []
+    """The transaction events of a batch in one INSERT, and the balances they carry in one
+    UPDATE (each account's from its latest event); returns the events left for one-by-one
+    application (other types, or all of them if the statements fail)."""
+    rest, rows, balances = [], [], {}
     for event in events:
-        if event.event_type != "transaction.posted" or "balance_after" in event.payload:
+        if event.event_type != "transaction.posted":
             rest.append(event)
             continue
         try:
-            rows.append((event, _transaction_row(event, batch)))
+            row = _transaction_row(event, batch)
+            data = event.payload
+            if "balance_after" in data:
+                account = _account(batch, data)
+                if data["currency"] != account.currency:
+                    raise ParkedError("currency_mismatch")
+                latest = balances.get(account.pk)
+                if latest is None or latest[2] < event.sequence:
+                    balance = (data["balance_after"], event.occurred_at, event.sequence)
+                    balances[account.pk] = balance
         except ParkedError as exc:
             results[event.pk] = (InboxEvent.Status.PARKED, str(exc))
+            continue
         except Exception:
             rest.append(event)  # the one-by-one path records what is wrong with it
+            continue
+        rows.append((event, row))
     if rows:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), connection.cursor() as cursor:
                 Transaction.objects.bulk_create([row for _, row in rows], ignore_conflicts=True)
+                if balances:
+                    amounts, as_of, sequences = zip(*balances.values(), strict=True)
+                    cursor.execute(
+                        _BALANCES, [list(balances), list(amounts), list(as_of), list(sequences)]
+                    )
         except Exception:
             logger.warning("inbox.bulk_apply_failed", exc_info=True)
             rest.extend(event for event, _ in rows)

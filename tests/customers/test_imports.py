@@ -3,17 +3,28 @@ idempotent re-import, Excel and GB18030 files, resumable work, audit rows, acces
 
 import io
 from datetime import timedelta
+from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.utils import timezone
 
+from bankcrm import crypto
 from bankcrm.celery import app as celery_app
 from bankcrm.roles import Role
-from customers import berka, imports, tasks
-from customers.models import Account, Customer, ImportBatch
+from customers import berka, imports, simulator, tasks
+from customers.models import (
+    ACCOUNT_NUMBER_INDEX,
+    Account,
+    Customer,
+    ExternalIdentity,
+    ImportBatch,
+    Transaction,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -210,6 +221,28 @@ def test_berka_clients_accounts_loans_and_cards(importer, client, branch, tmp_pa
     owner = Account.objects.filter(kind="loan").select_related("customer").first().customer
     page = importer.get(f"/customers/{owner.pk}/").content.decode()
     assert "CZK" in page and owner.name in page
+
+    # The history through the integration inbox and its mapping (manage.py load_berka).
+    out = io.StringIO()
+    call_command("load_berka", folder=str(BERKA), skip_import=True, transactions=5000,
+                 stdout=out)  # fmt: skip
+    assert "inbox_applied 5,000" in out.getvalue(), out.getvalue()
+    assert Transaction.objects.filter(source="berka").count() == 5000
+    assert ExternalIdentity.objects.filter(source="berka").count() == 5369
+    # Each account's balance is the one after its latest loaded transaction.
+    loaded = list(islice(simulator.berka_events(BERKA), 5000))
+    number = loaded[-1][1]["account_number"]
+    last = [d for _, d, _ in loaded if d["account_number"] == number][-1]
+    account = Account.objects.get(
+        number_index=crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX)
+    )
+    assert account.balance == Decimal(last["balance_after"])
+    page = importer.get(f"/customers/{account.customer_id}/").content.decode()
+    assert f"{Decimal(last['amount']):,.2f}" in page  # on the 360 page
+    # Loading again changes nothing.
+    call_command("load_berka", folder=str(BERKA), skip_import=True, transactions=5000,
+                 stdout=io.StringIO())  # fmt: skip
+    assert Transaction.objects.filter(source="berka").count() == 5000
 
 
 def test_duplicate_and_crashed_work_is_claimed_once(importer, branch):

@@ -49,10 +49,34 @@ class IngestAPI(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         schema = super().get_openapi_schema(*args, **kwargs)
         # Request bodies are documented from the pydantic models (they are read raw).
+        components = schema["components"]["schemas"]
         for model in (schemas.EventIn, schemas.BatchIn):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schema["components"]["schemas"].update(body.pop("$defs", {}))
-            schema["components"]["schemas"][model.__name__] = body
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
+        # An event is one of the types, each with its own data: say so, so that clients (and
+        # generated tests) see which data goes with which type.
+        envelope = components.pop("EventIn")
+        variants = {}
+        for event_type, data in schemas.EVENT_TYPES.items():
+            name = f"{data.__name__}Event"
+            components[name] = {
+                **envelope,
+                "title": name,
+                "properties": {
+                    **envelope["properties"],
+                    "type": {"const": event_type, "title": "Type", "type": "string"},
+                    "data": {"$ref": f"#/components/schemas/{data.__name__}"},
+                },
+            }
+            variants[event_type] = f"#/components/schemas/{name}"
+        components["EventIn"] = {
+            "title": "EventIn",
+            "description": envelope["description"],
+            "oneOf": [{"$ref": ref} for ref in variants.values()],
+            "discriminator": {"propertyName": "type", "mapping": variants},
+            "example": envelope.get("example"),
+        }
         return schema
 
 

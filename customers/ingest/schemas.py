@@ -53,7 +53,15 @@ def _email(value: str | None) -> str | None:
     return value
 
 
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+# The document lists the supported codes; a well-formed other code gets its own error code.
+Currency = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        json_schema_extra=lambda schema: schema.update(enum=list(settings.SUPPORTED_CURRENCIES)),
+    ),
+    AfterValidator(_currency),
+]
 Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
 AccountNumber = Annotated[str, Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")]
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
@@ -91,8 +99,16 @@ class CustomerUpdated(_Data):
     sequence wins, so late events never overwrite newer data)."""
 
     customer_ref: Ref
-    mobile: Annotated[str | None, AfterValidator(_mobile)] = None
-    email: Annotated[str | None, Field(max_length=254), AfterValidator(_email)] = None
+    # Mainland numbers as the pattern says (others in E.164 with a +, checked on arrival).
+    mobile: Annotated[
+        str | None,
+        Field(json_schema_extra={"pattern": r"^(\+86)?1(3[0-9]|5[0-35-9]|8[0-9])[0-9]{8}$"}),
+        AfterValidator(_mobile),
+    ] = None
+    email: Annotated[
+        str | None, Field(max_length=254, json_schema_extra={"format": "email"}),
+        AfterValidator(_email),
+    ] = None  # fmt: skip
     address: Annotated[str, Field(max_length=200)] | None = None
 
 

@@ -155,6 +155,15 @@ def _top_up(conn, missing: int) -> None:
 # ---- serving ------------------------------------------------------------------------------
 
 
+def scratch_database(name: str) -> tuple[str, str, dict]:
+    """URLs of the server's maintenance database and of a scratch database `name` beside
+    DATABASE_URL's, and an environment for manage commands on the scratch one."""
+    base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    admin_url = urlunsplit(base._replace(path="/postgres"))
+    url = urlunsplit(base._replace(path=f"/{name}"))
+    return admin_url, url, {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "true"}
+
+
 def serve(env: dict, port: int, workers: int) -> subprocess.Popen:
     server_env = {
         **env, **KEYS,
@@ -310,10 +319,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="do not drop it at the end")
     args = parser.parse_args()
 
-    base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    admin_url = urlunsplit(base._replace(path="/postgres"))
-    url = urlunsplit(base._replace(path=f"/{SCRATCH}"))
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "true"}
+    admin_url, url, env = scratch_database(SCRATCH)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [SCRATCH]).fetchone()
         if exists and not args.reuse:

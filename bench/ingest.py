@@ -27,14 +27,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.customer_pages import KEYS, log, serve  # noqa: E402
+from bench.customer_pages import KEYS, log, scratch_database, serve  # noqa: E402
 from customers import simulator  # noqa: E402
 
 SCRATCH = "bankcrm_bench_ingest"
@@ -138,10 +137,7 @@ def main() -> int:
     parser.add_argument("--skip-outage", action="store_true")
     args = parser.parse_args()
 
-    base = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
-    admin_url = urlunsplit(base._replace(path="/postgres"))
-    url = urlunsplit(base._replace(path=f"/{SCRATCH}"))
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "true"}
+    admin_url, url, env = scratch_database(SCRATCH)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{SCRATCH}"')

@@ -212,8 +212,22 @@ class ExternalIdentityAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
 
 
+class SecretShownOnceMixin:
+    """The signing secret is shown once, when the object is created, and never again."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self.message_user(
+                request,
+                _("Secret of %(source)s (shown once, hand it over now): %(secret)s")
+                % {"source": obj.code, "secret": obj.secret},
+                messages.WARNING,
+            )
+
+
 @admin.register(IntegrationSource)
-class IntegrationSourceAdmin(admin.ModelAdmin):
+class IntegrationSourceAdmin(SecretShownOnceMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "enabled", "contiguous_sequence", "time_zone"]
     list_filter = ["kind", "enabled"]
     search_fields = ["code", "name"]
@@ -246,16 +260,6 @@ class IntegrationSourceAdmin(admin.ModelAdmin):
             "rows": rows,
         }
         return TemplateResponse(request, "admin/customers/integration_status.html", context)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            self.message_user(
-                request,
-                _("Secret of %(source)s (shown once, give it to the sender): %(secret)s")
-                % {"source": obj.code, "secret": obj.secret},
-                messages.WARNING,
-            )
 
     @admin.action(description=_("Rotate the signing secret (the old one works 24 more hours)"))
     def rotate_secret(self, request, queryset):
@@ -305,7 +309,7 @@ class SubscriberForm(forms.ModelForm):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(SecretShownOnceMixin, admin.ModelAdmin):
     """Systems told about tier changes, consent withdrawals and KYC expiries."""
 
     form = SubscriberForm
@@ -314,16 +318,6 @@ class SubscriberAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
     actions = ["rotate_secret"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
-            self.message_user(
-                request,
-                _("Secret of %(source)s (shown once, give it to the receiver): %(secret)s")
-                % {"source": obj.code, "secret": obj.secret},
-                messages.WARNING,
-            )
 
     @admin.action(description=_("Give the subscriber a new signing secret"))
     def rotate_secret(self, request, queryset):

@@ -81,6 +81,16 @@ def _body(event: OutboundEvent) -> bytes:
     ).encode()
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a delivery: urllib would follow it with a GET."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def _send(delivery: OutboundDelivery) -> tuple[int | None, str]:
     """POST the event to the subscriber; (HTTP status or None, error text)."""
     subscriber = delivery.subscriber
@@ -94,7 +104,7 @@ def _send(delivery: OutboundDelivery) -> tuple[int | None, str]:
     }
     request = urllib.request.Request(subscriber.url, body, headers, method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+        with _opener.open(request, timeout=TIMEOUT) as response:
             return response.status, ""
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"

@@ -90,13 +90,12 @@ def inbox_store(*, source: IntegrationSource, events: list) -> list[Outcome]:
     invalid. Valid events are stored even when others in the batch are not."""
     outcomes: list[Outcome] = []
     rows = []
-    for index, raw in enumerate(events):
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        try:
-            event, data = schemas.parse_event(raw)
-        except schemas.EventError as exc:
-            outcomes.append(Outcome(index, event_id, 422, exc.details[0], exc.details))
+    for index, (raw, parsed) in enumerate(zip(events, schemas.parse_events(events), strict=True)):
+        if isinstance(parsed, schemas.EventError):
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            outcomes.append(Outcome(index, event_id, 422, parsed.details[0], parsed.details))
             continue
+        event, data = parsed
         occurred = _utc(event.occurred_at, source.time_zone)
         payload = data.model_dump(mode="json", exclude_none=True)
         for name in ("booked_at",):

@@ -6,12 +6,12 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from customers.ingest import signing
 from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import source_rotate_secret
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -164,19 +164,12 @@ def test_fifty_concurrent_copies_store_one_event(source):
     def send():
         headers = signing.headers(source.secret, source.code, body)
         barrier.wait()
-        try:
-            response = Client().post(
-                "/api/v1/events", body, content_type="application/json", headers=headers
-            )
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
+        response = Client().post(
+            "/api/v1/events", body, content_type="application/json", headers=headers
+        )
+        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=send) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert in_threads(send, 50) == []
     assert statuses == [202] * 50
     assert InboxEvent.objects.count() == 1
 

@@ -4,11 +4,9 @@ detected and closed from the source's feed."""
 import hashlib
 import json
 import random
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from customers import simulator
 from customers.ingest import resync
@@ -22,6 +20,7 @@ from customers.ingest.services import (
 )
 from customers.models import Account, Customer, ExternalIdentity, Interaction, Transaction
 from tests import factories
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -228,22 +227,12 @@ def test_replayed_and_shuffled_delivery_gives_the_in_order_state(source, book):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_apply_each_event_once(source, book):
     store(source, [tx(seq, amount="1.00") for seq in range(1, 401)])
-    errors = []
 
     def work():
-        try:
-            while inbox_process(limit=20):
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        while inbox_process(limit=20):
+            pass
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = in_threads(work, 4)
     assert not errors
     assert Transaction.objects.count() == 400
     assert InboxEvent.objects.filter(status="applied", attempts=1).count() == 400

@@ -16,6 +16,7 @@ from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
 from customers.models import Customer, ExternalIdentity
 from customers.tasks import dispatch_outbound, publish_kyc_expiries
 from tests import factories
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db
 
@@ -157,6 +158,13 @@ def test_failures_are_retried_with_back_off_until_delivered(marketing, customer,
     assert len(receiver.received) == 3
 
 
+def test_a_redirect_is_not_a_delivery(marketing, customer, receiver):
+    receiver.statuses = [302]
+    Customer.objects.filter(pk=customer.pk).update(tier=Customer.Tier.PRIVATE)
+    assert outbound.outbound_dispatch()["retry"] == 1
+    assert OutboundDelivery.objects.get().last_status_code == 302
+
+
 def test_an_unreachable_subscriber_is_given_up_on_then_retried_from_admin(
     marketing, customer, receiver, client, login, admin_user
 ):
@@ -208,23 +216,14 @@ def test_a_dispatcher_that_dies_mid_send_leaves_the_delivery_to_be_sent_again(
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispatchers_never_send_a_delivery_twice(marketing, branch, rm, receiver):
-    from django.db import connection
-
     people = [factories.customer(branch=branch, rm=rm) for _ in range(30)]
     Customer.objects.filter(pk__in=[p.pk for p in people]).update(tier=Customer.Tier.PRIVATE)
     assert OutboundDelivery.objects.count() == 30
 
     def work():
-        try:
-            while sum(outbound.outbound_dispatch(limit=3).values()):
-                pass
-        finally:
-            connection.close()
+        while sum(outbound.outbound_dispatch(limit=3).values()):
+            pass
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    assert in_threads(work, 4) == []
     assert OutboundDelivery.objects.filter(status="delivered").count() == 30
     assert len(receiver.received) == 30

@@ -269,8 +269,8 @@ def parse_event(raw: Any) -> tuple[EventIn, _Data]:
     return event, data
 
 
-# A whole batch is validated in one call when all of it is valid (the usual case: it is
-# several times faster than event by event); otherwise event by event, for precise errors.
+# A whole batch is validated in one call when all of it is valid (the usual case; storing a
+# batch takes 85 instead of 94 µs an event); otherwise event by event, for precise errors.
 _TYPED = tuple(
     create_model(
         f"_{data.__name__}Event",

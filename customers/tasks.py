@@ -121,11 +121,17 @@ def process_inbox(max_batches: int = 200) -> int:
         total += claimed
         if not claimed:
             # Let the next stored event wake a worker again, then look once more, so an
-            # event stored while the key was set is not left for the sweep.
+            # event stored while the key was set is not left for the sweep. Only a worker
+            # that applied something waits to look again: a kick whose events another
+            # worker took (or a stale message) costs nothing.
             with contextlib.suppress(Exception):
                 _redis().delete(_KICK_KEY)
+            if not total:
+                break
             time.sleep(IDLE_LINGER)
-            if not inbox_process():
+            claimed = inbox_process()
+            total += claimed
+            if not claimed:
                 break
     else:
         process_inbox.delay(max_batches)

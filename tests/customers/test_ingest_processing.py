@@ -296,3 +296,15 @@ def test_stale_master_data_never_overwrites_newer(source, book):
     assert Customer.objects.get(pk=book[0].pk).mobile == "+8613911111111"
     # Both are applied: the older one as a no-op.
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
+
+
+def test_a_worker_looks_again_after_applying_but_not_for_an_empty_kick(source, book, monkeypatch):
+    from customers import tasks
+
+    naps = []
+    monkeypatch.setattr(tasks.time, "sleep", naps.append)
+    assert tasks.process_inbox() == 0
+    assert naps == []  # a stale kick, or one whose events another worker took: no waiting
+    store(source, [tx(1)])
+    assert tasks.process_inbox() == 1
+    assert naps == [tasks.IDLE_LINGER]  # then once more, for events stored meanwhile

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format migrations-check messages bench clean-data install
+.PHONY: run manage test lint format migrations-check messages bench clean-data install
 
 install: $(INSTALLED)
 
@@ -19,6 +19,12 @@ $(INSTALLED): requirements/lock.txt
 # under .data/ unless DATABASE_URL / REDIS_URL are set. Ctrl-C stops everything.
 run: install
 	$(BIN)/python scripts/run.py
+
+# A manage command on the same database and Redis as `make run` (started if need be), e.g.
+# make manage ARGS="simulate_core_banking --rate 100 --seconds 60"
+manage: install
+	@eval "$$($(BIN)/python scripts/devservices.py start)" && \
+		DJANGO_DEBUG=true $(BIN)/python manage.py $(ARGS)
 
 # The whole suite: lint, then unit, integration (real Celery worker on Redis) and browser
 # tests. KEEP_SERVICES=1 keeps the embedded servers running for quick re-runs.

@@ -166,14 +166,15 @@ def map_identities() -> int:
     from customers.models import Customer, ExternalIdentity
 
     customers = Customer.objects.filter(cif__startswith="BK").values_list("pk", "cif")
-    created = ExternalIdentity.objects.bulk_create(
+    before = ExternalIdentity.objects.filter(source=SOURCE).count()
+    ExternalIdentity.objects.bulk_create(
         [
             ExternalIdentity(source=SOURCE, external_id=str(int(cif[2:])), customer_id=pk)
             for pk, cif in customers
         ],
         ignore_conflicts=True,
     )
-    return len(created)
+    return ExternalIdentity.objects.filter(source=SOURCE).count() - before
 
 
 def load_transactions(folder: Path, *, limit: int | None = None, chunk: int = 1000,

@@ -148,16 +148,16 @@ class Feed:
 
 # ---- what happens at the bank -------------------------------------------------------------
 
-# (kind, channel, direction, typical amount in CNY)
+# (kind as core banking describes it, channel, direction, typical amount in CNY)
 TRANSACTION_MIX = [
-    ("card_payment", "pos", "debit", 180),
-    ("salary", "transfer", "credit", 9000),
-    ("transfer_out", "mobile", "debit", 1500),
-    ("transfer_in", "mobile", "credit", 1200),
-    ("atm_withdrawal", "atm", "debit", 800),
-    ("online_purchase", "online", "debit", 260),
-    ("utility_bill", "online", "debit", 230),
-    ("branch_deposit", "branch", "credit", 5000),
+    ("刷卡消费", "pos", "debit", 180),
+    ("工资", "transfer", "credit", 9000),
+    ("转账支出", "mobile", "debit", 1500),
+    ("转账收入", "mobile", "credit", 1200),
+    ("取现", "atm", "debit", 800),
+    ("网购", "online", "debit", 260),
+    ("生活缴费", "online", "debit", 230),
+    ("柜面存款", "branch", "credit", 5000),
 ]
 MERCHANTS = ["美团外卖", "京东商城", "中国石化", "星巴克", "国家电网", "滴滴出行", "盒马鲜生"]
 
@@ -225,14 +225,19 @@ class Generator:
 def berka_events(folder: str | Path) -> Iterator[tuple[str, dict, datetime]]:
     """The Berka transactions (trans.asc) in booking order, on the accounts the Berka import
     creates (customers.berka.account_number), in CZK with the balance after each."""
+    # Berka's Czech operation and purpose codes, described as a Chinese core system would.
     operations = {
-        "VKLAD": ("cash_deposit", "branch"),
-        "VYBER": ("cash_withdrawal", "atm"),
-        "VYBER KARTOU": ("card_withdrawal", "atm"),
-        "PREVOD Z UCTU": ("transfer_in", "transfer"),
-        "PREVOD NA UCET": ("transfer_out", "transfer"),
-        "": ("interest", "branch"),
+        "VKLAD": ("现金存入", "branch"),
+        "VYBER": ("取现", "atm"),
+        "VYBER KARTOU": ("刷卡取现", "atm"),
+        "PREVOD Z UCTU": ("转账收入", "transfer"),
+        "PREVOD NA UCET": ("转账支出", "transfer"),
+        "": ("利息", "branch"),
     }
+    purposes = {
+        "POJISTNE": "保险费", "SLUZBY": "账户服务费", "UROK": "利息", "SANKC. UROK": "罚息",
+        "SIPO": "生活缴费", "DUCHOD": "养老金", "UVER": "贷款还款",
+    }  # fmt: skip
     with (Path(folder) / "trans.asc").open(newline="", encoding="utf-8") as handle:
         rows = sorted(
             csv.DictReader(handle, delimiter=";"), key=lambda r: (r["date"], int(r["trans_id"]))
@@ -247,7 +252,7 @@ def berka_events(folder: str | Path) -> Iterator[tuple[str, dict, datetime]]:
             "currency": "CZK",
             "direction": "credit" if row["type"] == "PRIJEM" else "debit",
             "channel": channel,
-            "kind": (row["k_symbol"].strip() or kind)[:40],
+            "kind": purposes.get(row["k_symbol"].strip(), kind),
             "balance_after": f"{Decimal(row['balance']):.2f}",
         }
         if row["account"]:

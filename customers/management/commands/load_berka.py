@@ -61,6 +61,12 @@ class Command(BaseCommand):
             f"{kind}: {batch.valid_rows:,} rows, {batch.error_rows:,} with errors, "
             f"{batch.created_count:,} created, {batch.updated_count:,} updated"
         )
+        seen = set()
+        for error in batch.errors:  # refused rows, each once (with line and column)
+            key = (error["line"], error["column"])
+            if key not in seen and len(seen) < 10:
+                seen.add(key)
+                self.stdout.write(f"  line {error['line']} {error['column']}: {error['message']}")
 
     def _every(self, step: int):
         marks = {"next": step}

@@ -258,6 +258,7 @@ class IntegrationSourceAdmin(SecretShownOnceMixin, admin.ModelAdmin):
             "title": _("Integration status"),
             "opts": self.model._meta,
             "rows": rows,
+            "subscribers": outbound.outbound_state(),
         }
         return TemplateResponse(request, "admin/customers/integration_status.html", context)
 

@@ -213,7 +213,10 @@ class OutboundDelivery(models.Model):
         OutboundEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="deliveries"
     )
     subscriber = models.ForeignKey(
-        Subscriber, verbose_name=_("subscriber"), on_delete=models.PROTECT, related_name="+"
+        Subscriber,
+        verbose_name=_("subscriber"),
+        on_delete=models.PROTECT,
+        related_name="deliveries",
     )
     status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)

@@ -24,10 +24,11 @@ import urllib.request
 from datetime import date, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from customers.ingest import signing
-from customers.ingest.models import OutboundDelivery, OutboundEvent
+from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +163,28 @@ def outbound_retry(*, delivery_ids) -> int:
         pk__in=delivery_ids,
         status__in=[OutboundDelivery.Status.DEAD, OutboundDelivery.Status.PENDING],
     ).update(status=OutboundDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now())
+
+
+def outbound_state() -> list[tuple[Subscriber, dict]]:
+    """Per subscriber: deliveries waiting (and the oldest), given up, delivered in the last
+    hour; one query."""
+    hour_ago = timezone.now() - timedelta(hours=1)
+    pending = Q(deliveries__status=OutboundDelivery.Status.PENDING)
+    subscribers = Subscriber.objects.annotate(
+        pending=Count("deliveries", filter=pending),
+        oldest_pending=Min("deliveries__event__created_at", filter=pending),
+        dead=Count("deliveries", filter=Q(deliveries__status=OutboundDelivery.Status.DEAD)),
+        delivered_last_hour=Count("deliveries", filter=Q(deliveries__delivered_at__gte=hour_ago)),
+    ).order_by("code")
+    return [
+        (
+            s,
+            {
+                "pending": s.pending,
+                "oldest_pending": s.oldest_pending,
+                "dead": s.dead,
+                "delivered_last_hour": s.delivered_last_hour,
+            },
+        )
+        for s in subscribers
+    ]

@@ -249,7 +249,7 @@ class Migration(migrations.Migration):
                     "subscriber",
                     models.ForeignKey(
                         on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
+                        related_name="deliveries",
                         to="customers.subscriber",
                         verbose_name="subscriber",
                     ),

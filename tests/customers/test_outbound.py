@@ -187,10 +187,15 @@ def test_an_unreachable_subscriber_is_given_up_on_then_retried_from_admin(
         assert response.status_code == 302
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("pending", 0)
+        status = client.get("/admin/customers/integrationsource/status/").content.decode()
+        assert 'data-testid="outbound-status"' in status and "Marketing platform" in status
+        assert outbound.outbound_state()[0][1]["pending"] == 1
         assert outbound.outbound_dispatch()["delivered"] == 1
     finally:
         back.close()
     assert len(back.received) == 1
+    ((_subscriber, state),) = outbound.outbound_state()
+    assert state == {"pending": 0, "oldest_pending": None, "dead": 0, "delivered_last_hour": 1}
 
 
 def test_a_dispatcher_that_dies_mid_send_leaves_the_delivery_to_be_sent_again(

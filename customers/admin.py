@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
-from customers.ingest.models import OutboundEventType, new_secret
+from customers.ingest.models import OutboundEventType
 from customers.models import (
     Account,
     Consent,
@@ -323,8 +323,7 @@ class SubscriberAdmin(SecretShownOnceMixin, admin.ModelAdmin):
     @admin.action(description=_("Give the subscriber a new signing secret"))
     def rotate_secret(self, request, queryset):
         for subscriber in queryset:
-            subscriber.secret = new_secret()
-            subscriber.save(update_fields=["secret"])
+            outbound.subscriber_rotate_secret(subscriber=subscriber)
             self.message_user(
                 request,
                 _("New secret of %(source)s (shown once, give it to the receiver): %(secret)s")

@@ -35,6 +35,7 @@ class CustomersConfig(AppConfig):
         auditlog.register(CustomerDelegation)
         # Status changes of imports; the file itself (encrypted) never reaches an audit row.
         auditlog.register(ImportBatch, include_fields=["status", "kind", "file_name"])
-        from customers.ingest.models import IntegrationSource
+        from customers.ingest.models import IntegrationSource, Subscriber
 
         auditlog.register(IntegrationSource, exclude_fields=["secret", "previous_secret"])
+        auditlog.register(Subscriber, exclude_fields=["secret"])

@@ -28,7 +28,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from customers.ingest import signing
-from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
+from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber, new_secret
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +155,14 @@ def outbound_dispatch(*, limit: int = 100) -> dict:
         ).update(**changes)
         counts[outcome] += 1
     return counts
+
+
+def subscriber_rotate_secret(*, subscriber: Subscriber) -> str:
+    """A new signing secret for the subscriber, in force at once (the receiver must switch
+    with it); returns it, to be handed over once. The change is audited (without it)."""
+    subscriber.secret = new_secret()
+    subscriber.save(update_fields=["secret"])
+    return subscriber.secret
 
 
 def outbound_retry(*, delivery_ids) -> int:

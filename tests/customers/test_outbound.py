@@ -232,3 +232,19 @@ def test_concurrent_dispatchers_never_send_a_delivery_twice(marketing, branch, r
     assert in_threads(work, 4) == []
     assert OutboundDelivery.objects.filter(status="delivered").count() == 30
     assert len(receiver.received) == 30
+
+
+def test_a_rotated_subscriber_secret_signs_from_then_on_and_is_never_audited(
+    marketing, customer, receiver
+):
+    from auditlog.models import LogEntry
+
+    old = marketing.secret
+    new = outbound.subscriber_rotate_secret(subscriber=marketing)
+    assert new != old
+    receiver.secret = new  # the receiver checks with the new one
+    Customer.objects.filter(pk=customer.pk).update(tier=Customer.Tier.PRIVATE)
+    assert outbound.outbound_dispatch()["delivered"] == 1
+    entries = LogEntry.objects.get_for_object(marketing)
+    assert entries.exists()
+    assert all(old not in str(e.changes) and new not in str(e.changes) for e in entries)

@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.audit import client_ip
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
 from customers.ingest.models import OutboundEventType
@@ -291,7 +292,11 @@ class InboxEventAdmin(ReadOnlyAdmin):
         description=_("Replay the selected parked or failed events"), permissions=["view"]
     )
     def replay(self, request, queryset):
-        count = ingest_services.inbox_replay(event_ids=list(queryset.values_list("pk", flat=True)))
+        count = ingest_services.inbox_replay(
+            event_ids=list(queryset.values_list("pk", flat=True)),
+            actor=request.user,
+            remote_addr=client_ip(request),
+        )
         self.message_user(request, _("%(count)d events queued again.") % {"count": count})
 
 
@@ -355,5 +360,9 @@ class OutboundDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Send the selected deliveries again now"), permissions=["view"])
     def retry(self, request, queryset):
-        count = outbound.outbound_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        count = outbound.outbound_retry(
+            delivery_ids=list(queryset.values_list("pk", flat=True)),
+            actor=request.user,
+            remote_addr=client_ip(request),
+        )
         self.message_user(request, _("%(count)d deliveries queued again.") % {"count": count})

@@ -35,7 +35,17 @@ class CustomersConfig(AppConfig):
         auditlog.register(CustomerDelegation)
         # Status changes of imports; the file itself (encrypted) never reaches an audit row.
         auditlog.register(ImportBatch, include_fields=["status", "kind", "file_name"])
-        from customers.ingest.models import IntegrationSource, Subscriber
+        from customers.ingest.models import (
+            InboxEvent,
+            IntegrationSource,
+            OutboundDelivery,
+            Subscriber,
+        )
 
         auditlog.register(IntegrationSource, exclude_fields=["secret", "previous_secret"])
         auditlog.register(Subscriber, exclude_fields=["secret"])
+        # Admins' replays and retries (bulk updates, logged by the services); never payloads.
+        auditlog.register(InboxEvent, include_fields=["status", "attempts", "error"])
+        auditlog.register(
+            OutboundDelivery, include_fields=["status", "attempts", "next_attempt_at"]
+        )

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bankcrm import crypto, masking
+from bankcrm.audit import log_bulk_changes
 from customers import services as customer_services
 from customers.ingest import schemas
 from customers.ingest.models import InboxEvent, IntegrationSource, new_secret
@@ -414,13 +416,20 @@ def inbox_process(*, limit: int = 500) -> int:
 
 
 @transaction.atomic
-def inbox_replay(*, event_ids) -> int:
-    """Put parked or failed events back in the queue (after an admin fixed the mapping)."""
-    count = (
-        InboxEvent.objects.filter(pk__in=event_ids)
-        .filter(status__in=[InboxEvent.Status.PARKED, InboxEvent.Status.FAILED])
-        .update(status=InboxEvent.Status.PENDING, attempts=0, error="")
+def inbox_replay(*, event_ids, actor=None, remote_addr=None) -> int:
+    """Put parked or failed events back in the queue (after an admin fixed the mapping),
+    with an audit row for each (status, attempts and error before and after)."""
+    waiting = InboxEvent.objects.filter(
+        pk__in=event_ids, status__in=[InboxEvent.Status.PARKED, InboxEvent.Status.FAILED]
+    ).select_for_update()
+    before = list(waiting.only("pk", "source_id", "event_id", "status", "attempts", "error"))
+    count = waiting.filter(pk__in=[e.pk for e in before]).update(
+        status=InboxEvent.Status.PENDING, attempts=0, error=""
     )
+    after = [copy(e) for e in before]
+    for event in after:
+        event.status, event.attempts, event.error = InboxEvent.Status.PENDING, 0, ""
+    log_bulk_changes(zip(before, after, strict=True), actor=actor, remote_addr=remote_addr)
     if count:
         from customers.tasks import kick_inbox
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from auditlog.models import LogEntry
 from django.db import transaction
 from django.utils import timezone
 
@@ -187,6 +188,8 @@ def test_an_unreachable_subscriber_is_given_up_on_then_retried_from_admin(
         assert response.status_code == 302
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("pending", 0)
+        audit = LogEntry.objects.get(content_type__model="outbounddelivery", actor=admin_user)
+        assert audit.changes_dict["status"] == ["dead", "pending"]
         status = client.get("/admin/customers/integrationsource/status/").content.decode()
         assert 'data-testid="outbound-status"' in status and "Marketing platform" in status
         assert outbound.outbound_state()[0][1]["pending"] == 1
@@ -237,8 +240,6 @@ def test_concurrent_dispatchers_never_send_a_delivery_twice(marketing, branch, r
 def test_a_rotated_subscriber_secret_signs_from_then_on_and_is_never_audited(
     marketing, customer, receiver
 ):
-    from auditlog.models import LogEntry
-
     old = marketing.secret
     new = outbound.subscriber_rotate_secret(subscriber=marketing)
     assert new != old

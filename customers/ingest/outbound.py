@@ -44,7 +44,7 @@ KYC_LOOKBACK_DAYS = 7  # a beat outage up to this long is caught up
 
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … capped at 1 h, ±20% so retries of many events spread out;
-    twelve attempts span about seven hours."""
+    the eleven waits between twelve attempts add up to about five hours."""
     base = min(30 * 2 ** (attempts - 1), 3600)
     return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
 
@@ -135,7 +135,12 @@ def _claim(limit: int) -> list[OutboundDelivery]:
 def outbound_dispatch(*, limit: int = 100) -> dict:
     """Send what is due (one claimed batch); returns counts by outcome."""
     counts = {"delivered": 0, "retry": 0, "dead": 0}
+    # Send only while the claim holds: once a slow subscriber has used it up, what is left
+    # goes back to be claimed again rather than risk being sent by two dispatchers at once.
+    deadline = timezone.now() + LEASE - timedelta(seconds=TIMEOUT)
     for delivery in _claim(limit):
+        if timezone.now() > deadline:
+            break
         status, error = _send(delivery)
         now = timezone.now()
         attempts = delivery.attempts + 1

@@ -249,3 +249,15 @@ def test_a_rotated_subscriber_secret_signs_from_then_on_and_is_never_audited(
     entries = LogEntry.objects.get_for_object(marketing)
     assert entries.exists()
     assert all(old not in str(e.changes) and new not in str(e.changes) for e in entries)
+
+
+def test_a_dispatcher_stops_sending_when_its_claim_runs_out(
+    marketing, customer, receiver, monkeypatch
+):
+    Customer.objects.filter(pk=customer.pk).update(tier=Customer.Tier.PRIVATE)
+    # A lease no longer than one send's timeout: nothing may be sent under it.
+    monkeypatch.setattr(outbound, "LEASE", timedelta(seconds=outbound.TIMEOUT))
+    assert outbound.outbound_dispatch() == {"delivered": 0, "retry": 0, "dead": 0}
+    assert receiver.received == []
+    delivery = OutboundDelivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("pending", 0)  # claimed again later

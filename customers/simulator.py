@@ -294,13 +294,19 @@ class Stats:
 
 
 class Sender:
-    """One keep-alive connection to bankcrm that signs what it sends."""
+    """One keep-alive connection to bankcrm that signs what it sends. It is renewed every
+    REUSE requests, as client pools do: a connection stays with the server process that
+    accepted it, so without renewal one process can end up with every client (after the
+    other was recycled, say) while the other idles."""
+
+    REUSE = 500
 
     def __init__(self, base_url: str, source: str, secret: str, timeout: float = 10):
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.source, self.secret, self.timeout = source, secret, timeout
         self.conn = None
+        self.uses = 0
 
     def post(self, path: str, payload) -> tuple[int | None, dict | None]:
         body = json.dumps(payload, ensure_ascii=False).encode()
@@ -309,6 +315,10 @@ class Sender:
             "Host": self.host,
             **signing.headers(self.secret, self.source, body),
         }
+        self.uses += 1
+        if self.conn is not None and self.uses % self.REUSE == 0:
+            self.conn.close()
+            self.conn = None
         for attempt in range(2):  # once more on a stale keep-alive connection
             try:
                 if self.conn is None:

@@ -1,5 +1,7 @@
 """Validators for Chinese identifiers; each returns the canonical form or raises."""
 
+import zoneinfo
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -45,3 +47,8 @@ def normalise_mobile(value: str) -> str:
     ):
         raise ValidationError(_("Enter a valid mobile number."), code="invalid_mobile")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value})

@@ -12,9 +12,11 @@ class ServiceConfig(AppConfig):
 
         from bankcrm.roles import Role
         from customers.access import register_scope
-        from service.models import Ticket
+        from service.models import BusinessCalendar, CalendarException, CalendarHours, Ticket
 
         auditlog.register(Ticket)
+        for model in (BusinessCalendar, CalendarHours, CalendarException):
+            auditlog.register(model)
 
         # Agents reach a customer only through a ticket they work; supervisors through
         # any open ticket.

@@ -1,10 +1,13 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.validators import validate_timezone
 from customers.models import Customer
+from service.calendars import Hours
 
 
 class TicketQuerySet(models.QuerySet):
@@ -76,3 +79,129 @@ class Ticket(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.due_at is not None and self.due_at < timezone.now()
+
+
+# ---- business calendars (SLA clocks run in working time) ----------------------------------
+
+
+class BusinessCalendar(models.Model):
+    """Weekly working hours and exceptions by date, in which SLA clocks run."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(
+        _("time zone"), max_length=40, default="Asia/Shanghai", validators=[validate_timezone]
+    )
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def hours(self) -> Hours:
+        """The calendar for arithmetic (two queries)."""
+        import zoneinfo
+
+        weekly: dict[int, list] = {}
+        for row in self.weekly_hours.order_by("weekday", "opens"):
+            weekly.setdefault(row.weekday, []).append((row.opens, row.closes))
+        exceptions: dict = {}
+        for row in self.exceptions.order_by("date", "opens"):
+            day = exceptions.setdefault(row.date, [])
+            if row.working:
+                day.append((row.opens, row.closes))
+        return Hours(zone=zoneinfo.ZoneInfo(self.time_zone), weekly=weekly, exceptions=exceptions)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class CalendarHours(models.Model):
+    """One opening interval of a weekday (a lunch break makes two)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="weekly_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday)
+    opens = models.TimeField(_("opens"))
+    closes = models.TimeField(_("closes"))
+
+    class Meta:
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.CheckConstraint(condition=Q(opens__lt=models.F("closes")), name="hours_order"),
+            models.UniqueConstraint(
+                fields=["calendar", "weekday", "opens"], name="hours_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class CalendarException(models.Model):
+    """A date that differs from the week: a public holiday (closed) or a make-up working
+    day (调休, open with its own hours; several rows for several intervals)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField(_("date"))
+    name = models.CharField(_("name"), max_length=60, blank=True)
+    working = models.BooleanField(_("working day"), default=False)
+    opens = models.TimeField(_("opens"), null=True, blank=True)
+    closes = models.TimeField(_("closes"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        ordering = ["date", "opens"]
+        constraints = [
+            # Closed days have no hours; working days have hours in order.
+            models.CheckConstraint(
+                condition=Q(working=False, opens__isnull=True, closes__isnull=True)
+                | Q(
+                    working=True,
+                    opens__isnull=False,
+                    closes__isnull=False,
+                    opens__lt=models.F("closes"),
+                ),
+                name="exception_hours",
+            ),
+            # A holiday is one row; a make-up day one row per interval.
+            models.UniqueConstraint(
+                fields=["calendar", "date"],
+                condition=Q(working=False),
+                name="exception_closed_once",
+            ),
+            models.UniqueConstraint(
+                fields=["calendar", "date", "opens"], name="exception_unique_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()
+
+    def clean(self) -> None:
+        """A date is either closed or worked, not both."""
+        if self.calendar_id is None or self.date is None:
+            return
+        others = CalendarException.objects.filter(calendar_id=self.calendar_id, date=self.date)
+        if others.exclude(pk=self.pk).exclude(working=self.working).exists():
+            raise ValidationError(
+                _("%(date)s is already set as a %(other)s."),
+                params={
+                    "date": self.date,
+                    "other": _("working day") if not self.working else _("closed day"),
+                },
+            )

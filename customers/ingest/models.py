@@ -3,22 +3,16 @@ events the CRM publishes to them."""
 
 import secrets
 import uuid
-import zoneinfo
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.fields import EncryptedField
-
-
-def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(_("Unknown time zone: %(zone)s"), params={"zone": value})
+from bankcrm.validators import validate_timezone
 
 
 def new_secret() -> str:

@@ -150,6 +150,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class RequeueMixin:
+    """Putting rows back in a queue (replay, send again) is a change: it needs the model's
+    change permission, even where the admin shows rows read-only; viewing is not enough."""
+
+    def has_requeue_permission(self, request) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
 @admin.register(Consent)
 class ConsentAdmin(ReadOnlyAdmin):
     list_display = ["recorded_at", "customer", "purpose", "channel", "granted", "source"]
@@ -276,7 +285,7 @@ class IntegrationSourceAdmin(SecretShownOnceMixin, admin.ModelAdmin):
 
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(ReadOnlyAdmin):
+class InboxEventAdmin(RequeueMixin, ReadOnlyAdmin):
     """The reconciliation queue: parked events wait for a mapping, then are replayed."""
 
     list_display = ["event_id", "source", "sequence", "event_type", "status", "error",
@@ -289,7 +298,7 @@ class InboxEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # tens of millions of rows
 
     @admin.action(
-        description=_("Replay the selected parked or failed events"), permissions=["view"]
+        description=_("Replay the selected parked or failed events"), permissions=["requeue"]
     )
     def replay(self, request, queryset):
         count = ingest_services.inbox_replay(
@@ -347,7 +356,7 @@ class OutboundEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboundDelivery)
-class OutboundDeliveryAdmin(ReadOnlyAdmin):
+class OutboundDeliveryAdmin(RequeueMixin, ReadOnlyAdmin):
     """Where each outbound event stands with each subscriber; dead ones can be retried."""
 
     list_display = ["event", "subscriber", "status", "attempts", "next_attempt_at",
@@ -358,7 +367,7 @@ class OutboundDeliveryAdmin(ReadOnlyAdmin):
     actions = ["retry"]
     show_full_result_count = False
 
-    @admin.action(description=_("Send the selected deliveries again now"), permissions=["view"])
+    @admin.action(description=_("Send the selected deliveries again now"), permissions=["requeue"])
     def retry(self, request, queryset):
         count = outbound.outbound_retry(
             delivery_ids=list(queryset.values_list("pk", flat=True)),

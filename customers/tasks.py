@@ -141,15 +141,17 @@ def process_inbox(max_batches: int = 200) -> int:
 @shared_task(ignore_result=True)
 def sweep_inbox() -> None:
     """From beat: apply what waits (a lost kick, a broker outage) and move each source's
-    sequence cursor, resyncing sources with gaps from their feeds."""
+    sequence cursor; a source with a feed is asked for everything after its cursor, which
+    also brings events lost at the end of a stream (a gap nothing later reveals)."""
     from customers.ingest import resync
     from customers.ingest.models import IntegrationSource
     from customers.ingest.services import source_advance_cursor
 
     process_inbox()  # here, not queued: the sweep is the fallback when messages are lost
     for source in IntegrationSource.objects.filter(enabled=True):
-        source_advance_cursor(source=source)
-        if source.feed_url:
+        if not source.feed_url:
+            source_advance_cursor(source=source)
+        else:  # resync_source moves the cursor first
             try:
                 resync.resync_source(source=source)
             except resync.ResyncError:

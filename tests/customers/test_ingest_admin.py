@@ -103,3 +103,31 @@ def test_the_status_page_is_for_admins_only(client, login, rm):
     login(rm)
     response = client.get("/admin/customers/integrationsource/status/")
     assert response.status_code in (302, 403)
+
+
+def test_viewing_the_queue_does_not_allow_putting_events_back(client, login, branch):
+    """A staff member who may only look (an auditor, say) sees parked events but can
+    neither replay them nor send outbound deliveries again: both are changes."""
+    from django.contrib.auth.models import Permission
+
+    from bankcrm.roles import Role
+
+    auditor = factories.user(Role.COMPLIANCE_OFFICER, branch=branch, is_staff=True)
+    auditor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_inboxevent", "view_outbounddelivery"])
+    )
+    source = IntegrationSource.objects.create(code="app", name="Mobile app", kind="app")
+    inbox_store(source=source, events=[app_event(1)])
+    inbox_process()
+    login(auditor)
+    listing = client.get("/admin/customers/inboxevent/")
+    assert listing.status_code == 200
+    assert 'value="replay"' not in listing.content.decode()
+    parked = InboxEvent.objects.get()
+    client.post(
+        "/admin/customers/inboxevent/", {"action": "replay", "_selected_action": [parked.pk]}
+    )
+    parked.refresh_from_db()
+    assert parked.status == "parked"
+    deliveries = client.get("/admin/customers/outbounddelivery/").content.decode()
+    assert 'value="retry"' not in deliveries

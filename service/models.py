@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -102,8 +104,6 @@ class BusinessCalendar(models.Model):
 
     def hours(self) -> Hours:
         """The calendar for arithmetic (two queries)."""
-        import zoneinfo
-
         weekly: dict[int, list] = {}
         for row in self.weekly_hours.order_by("weekday", "opens"):
             weekly.setdefault(row.weekday, []).append((row.opens, row.closes))

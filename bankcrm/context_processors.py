@@ -15,6 +15,11 @@ def navigation(request):
     )
     if sees_customers:
         items.append((_("Customers"), reverse("customers:list")))
+    if user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR):
+        items.append((_("My tickets"), reverse("service:mine")))
+        items.append((_("Knowledge base"), reverse("service:kb")))
+    if user.has_role(Role.SERVICE_SUPERVISOR):
+        items.append((_("Supervisor"), reverse("service:supervisor")))
     if user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

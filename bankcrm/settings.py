@@ -177,7 +177,33 @@ CELERY_BEAT_SCHEDULE = {
     # Outbound events to subscribed systems: due deliveries and retries, KYC expiries.
     "dispatch-outbound": {"task": "customers.tasks.dispatch_outbound", "schedule": 10.0},
     "publish-kyc-expiries": {"task": "customers.tasks.publish_kyc_expiries", "schedule": 3600.0},
+    # SLA warnings and escalations that fell due (each once, however late), then messages.
+    "sla-sweep": {"task": "service.tasks.sweep_sla", "schedule": 60.0},
+    "send-notifications": {"task": "service.tasks.send_notifications", "schedule": 30.0},
 }
+
+# Service desk: message providers per channel ("console", "file", "smtp" for e-mail, or a
+# dotted path to a service.notify.Provider), the folder of the file provider, and the
+# address surveys link to.
+SERVICE_NOTIFY_PROVIDERS = {
+    "sms": env_choice("SERVICE_SMS_PROVIDER", "console", ["console", "file"]),
+    "email": env_choice("SERVICE_EMAIL_PROVIDER", "console", ["console", "file", "smtp"]),
+}
+SERVICE_NOTIFY_FILE_DIR = env_str(
+    "SERVICE_NOTIFY_FILE_DIR", str(Path(tempfile.gettempdir()) / "bankcrm-outbox")
+)
+SERVICE_EMAIL_DOMAIN = env_str("SERVICE_EMAIL_DOMAIN", "bankcrm.local")
+# Links in messages to customers (the survey): the public address of the site.
+SITE_URL = env_str(
+    "SITE_URL", "http://localhost:8000" if DEV_DEFAULTS else f"https://{ALLOWED_HOSTS[0]}"
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "service@bankcrm.local")
 
 # Auth
 AUTH_USER_MODEL = "bankcrm.User"

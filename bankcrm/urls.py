@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from bankcrm import views
 from customers.ingest.api import api as ingest_api
+from service import views as service_views
 
 handler400 = "bankcrm.views.bad_request"
 handler403 = "bankcrm.views.permission_denied"
@@ -19,6 +20,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
     path("customers/", include("customers.urls")),
+    path("service/", include("service.urls")),
+    path("s/<str:token>/", service_views.survey, name="survey"),
     path("api/", ingest_api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -34,7 +34,6 @@ from customers.models import (
     IntegrationSource,
 )
 from customers.simulator import app_user_id, core_customer_ref
-from service.models import Ticket
 
 DEMO_PASSWORD = "Bankcrm-Demo-2026"  # noqa: S105 - printed for the demo users
 # Integration sources of the demo (simulate_core_banking signs with these by default).
@@ -74,6 +73,7 @@ DEMO_USERS = [
     ("rm2", Role.RELATIONSHIP_MANAGER, "李", "晓彤", False),
     ("branch_manager", Role.BRANCH_MANAGER, "张", "建国", False),
     ("agent", Role.SERVICE_AGENT, "刘", "婷", False),
+    ("agent2", Role.SERVICE_AGENT, "孙", "悦", False),
     ("supervisor", Role.SERVICE_SUPERVISOR, "陈", "志强", False),
     ("compliance", Role.COMPLIANCE_OFFICER, "赵", "敏", False),
     ("admin", Role.ADMIN, "周", "磊", True),
@@ -130,18 +130,6 @@ TRANSACTION_KINDS = [
     ("贷款还款", "debit", "transfer", 1500, 12000),
     ("柜面存款", "credit", "branch", 1000, 50000),
 ]
-TICKET_SUBJECTS = [
-    ("信用卡盗刷，要求冻结", "P1"),
-    ("账户被冻结，无法转账", "P2"),
-    ("手机银行无法登录", "P2"),
-    ("理财产品赎回未到账", "P2"),
-    ("贷款还款日期变更咨询", "P3"),
-    ("投诉：网点排队时间过长", "P3"),
-    ("信用卡额度调整申请", "P3"),
-    ("开具存款证明", "P4"),
-    ("更新预留手机号", "P4"),
-]
-TICKET_COUNT = 60
 PRODUCT_RISK = ["R1", "R2", "R2", "R3", "R4"]
 
 
@@ -646,40 +634,17 @@ class DemoSeeder:
         Consent.objects.bulk_create(consents)
 
     def seed_tickets(self, demo_users) -> None:
-        numbers = [f"SR-{self.today.year}-{n:06d}" for n in range(1, TICKET_COUNT + 1)]
-        existing = set(Ticket.objects.filter(number__in=numbers).values_list("number", flat=True))
+        # The service desk seeds itself (service/demo.py) through its own services.
+        from service.demo import seed_service_desk
+
         customers = list(
             Customer.objects.filter(branch__code=DEMO_BRANCH)
             .order_by("cif")
             .values_list("pk", flat=True)[:400]
         )
-        if not customers:
-            return
-        rng = _rng(self.seed, 4)
-        tickets = []
-        for n, number in enumerate(numbers):
-            subject, priority = rng.choice(TICKET_SUBJECTS)
-            if number in existing:
-                continue
-            assigned = n % 3 == 0
-            status = (
-                rng.choice(["assigned", "in_progress", "pending_customer"]) if assigned else "new"
-            )
-            tickets.append(
-                Ticket(
-                    number=number,
-                    customer_id=rng.choice(customers),
-                    subject=subject,
-                    channel=rng.choice(Ticket.Channel.values),
-                    priority=priority,
-                    status=status,
-                    assignee=demo_users["agent"] if assigned else None,
-                    created_at=self.now - timedelta(hours=rng.randrange(1, 48)),
-                    due_at=self.now + timedelta(minutes=rng.randrange(-120, 3 * 24 * 60)),
-                )
-            )
-        Ticket.objects.bulk_create(tickets)
-        self.report.tickets = len(tickets)
+        self.report.tickets = seed_service_desk(
+            users=demo_users, customer_ids=customers, seed=self.seed
+        )
 
     # ------------------------------------------------------------------ all
 

@@ -28,6 +28,7 @@ from customers.forms import (
 )
 from customers.imports import TEMPLATES, FileError
 from customers.models import CustomerDelegation, RiskQuestionnaire
+from customers.panels import panels_for
 
 PAGE_SIZE = 25
 
@@ -160,6 +161,7 @@ def customer_detail(request, pk):
         "consent_form": ConsentForm(),
         "reveal_form": RevealForm(),
         "tx_form": TransactionFilterForm(),
+        "panels": panels_for(request, customer),
     }
     if access.can_delegate(request.user, customer):
         context.update(

@@ -1,9 +1,16 @@
-"""The only way views reach tickets."""
+"""The only way views reach tickets, and what each role may do with them.
 
+Agents see the tickets of their queues and those assigned to them; supervisors and
+compliance every ticket (compliance read-only); relationship and branch managers the tickets
+of the customers they may see (read-only, on the 360 page). Everything else is 404.
+"""
+
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
 from bankcrm.roles import Role
-from service.models import Ticket
+from service.models import Queue, Ticket
 
 
 def tickets_for_user(user) -> QuerySet[Ticket]:
@@ -12,7 +19,52 @@ def tickets_for_user(user) -> QuerySet[Ticket]:
         return qs.none()
     if user.has_role(Role.SERVICE_SUPERVISOR, Role.COMPLIANCE_OFFICER):
         return qs
+    scope = Q(pk__in=[])
     if user.has_role(Role.SERVICE_AGENT):
-        # Agents work their own tickets and the unassigned pool they take from.
-        return qs.filter(Q(assignee=user) | Q(assignee__isnull=True))
-    return qs.none()
+        queues = list(user.service_queues.values_list("pk", flat=True))
+        scope |= Q(assignee=user) | Q(queue_id__in=queues)
+    if user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER):
+        from customers.access import customers_for_user
+
+        scope |= Q(customer__in=customers_for_user(user).values("pk"))
+    return qs.filter(scope)
+
+
+def ticket_for_user(user, pk, *, related=("customer", "queue", "assignee")) -> Ticket:
+    try:
+        return tickets_for_user(user).select_related(*related).get(pk=int(pk))
+    except (Ticket.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def queues_for_user(user) -> QuerySet[Queue]:
+    if user.has_role(Role.SERVICE_SUPERVISOR):
+        return Queue.objects.filter(is_active=True)
+    if user.has_role(Role.SERVICE_AGENT):
+        return user.service_queues.filter(is_active=True)
+    return Queue.objects.none()
+
+
+def is_desk_user(user) -> bool:
+    return user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR)
+
+
+def can_supervise(user) -> bool:
+    return user.has_role(Role.SERVICE_SUPERVISOR)
+
+
+def can_work(user, ticket: Ticket) -> bool:
+    """Reply, change status, resolve: supervisors, the assignee, and agents of its queue."""
+    if user.has_role(Role.SERVICE_SUPERVISOR):
+        return True
+    if not user.has_role(Role.SERVICE_AGENT):
+        return False
+    if ticket.assignee_id == user.pk:
+        return True
+    return ticket.queue_id is not None and user.service_queues.filter(pk=ticket.queue_id).exists()
+
+
+def require(condition: bool) -> None:
+    """In scope but not allowed this action: 403."""
+    if not condition:
+        raise PermissionDenied

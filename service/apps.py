@@ -12,11 +12,25 @@ class ServiceConfig(AppConfig):
 
         from bankcrm.roles import Role
         from customers.access import register_scope
-        from service.models import BusinessCalendar, CalendarException, CalendarHours, Ticket
+        from customers.ingest.services import register_handler
+        from customers.panels import register_panel
+        from service import models
+        from service.intake import apply_service_request
+        from service.models import Ticket
+        from service.panels import customer_tickets
 
-        auditlog.register(Ticket)
-        for model in (BusinessCalendar, CalendarHours, CalendarException):
+        # Ticket rows (auditlog) plus their own history (TicketEvent); configuration that
+        # decides clocks, routing and what customers are told.
+        auditlog.register(Ticket, exclude_fields=["sla_check_at", "due_at"])
+        for model in (
+            models.BusinessCalendar, models.CalendarHours, models.CalendarException,
+            models.Queue, models.SlaPolicy, models.RoutingRule, models.Macro,
+            models.KnowledgeArticle,
+        ):  # fmt: skip
             auditlog.register(model)
+        auditlog.register(models.Queue.members.through)
+        register_handler("service.request", apply_service_request)
+        register_panel(customer_tickets)
 
         # Agents reach a customer only through a ticket they work; supervisors through
         # any open ticket.

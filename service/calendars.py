@@ -40,7 +40,13 @@ class Hours:
         for _ in range(HORIZON_DAYS):
             for opens, closes in self.intervals(day):
                 begin = max(datetime.combine(day, opens, self.zone), local)
-                end = datetime.combine(day, closes, self.zone)
+                # 23:59:59.999999 closes at midnight (a 24-hour day cannot be written as
+                # opens < closes otherwise).
+                end = (
+                    datetime.combine(day + timedelta(days=1), time(0), self.zone)
+                    if closes == time.max
+                    else datetime.combine(day, closes, self.zone)
+                )
                 if begin < end:
                     yield begin, end
             day += timedelta(days=1)

@@ -305,12 +305,24 @@ def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:
     )
 
 
+def customer_id_for(batch: _Batch, event: InboxEvent) -> int:
+    """The customer an event's `customer_ref` maps to (ParkedError if none), for handlers
+    that other apps register."""
+    return _identity(batch, event).customer_id
+
+
 HANDLERS = {
     "transaction.posted": _apply_transaction,
     "balance.changed": _apply_balance,
     "customer.updated": _apply_customer,
     "app.activity": _apply_app_activity,
+    # "service.request" is applied by the service app (registered in its AppConfig.ready).
 }
+
+
+def register_handler(event_type: str, handler) -> None:
+    """For higher apps: how to apply an event type that customers/ does not own."""
+    HANDLERS[event_type] = handler
 
 
 _MARK = """

@@ -91,3 +91,10 @@ def test_a_pause_moves_the_due_time_by_the_working_time_paused():
 def test_a_calendar_that_never_opens_says_so():
     with pytest.raises(NoWorkingTimeError):
         Hours(zone=SH, weekly={}).add(at(2026, 11, 23), h(1))
+
+
+def test_a_day_open_until_23_59_59_999999_runs_through_midnight():
+    always = Hours(zone=SH, weekly=dict.fromkeys(range(7), ((time(0), time.max),)))
+    start = at(2026, 11, 23, 22)
+    assert always.add(start, h(4)) == at(2026, 11, 24, 2).astimezone(UTC)
+    assert always.between(start, at(2026, 11, 24, 2)) == h(4)

@@ -1,0 +1,213 @@
+"""Sending the notification outbox through providers.
+
+Rows are written in the transaction that decides a message goes out (service/services.py,
+service/sla.py). dispatch() claims due rows with SKIP LOCKED and a lease, sends each through
+the channel's provider, and marks it sent; if a worker dies in between, the row is taken
+again when its lease runs out and sent with the same key, which the file provider keeps
+once and SMTP carries as the Message-ID. Addresses are read from the customer or the user
+at sending time and never stored in the row; logs show them masked.
+"""
+
+import json
+import logging
+import random
+from datetime import timedelta
+from email.utils import make_msgid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from bankcrm import masking
+from service.models import Notification
+
+logger = logging.getLogger(__name__)
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+
+
+class ProviderError(Exception):
+    """The provider refused or could not be reached; the message is tried again later."""
+
+
+class Provider:
+    name = "base"
+
+    def send(self, notification: Notification, address: str) -> None:
+        raise NotImplementedError
+
+
+class ConsoleProvider(Provider):
+    """Writes each message to the log (development and demos)."""
+
+    name = "console"
+
+    def send(self, notification: Notification, address: str) -> None:
+        shown = (
+            masking.mask_mobile(address)
+            if notification.channel == Notification.Channel.SMS
+            else masking.mask_email(address)
+        )
+        logger.info(
+            "notification.sent",
+            extra={"key": notification.key, "channel": notification.channel, "to": shown,
+                   "text": notification.body},
+        )  # fmt: skip
+
+
+class FileProvider(Provider):
+    """One JSON file per message, named by its key: sending again overwrites, so a message
+    exists once however often it is sent. For tests and for a gateway that polls a folder."""
+
+    name = "file"
+
+    def __init__(self, directory: str | None = None):
+        self.directory = Path(directory or settings.SERVICE_NOTIFY_FILE_DIR)
+
+    def send(self, notification: Notification, address: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = notification.key.replace(":", "_").replace("/", "_") + ".json"
+        target = self.directory / name
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "key": notification.key,
+                    "channel": notification.channel,
+                    "to": address,
+                    "subject": notification.subject,
+                    "text": notification.body,
+                    "created_at": notification.created_at.isoformat(),
+                },
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+        tmp.replace(target)
+
+
+class SmtpProvider(Provider):
+    """E-mail through Django's mail settings (EMAIL_HOST …); the Message-ID is derived from
+    the key, so a receiving system can drop a second copy."""
+
+    name = "smtp"
+
+    def send(self, notification: Notification, address: str) -> None:
+        domain = settings.SERVICE_EMAIL_DOMAIN
+        message = EmailMessage(
+            subject=notification.subject or notification.body[:60],
+            body=notification.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[address],
+            headers={"Message-ID": make_msgid(idstring=notification.key, domain=domain)},
+        )
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:
+            raise ProviderError(f"{type(exc).__name__}: {exc}") from exc
+
+
+PROVIDERS = {"console": ConsoleProvider, "file": FileProvider, "smtp": SmtpProvider}
+
+
+def provider_for(channel: str) -> Provider:
+    name = settings.SERVICE_NOTIFY_PROVIDERS[channel]
+    cls = PROVIDERS.get(name) or import_string(name)
+    return cls()
+
+
+def _address(notification: Notification) -> str | None:
+    if notification.user_id is not None:
+        user = notification.user
+        return user.email or None if notification.channel == Notification.Channel.EMAIL else None
+    customer = notification.customer
+    if notification.channel == Notification.Channel.SMS:
+        return customer.mobile or None
+    return customer.email or None
+
+
+def backoff(attempts: int) -> timedelta:
+    base = min(30 * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
+
+
+def _claim(limit: int) -> list[Notification]:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.filter(
+                status=Notification.Status.PENDING, next_attempt_at__lte=now
+            )
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_attempt_at")[:limit]
+        )
+        if rows:
+            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+            )
+    return rows
+
+
+def dispatch(*, limit: int = 200) -> dict[str, int]:
+    """Send what is due; returns counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    rows = _claim(limit)
+    if not rows:
+        return counts
+    by_id = {
+        n.pk: n
+        for n in Notification.objects.filter(pk__in=[r.pk for r in rows]).select_related(
+            "customer", "user"
+        )
+    }
+    providers: dict[str, Provider] = {}
+    for notification in by_id.values():
+        address = _address(notification)
+        now = timezone.now()
+        if not address:
+            _finish(notification, Notification.Status.SKIPPED, "", now)
+            counts["skipped"] += 1
+            continue
+        provider = providers.get(notification.channel)
+        if provider is None:
+            provider = providers[notification.channel] = provider_for(notification.channel)
+        try:
+            provider.send(notification, address)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300]
+            logger.warning("notification.failed", extra={"key": notification.key, "error": error})
+            if notification.attempts >= MAX_ATTEMPTS:
+                _finish(notification, Notification.Status.FAILED, error, now)
+                counts["failed"] += 1
+            else:
+                Notification.objects.filter(
+                    pk=notification.pk, status=Notification.Status.PENDING
+                ).update(next_attempt_at=now + backoff(notification.attempts), last_error=error)
+                counts["retry"] += 1
+            continue
+        _finish(notification, Notification.Status.SENT, "", now, provider.name)
+        counts["sent"] += 1
+    return counts
+
+
+def _finish(notification, status, error, now, provider="") -> None:
+    Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(
+        status=status,
+        last_error=error,
+        provider=provider,
+        sent_at=now if status == Notification.Status.SENT else None,
+    )
+
+
+def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> int:
+    sent = 0
+    for _ in range(max_rounds):
+        counts = dispatch(limit=limit)
+        sent += counts["sent"]
+        if not any(counts.values()):
+            break
+    return sent

@@ -25,8 +25,14 @@ def office_calendar(db):
         CalendarHours.objects.create(calendar=cal, weekday=weekday, opens=time(13), closes=time(18))
     for day in range(1, 8):
         CalendarException.objects.create(calendar=cal, date=date(2026, 10, day), name="国庆节")
-    CalendarException.objects.create(calendar=cal, date=date(2026, 10, 10), name="调休",
-                                     working=True, opens=time(9), closes=time(18))  # fmt: skip
+    CalendarException.objects.create(
+        calendar=cal,
+        date=date(2026, 10, 10),
+        name="调休",
+        working=True,
+        opens=time(9),
+        closes=time(18),
+    )
     return cal
 
 
@@ -34,8 +40,9 @@ def office_calendar(db):
 def always_calendar(db):
     cal = BusinessCalendar.objects.create(name="7×24")
     for weekday in range(7):
-        CalendarHours.objects.create(calendar=cal, weekday=weekday, opens=time(0),
-                                     closes=time(23, 59, 59, 999999))  # fmt: skip
+        CalendarHours.objects.create(
+            calendar=cal, weekday=weekday, opens=time(0), closes=time(23, 59, 59, 999999)
+        )
     return cal
 
 
@@ -49,23 +56,47 @@ def head(branch):
 @pytest.fixture
 def desk(office_calendar, always_calendar, agent, supervisor, head):
     """Queues `general` (default) and `card-fraud` (24×7), the agent in both."""
-    general = Queue.objects.create(code="general", name="综合服务组", calendar=office_calendar,
-                                   supervisor=supervisor, head=head, is_default=True)  # fmt: skip
-    fraud = Queue.objects.create(code="card-fraud", name="银行卡盗刷组",
-                                 calendar=always_calendar, supervisor=supervisor, head=head)  # fmt: skip
+    general = Queue.objects.create(
+        code="general",
+        name="综合服务组",
+        calendar=office_calendar,
+        supervisor=supervisor,
+        head=head,
+        is_default=True,
+    )
+    fraud = Queue.objects.create(
+        code="card-fraud",
+        name="银行卡盗刷组",
+        calendar=always_calendar,
+        supervisor=supervisor,
+        head=head,
+    )
     general.members.add(agent)
     fraud.members.add(agent)
-    SlaPolicy.objects.create(priority="P1", first_response=timedelta(minutes=15),
-                             resolution=timedelta(hours=4), calendar=always_calendar)  # fmt: skip
-    SlaPolicy.objects.create(priority="P3", first_response=timedelta(hours=4),
-                             resolution=timedelta(hours=16))  # fmt: skip
-    SlaPolicy.objects.create(priority="P3", category="complaint",
-                             first_response=timedelta(hours=2), resolution=timedelta(hours=8))  # fmt: skip
+    SlaPolicy.objects.create(
+        priority="P1",
+        first_response=timedelta(minutes=15),
+        resolution=timedelta(hours=4),
+        calendar=always_calendar,
+    )
+    SlaPolicy.objects.create(
+        priority="P3", first_response=timedelta(hours=4), resolution=timedelta(hours=16)
+    )
+    SlaPolicy.objects.create(
+        priority="P3",
+        category="complaint",
+        first_response=timedelta(hours=2),
+        resolution=timedelta(hours=8),
+    )
     RoutingRule.objects.create(
-        name="盗刷", order=10, keywords="盗刷, fraud\n欺诈", set_priority="P1",
-        set_category="card_fraud", set_queue=fraud,
+        name="盗刷",
+        order=10,
+        keywords="盗刷, fraud\n欺诈",
+        set_priority="P1",
+        set_category="card_fraud",
+        set_queue=fraud,
         confirmation="【bankcrm】{name}您好，已受理，编号 {number}。",
-    )  # fmt: skip
+    )
     return {"general": general, "fraud": fraud}
 
 

@@ -49,13 +49,17 @@ def test_routing_rules_match_chinese_and_english_keywords_and_confirm_with_the_n
     chinese = open_ticket(agent, customer, subject="信用卡被盗刷了")
     english = open_ticket(agent, customer, subject="Card FRAUD reported", channel="email")
     for ticket in (chinese, english):
-        assert (ticket.priority, ticket.category, ticket.queue) == ("P1", "card_fraud",
-                                                                    desk["fraud"])  # fmt: skip
+        assert (ticket.priority, ticket.category, ticket.queue) == (
+            "P1",
+            "card_fraud",
+            desk["fraud"],
+        )
         # P1 runs 24×7: 15 minutes, whatever the office hours.
         assert ticket.response_due_at == TUESDAY_10 + timedelta(minutes=15)
         assert ticket.events.filter(kind=TicketEvent.Kind.ROUTED, new="盗刷").exists()
     sms = Notification.objects.get(ticket=chinese)
-    assert sms.channel == "sms" and sms.body == f"【bankcrm】李娜您好，已受理，编号 {chinese.number}。"
+    assert sms.channel == "sms"
+    assert sms.body == f"【bankcrm】李娜您好，已受理，编号 {chinese.number}。"
     assert sms.customer_id == customer.pk and not sms.user_id
     # Written by e-mail, answered by e-mail.
     assert Notification.objects.get(ticket=english).channel == "email"
@@ -139,7 +143,8 @@ def test_a_complaint_is_resolved_only_after_a_supervisor_approves(
     assert ticket.status == "resolved" and ticket.approved_by == supervisor
     assert ticket.sla_check_at is None and ticket.resolved_at is not None
     told = Notification.objects.filter(ticket=ticket, key__contains=":resolved:")
-    assert [n.body for n in told] == [f"【bankcrm】您的服务请求 {ticket.number} 已处理完毕。退还手续费并致歉"]
+    expected = f"【bankcrm】您的服务请求 {ticket.number} 已处理完毕。退还手续费并致歉"
+    assert [n.body for n in told] == [expected]
 
 
 def test_closing_sends_one_survey_whose_single_answer_feeds_the_ticket(desk, agent, customer):

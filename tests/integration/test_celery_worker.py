@@ -18,8 +18,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def celery_worker():
-    """Start `celery worker` as its own process, pointed at the test database."""
+def celery_worker(tmp_path):
+    """Start `celery worker` as its own process, pointed at the test database; it sends
+    messages with the file provider into tmp_path/outbox."""
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     env = {
@@ -27,6 +28,9 @@ def celery_worker():
         "DJANGO_SETTINGS_MODULE": "bankcrm.settings_test",
         "DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
+        "SERVICE_SMS_PROVIDER": "file",
+        "SERVICE_EMAIL_PROVIDER": "file",
+        "SERVICE_NOTIFY_FILE_DIR": str(tmp_path / "outbox"),
     }
     # A private queue so a `make run` worker on the same Redis cannot take our tasks.
     queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
@@ -161,5 +165,53 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
         tasks.sweep_inbox.apply_async(queue=celery_worker)  # beat, after recovery
         assert wait_for(lambda: InboxEvent.objects.filter(status="applied").count() == 3)
         assert Interaction.objects.filter(customer=customer, channel="app").count() == 3
+    finally:
+        app.conf.task_default_queue = "celery"
+
+
+def test_customer_messages_wait_out_a_broker_outage_and_go_out_once(
+    client, celery_worker, tmp_path, monkeypatch
+):
+    """A ticket opened and answered while Redis is unreachable: both are saved, the
+    messages wait in the outbox; after recovery beat's run hands them to the worker, which
+    sends each once (a second run sends nothing)."""
+    from bankcrm.celery import app
+    from bankcrm.roles import Role
+    from service import tasks
+    from service.models import BusinessCalendar, Notification, Queue, Ticket
+    from tests import factories
+
+    branch = factories.branch("SH001")
+    agent = factories.user(Role.SERVICE_AGENT, branch=branch)
+    customer = factories.customer(branch=branch, mobile="+8613911112222")
+    calendar = BusinessCalendar.objects.create(name="无工作时间")
+    Queue.objects.create(code="general", name="综合", calendar=calendar, is_default=True)
+    Queue.objects.get().members.add(agent)
+    client.force_login(agent)
+    app.conf.task_default_queue = celery_worker
+    try:
+
+        def unreachable(*args, **kwargs):
+            raise ConnectionError("redis down")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(tasks.send_notifications, "delay", unreachable)
+            response = client.post(
+                "/service/tickets/new/",
+                {"customer_ref": customer.cif, "subject": "咨询", "channel": "phone",
+                 "category": "enquiry"},
+            )  # fmt: skip
+            assert response.status_code == 302
+            ticket = Ticket.objects.get()
+            client.post(f"/service/tickets/{ticket.pk}/reply/", {"body": "您好，正在处理"})
+        time.sleep(1)
+        assert Notification.objects.filter(status="pending").count() == 2
+        tasks.send_notifications.apply_async(queue=celery_worker)  # beat, after recovery
+        assert wait_for(lambda: Notification.objects.filter(status="sent").count() == 2)
+        tasks.send_notifications.apply_async(queue=celery_worker)  # and again
+        time.sleep(1)
+        files = sorted((tmp_path / "outbox").glob("*.json"))
+        assert len(files) == 2
+        assert Notification.objects.filter(status="sent", attempts=1).count() == 2
     finally:
         app.conf.task_default_queue = "celery"

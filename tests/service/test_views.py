@@ -1,0 +1,233 @@
+"""The service desk pages: who may open what (the permission matrix for every service/ URL),
+the flows agents and supervisors use, and constant query counts on the lists."""
+
+import pytest
+from django.urls import reverse
+
+from bankcrm.models import AccessLog
+from bankcrm.roles import Role
+from service import services
+from service.models import KnowledgeArticle, Macro, Notification, Ticket
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ticket(desk, agent, customer):
+    return services.ticket_open(
+        actor=agent, customer=customer, subject="手机银行无法登录", channel="phone"
+    )
+
+
+@pytest.fixture
+def outsider_agent(branch):
+    return factories.user(Role.SERVICE_AGENT, branch=branch, username="outsider")
+
+
+def urls(ticket):
+    pk = ticket.pk
+    return {
+        "mine": ("get", "/service/"),
+        "queue": ("get", "/service/queues/general/"),
+        "take-next": ("post", "/service/take-next/"),
+        "supervisor": ("get", "/service/supervisor/"),
+        "create": ("get", "/service/tickets/new/"),
+        "detail": ("get", f"/service/tickets/{pk}/"),
+        "reply": ("post", f"/service/tickets/{pk}/reply/"),
+        "status": ("post", f"/service/tickets/{pk}/status/"),
+        "resolve": ("post", f"/service/tickets/{pk}/resolve/"),
+        "approve": ("post", f"/service/tickets/{pk}/approve/"),
+        "reopen": ("post", f"/service/tickets/{pk}/reopen/"),
+        "take": ("post", f"/service/tickets/{pk}/take/"),
+        "assign": ("post", f"/service/tickets/{pk}/assign/"),
+        "move": ("post", f"/service/tickets/{pk}/move/"),
+        "macro": ("get", f"/service/tickets/{pk}/macro/"),
+        "article": ("post", f"/service/tickets/{pk}/articles/"),
+        "kb": ("get", "/service/kb/"),
+        "kb-article": ("get", f"/service/kb/{KnowledgeArticle.objects.get().pk}/"),
+    }
+
+
+# What each role gets from each URL with an empty request: 200 (a page), 302 (done, or
+# sent back to the form with a message), 400 (the empty form refused), 403 (in scope, not
+# allowed), 404 (not theirs). The customer's RM and compliance see the ticket, read-only.
+MATRIX = {
+    #               agent  outsider supervisor rm   other_rm compliance
+    "mine":        (200,   200,     200,       403, 403,     403),
+    "queue":       (200,   404,     200,       403, 403,     403),
+    "take-next":   (302,   302,     302,       403, 403,     403),
+    "supervisor":  (403,   403,     200,       403, 403,     403),
+    "create":      (200,   200,     200,       403, 403,     403),
+    "detail":      (200,   404,     200,       200, 404,     200),
+    "reply":       (400,   404,     400,       403, 404,     403),
+    "status":      (302,   404,     302,       403, 404,     403),
+    "resolve":     (400,   404,     400,       403, 404,     403),
+    "approve":     (403,   404,     400,       403, 404,     403),
+    "reopen":      (400,   404,     400,       403, 404,     403),
+    "take":        (302,   404,     302,       403, 404,     403),
+    "assign":      (403,   404,     400,       403, 404,     403),
+    "move":        (403,   404,     302,       403, 404,     403),
+    "macro":       (404,   404,     404,       403, 404,     403),
+    "article":     (404,   404,     404,       403, 404,     403),
+    "kb":          (200,   200,     200,       403, 403,     403),
+    "kb-article":  (200,   200,     200,       403, 403,     403),
+}  # fmt: skip
+ROLES = ["agent", "outsider_agent", "supervisor", "rm", "other_rm", "compliance_officer"]
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_permission_matrix(name, request, client, login, ticket):
+    KnowledgeArticle.objects.create(title="开具存款证明", body="网点或手机银行办理")
+    method, url = urls(ticket)[name]
+    for role, expected in zip(ROLES, MATRIX[name], strict=True):
+        user = request.getfixturevalue(role)
+        client.logout()
+        login(user)
+        response = getattr(client, method)(url)
+        assert response.status_code == expected, (name, role, response.status_code)
+    client.logout()
+    response = getattr(client, method)(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_the_survey_page_answers_404_for_an_unknown_token(client):
+    assert client.get("/s/not-a-token/").status_code == 404
+
+
+def test_queue_pages_run_a_constant_number_of_queries(
+    client, login, desk, agent, customer, django_assert_num_queries
+):
+    login(agent)
+    for n in (3, 30):
+        while Ticket.objects.count() < n:
+            t = services.ticket_open(
+                actor=agent, customer=customer, subject="咨询", channel="phone"
+            )
+            if t.pk % 2:
+                services.ticket_assign(actor=agent, ticket=t, assignee=agent)
+        # Session, user, roles, the queue, the agent's queues (scope), the tabs, count, rows.
+        with django_assert_num_queries(8):
+            assert client.get("/service/queues/general/").status_code == 200
+        # The same without the queue.
+        with django_assert_num_queries(7):
+            assert client.get("/service/").status_code == 200
+
+
+def test_the_queue_refreshes_as_a_fragment_for_htmx(client, login, ticket, agent):
+    login(agent)
+    response = client.get("/service/queues/general/", headers={"HX-Request": "true"})
+    text = response.content.decode()
+    assert 'hx-trigger="every 30s"' in text and "<nav" not in text and ticket.number in text
+
+
+def test_an_agent_opens_a_ticket_for_a_caller_found_by_mobile_number(
+    client, login, desk, agent, customer
+):
+    login(agent)
+    data = {
+        "customer_ref": customer.mobile[3:],
+        "subject": "卡片被盗刷",
+        "channel": "phone",
+        "category": "enquiry",
+    }
+    response = client.post("/service/tickets/new/", data)
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/service/tickets/{ticket.pk}/"
+    assert (ticket.customer, ticket.priority, ticket.queue) == (customer, "P1", desk["fraud"])
+    # Finding the caller by an identifier is logged, without the identifier.
+    log = AccessLog.objects.get(action="search")
+    assert log.customer_id == customer.pk and customer.mobile not in str(log.detail)
+    # An unknown caller: the form comes back with what was typed.
+    data["customer_ref"] = "13900000000"
+    response = client.post("/service/tickets/new/", data)
+    assert response.status_code == 400 and "卡片被盗刷" in response.content.decode()
+
+
+def test_an_agent_opens_a_ticket_from_the_360_page(client, login, desk, agent, customer):
+    ticket = services.ticket_open(actor=agent, customer=customer, subject="旧工单", channel="app")
+    services.ticket_assign(actor=agent, ticket=ticket, assignee=agent)
+    login(agent)
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert f"/service/tickets/new/?customer={customer.pk}" in page and ticket.number in page
+    form = client.get(f"/service/tickets/new/?customer={customer.pk}").content.decode()
+    assert "customer_ref" not in form and customer.cif in form
+    client.post(
+        f"/service/tickets/new/?customer={customer.pk}",
+        {"subject": "开具存款证明", "channel": "branch", "category": "enquiry"},
+    )
+    assert Ticket.objects.filter(customer=customer, subject="开具存款证明").exists()
+
+
+def test_the_rm_sees_the_customers_tickets_on_the_360_page_read_only(
+    client, login, ticket, rm, customer
+):
+    login(rm)
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert ticket.number in page and "/service/tickets/new/" not in page
+    detail = client.get(f"/service/tickets/{ticket.pk}/").content.decode()
+    assert "reply-form" not in detail and ticket.subject in detail
+
+
+def test_an_agent_replies_with_a_canned_reply_and_resolves(client, login, ticket, agent):
+    macro = Macro.objects.create(title="确认受理", body="{name}您好，{number} 由{agent}处理。")
+    login(agent)
+    filled = client.get(
+        f"/service/tickets/{ticket.pk}/macro/?macro={macro.pk}", headers={"HX-Request": "true"}
+    ).content.decode()
+    expected = f"李娜您好，{ticket.number} 由{agent.display_name}处理。"
+    assert expected in filled and "<nav" not in filled
+    client.post(f"/service/tickets/{ticket.pk}/reply/", {"body": expected})
+    client.post(f"/service/tickets/{ticket.pk}/resolve/", {"resolution": "已重置密码"})
+    ticket.refresh_from_db()
+    assert ticket.status == "resolved" and ticket.responded_at is not None
+    assert Notification.objects.filter(ticket=ticket, body=expected).exists()
+    page = client.get(f"/service/tickets/{ticket.pk}/").content.decode()
+    assert expected in page and "已重置密码" in page
+
+
+def test_a_supervisor_approves_a_complaint_from_the_supervisor_view(
+    client, login, desk, agent, supervisor, customer
+):
+    complaint = services.ticket_open(
+        actor=agent,
+        customer=customer,
+        subject="投诉：排队太久",
+        channel="branch",
+        category="complaint",
+    )
+    services.ticket_resolve(actor=agent, ticket=complaint, resolution="已致歉")
+    login(supervisor)
+    board = client.get(reverse("service:supervisor")).content.decode()
+    assert complaint.number in board
+    refused = client.post(f"/service/tickets/{complaint.pk}/approve/", {"decision": "reject"})
+    assert refused.status_code == 400  # sending back needs a reason
+    client.post(f"/service/tickets/{complaint.pk}/approve/", {"decision": "approve"})
+    complaint.refresh_from_db()
+    assert complaint.status == "resolved" and complaint.approved_by == supervisor
+
+
+def test_a_customer_answers_the_survey_once(client, ticket, agent):
+    services.ticket_resolve(actor=agent, ticket=ticket, resolution="已处理")
+    services.ticket_transition(actor=agent, ticket=ticket, to="closed")
+    body = Notification.objects.get(key__endswith=":survey").body
+    path = body[body.index("/s/") :]
+    assert client.get(path).status_code == 200
+    assert client.post(path, {"score": "9"}).status_code == 400
+    assert client.post(path, {"score": "5", "comment": "很满意"}).status_code == 200
+    assert "survey-answered" in client.get(path).content.decode()
+    ticket.refresh_from_db()
+    assert ticket.satisfaction == 5
+
+
+def test_the_knowledge_base_finds_articles_and_links_them(client, login, ticket, agent):
+    article = KnowledgeArticle.objects.create(title="账户冻结的常见原因", body="司法冻结……")
+    KnowledgeArticle.objects.create(title="草稿", body="账户冻结", is_published=False)
+    login(agent)
+    found = client.get(
+        f"/service/kb/?q=冻结&ticket={ticket.pk}", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert article.title in found and "草稿" not in found
+    client.post(f"/service/tickets/{ticket.pk}/articles/", {"article": article.pk})
+    assert list(ticket.articles.all()) == [article]
+    assert ticket.events.filter(kind="article").count() == 1

@@ -45,7 +45,8 @@ TRANSITIONS = {
 }
 
 DEFAULT_CONFIRMATION = gettext_lazy(
-    "【bankcrm】{name}您好，您的服务请求已受理，编号 {number}。我们会尽快与您联系。"
+    "[bankcrm] Dear {name}, we have received your request, number {number}. We will "
+    "contact you shortly."
 )
 
 
@@ -198,9 +199,9 @@ def _set_status(ticket: Ticket, actor, to: str, *, now, extra=None, body="") -> 
 
 STATUS_MESSAGES = {
     Status.PENDING_CUSTOMER: gettext_lazy(
-        "【bankcrm】您的服务请求 {number} 需要您补充信息，请留意我们的联系。"
+        "[bankcrm] Your request {number} needs more information from you; we will contact you."
     ),
-    Status.RESOLVED: gettext_lazy("【bankcrm】您的服务请求 {number} 已处理完毕。{resolution}"),
+    Status.RESOLVED: gettext_lazy("[bankcrm] Your request {number} is resolved. {resolution}"),
 }
 
 
@@ -438,7 +439,7 @@ def _survey_send(ticket: Ticket, now) -> None:
         expires_at=now + SURVEY_VALID,
     )  # fmt: skip
     link = f"{settings.SITE_URL.rstrip('/')}/s/{token}/"
-    text = _("【bankcrm】您的服务请求 %(number)s 已关闭。请为我们的服务评分：%(link)s") % {
+    text = _("[bankcrm] Your request %(number)s is closed. Please rate our service: %(link)s") % {
         "number": ticket.number,
         "link": link,
     }

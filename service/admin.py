@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -146,11 +146,22 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send again (given-up messages)"), permissions=["change"])
     def send_again(self, request, queryset):
-        count = queryset.filter(status=Notification.Status.FAILED).update(
-            status=Notification.Status.PENDING, next_attempt_at=timezone.now(),
-            attempts=F("attempts") * 0,
-        )  # fmt: skip
-        self.message_user(request, _("%(count)d messages queued again.") % {"count": count},
+        """Given-up messages back in the outbox, one audit row each (never the text)."""
+        from copy import copy
+
+        from bankcrm.audit import client_ip, log_bulk_changes
+
+        now = timezone.now()
+        with transaction.atomic():
+            rows = list(queryset.filter(status=Notification.Status.FAILED).select_for_update())
+            pairs = []
+            for row in rows:
+                old = copy(row)
+                row.status, row.next_attempt_at, row.attempts = "pending", now, 0
+                pairs.append((old, row))
+            Notification.objects.bulk_update(rows, ["status", "next_attempt_at", "attempts"])
+            log_bulk_changes(pairs, actor=request.user, remote_addr=client_ip(request))
+        self.message_user(request, _("%(count)d messages queued again.") % {"count": len(rows)},
                           messages.SUCCESS)  # fmt: skip
 
 

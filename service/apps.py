@@ -29,6 +29,7 @@ class ServiceConfig(AppConfig):
         ):  # fmt: skip
             auditlog.register(model)
         auditlog.register(models.Queue.members.through)
+        auditlog.register(models.Notification, exclude_fields=["body", "subject"])
         register_handler("service.request", apply_service_request)
         register_panel(customer_tickets)
 

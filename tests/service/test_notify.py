@@ -119,3 +119,26 @@ def test_a_redis_outage_loses_no_ticket_and_no_message(
     assert tasks.send_notifications() == 2
     assert tasks.send_notifications() == 0
     assert len(list(outbox_dir.glob("*.json"))) == 2
+
+
+def test_an_admin_sends_given_up_messages_again_with_an_audit_row(
+    client, login, admin_user, desk, agent, customer
+):
+    from auditlog.models import LogEntry
+
+    services.ticket_open(actor=agent, customer=customer, subject="咨询", channel="phone")
+    row = Notification.objects.get()
+    Notification.objects.update(status="failed", attempts=8)
+    login(admin_user)
+    response = client.post(
+        "/admin/service/notification/",
+        {"action": "send_again", "_selected_action": [row.pk]},
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("pending", 0)
+    entry = LogEntry.objects.get(
+        object_pk=str(row.pk), content_type__model="notification", actor=admin_user
+    )
+    assert entry.changes_dict["status"] == ["failed", "pending"]
+    assert row.body not in str(entry.changes)

@@ -114,6 +114,27 @@ def test_queue_pages_run_a_constant_number_of_queries(
             assert client.get("/service/").status_code == 200
 
 
+def test_the_supervisor_view_runs_a_constant_number_of_queries(
+    client, login, desk, agent, supervisor, customer, django_assert_num_queries
+):
+    login(supervisor)
+    for n in (2, 20):
+        while Ticket.objects.count() < n:
+            t = services.ticket_open(
+                actor=agent,
+                customer=customer,
+                subject="投诉",
+                channel="phone",
+                category="complaint",
+            )
+            services.ticket_assign(actor=supervisor, ticket=t, assignee=agent)
+            services.ticket_resolve(actor=agent, ticket=t, resolution="已致歉")
+        # Session, user, roles; backlog, agent load, at risk, approvals, escalations.
+        with django_assert_num_queries(8):
+            page = client.get("/service/supervisor/")
+        assert page.content.decode().count('data-testid="approvals"') == 1
+
+
 def test_the_queue_refreshes_as_a_fragment_for_htmx(client, login, ticket, agent):
     login(agent)
     response = client.get("/service/queues/general/", headers={"HX-Request": "true"})

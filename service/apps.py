@@ -31,6 +31,18 @@ class ServiceConfig(AppConfig):
         auditlog.register(models.Queue.members.through)
         auditlog.register(models.Notification, exclude_fields=["body", "subject"])
         register_handler("service.request", apply_service_request)
+
+        # A changed calendar counts at once in this process (others within a minute).
+        from django.db.models.signals import post_delete, post_save
+
+        from service.sla import forget_calendars
+
+        for model in (models.BusinessCalendar, models.CalendarHours, models.CalendarException):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    lambda **kwargs: forget_calendars(), sender=model, weak=False,
+                    dispatch_uid=f"forget-calendars-{model.__name__}-{signal is post_save}",
+                )  # fmt: skip
         register_panel(customer_tickets)
 
         # Agents reach a customer only through a ticket they work; supervisors through

@@ -53,7 +53,11 @@ class ConsoleProvider(Provider):
             else masking.mask_email(address)
         )
         logger.info(
-            "notification.sent",
+            "notification.sent %s %s to %s: %s",
+            notification.key,
+            notification.channel,
+            shown,
+            notification.body,
             extra={"key": notification.key, "channel": notification.channel, "to": shown,
                    "text": notification.body},
         )  # fmt: skip

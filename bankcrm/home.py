@@ -75,7 +75,7 @@ def service(request):
     counts = tickets.aggregate(
         mine=Count("pk", filter=Q(assignee=request.user)),
         pool=Count("pk", filter=Q(assignee__isnull=True)),
-        overdue=Count("pk", filter=Q(due_at__lt=timezone.now())),
+        overdue=Count("pk", filter=Q(due_at__lt=timezone.now(), paused_at__isnull=True)),
         p1=Count("pk", filter=Q(priority=Ticket.Priority.P1)),
     )
     context = {

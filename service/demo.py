@@ -151,7 +151,7 @@ def seed_service_desk(*, users: dict, customer_ids: list[int], seed: int = 2026)
         ticket = services.ticket_open(
             actor=agent, customer=rng.choice(customers), subject=subject,
             channel=rng.choice(Ticket.Channel.values), category=category,
-            opened_at=now - timedelta(minutes=rng.randrange(5, 36 * 60)),
+            opened_at=now - timedelta(minutes=rng.randrange(5, 12 * 60)),
         )  # fmt: skip
         opened += 1
         if agent is not None and n % 3 == 0:

@@ -1,8 +1,18 @@
+from datetime import date, time, timedelta
+
 import pytest
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bankcrm.roles import Role
+from service.models import (
+    BusinessCalendar,
+    CalendarException,
+    CalendarHours,
+    Queue,
+    RoutingRule,
+    SlaPolicy,
+)
 from tests import factories
 
 
@@ -51,6 +61,102 @@ def admin_user(branch):
     return factories.user(
         Role.ADMIN, branch=branch, username="admin", is_staff=True, is_superuser=True
     )
+
+
+# ---- a service desk as a bank sets it up: an office-hours calendar with a lunch break and
+# the National Day week, a 24×7 calendar, queues with agents, a supervisor and a head,
+# policies and a routing rule (tests/service, tests/browser).
+
+
+@pytest.fixture
+def office_calendar(db):
+    cal = BusinessCalendar.objects.create(name="工作日")
+    for weekday in range(5):
+        CalendarHours.objects.create(calendar=cal, weekday=weekday, opens=time(9), closes=time(12))
+        CalendarHours.objects.create(calendar=cal, weekday=weekday, opens=time(13), closes=time(18))
+    for day in range(1, 8):
+        CalendarException.objects.create(calendar=cal, date=date(2026, 10, day), name="国庆节")
+    CalendarException.objects.create(
+        calendar=cal,
+        date=date(2026, 10, 10),
+        name="调休",
+        working=True,
+        opens=time(9),
+        closes=time(18),
+    )
+    return cal
+
+
+@pytest.fixture
+def always_calendar(db):
+    cal = BusinessCalendar.objects.create(name="7×24")
+    for weekday in range(7):
+        CalendarHours.objects.create(
+            calendar=cal, weekday=weekday, opens=time(0), closes=time(23, 59, 59, 999999)
+        )
+    return cal
+
+
+@pytest.fixture
+def head(branch):
+    from bankcrm.roles import Role
+
+    return factories.user(Role.BRANCH_MANAGER, branch=branch, username="head")
+
+
+@pytest.fixture
+def desk(office_calendar, always_calendar, agent, supervisor, head):
+    """Queues `general` (default) and `card-fraud` (24×7), the agent in both."""
+    general = Queue.objects.create(
+        code="general",
+        name="综合服务组",
+        calendar=office_calendar,
+        supervisor=supervisor,
+        head=head,
+        is_default=True,
+    )
+    fraud = Queue.objects.create(
+        code="card-fraud",
+        name="银行卡盗刷组",
+        calendar=always_calendar,
+        supervisor=supervisor,
+        head=head,
+    )
+    general.members.add(agent)
+    fraud.members.add(agent)
+    SlaPolicy.objects.create(
+        priority="P1",
+        first_response=timedelta(minutes=15),
+        resolution=timedelta(hours=4),
+        calendar=always_calendar,
+    )
+    SlaPolicy.objects.create(
+        priority="P3", first_response=timedelta(hours=4), resolution=timedelta(hours=16)
+    )
+    SlaPolicy.objects.create(
+        priority="P3",
+        category="complaint",
+        first_response=timedelta(hours=2),
+        resolution=timedelta(hours=8),
+    )
+    RoutingRule.objects.create(
+        name="盗刷",
+        order=10,
+        keywords="盗刷, fraud\n欺诈",
+        set_priority="P1",
+        set_category="card_fraud",
+        set_queue=fraud,
+        confirmation="【bankcrm】{name}您好，已受理，编号 {number}。",
+    )
+    return {"general": general, "fraud": fraud}
+
+
+@pytest.fixture
+def customer(branch, rm):
+    c = factories.customer(branch=branch, rm=rm, name="李娜")
+    c.set_email("li.na@example.cn")
+    c.save()
+    return c
 
 
 def totp_now(device: TOTPDevice) -> str:

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.audit import client_ip
+from customers.admin import ReadOnlyAdmin, RequeueMixin
+from service import notify
 from service.models import (
     BusinessCalendar,
     CalendarException,
@@ -44,7 +45,7 @@ class SlaMilestoneInline(ReadOnlyInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     """Tickets are worked on the service desk pages, where every change goes through the
     services (history, clocks, messages); admin shows them and their history only."""
 
@@ -55,15 +56,6 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "assignee", "queue"]
     date_hierarchy = "created_at"
     inlines = [SlaMilestoneInline, TicketEventInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CalendarHoursInline(admin.TabularInline):
@@ -128,40 +120,23 @@ class KnowledgeArticleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RequeueMixin, ReadOnlyAdmin):
     """The outbox. Addresses are not here: they are read at sending time."""
 
     list_display = ["key", "channel", "status", "attempts", "created_at", "next_attempt_at",
                     "sent_at", "provider", "last_error"]  # fmt: skip
     list_filter = ["status", "channel", "provider"]
     search_fields = ["=key", "=ticket__number"]
-    readonly_fields = [f.name for f in Notification._meta.fields]
     actions = ["send_again"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description=_("Send again (given-up messages)"), permissions=["change"])
+    @admin.action(description=_("Send again (given-up messages)"), permissions=["requeue"])
     def send_again(self, request, queryset):
-        """Given-up messages back in the outbox, one audit row each (never the text)."""
-        from copy import copy
-
-        from bankcrm.audit import client_ip, log_bulk_changes
-
-        now = timezone.now()
-        with transaction.atomic():
-            rows = list(queryset.filter(status=Notification.Status.FAILED).select_for_update())
-            pairs = []
-            for row in rows:
-                old = copy(row)
-                row.status, row.next_attempt_at, row.attempts = "pending", now, 0
-                pairs.append((old, row))
-            Notification.objects.bulk_update(rows, ["status", "next_attempt_at", "attempts"])
-            log_bulk_changes(pairs, actor=request.user, remote_addr=client_ip(request))
-        self.message_user(request, _("%(count)d messages queued again.") % {"count": len(rows)},
+        count = notify.notifications_retry(
+            ids=list(queryset.values_list("pk", flat=True)),
+            actor=request.user,
+            remote_addr=client_ip(request),
+        )
+        self.message_user(request, _("%(count)d messages queued again.") % {"count": count},
                           messages.SUCCESS)  # fmt: skip
 
 

@@ -10,7 +10,6 @@ at sending time and never stored in the row; logs show them masked.
 
 import json
 import logging
-import random
 from datetime import timedelta
 from email.utils import make_msgid
 from pathlib import Path
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bankcrm import masking
+from customers.ingest.outbound import backoff
 from service.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -134,11 +134,6 @@ def _address(notification: Notification) -> str | None:
     return customer.email or None
 
 
-def backoff(attempts: int) -> timedelta:
-    base = min(30 * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 (jitter)
-
-
 def _claim(limit: int) -> list[Notification]:
     now = timezone.now()
     with transaction.atomic():
@@ -215,3 +210,27 @@ def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> int:
         if not any(counts.values()):
             break
     return sent
+
+
+@transaction.atomic
+def notifications_retry(*, ids, actor, remote_addr=None) -> int:
+    """Given-up messages back in the outbox (an admin's "send again"), one audit row each
+    with the status before and after, never the text."""
+    from copy import copy
+
+    from bankcrm.audit import log_bulk_changes
+
+    now = timezone.now()
+    rows = list(
+        Notification.objects.filter(pk__in=ids, status=Notification.Status.FAILED)
+        .select_for_update()
+        .only("pk", "key", "status", "next_attempt_at", "attempts")
+    )
+    pairs = []
+    for row in rows:
+        old = copy(row)
+        row.status, row.next_attempt_at, row.attempts = Notification.Status.PENDING, now, 0
+        pairs.append((old, row))
+    Notification.objects.bulk_update(rows, ["status", "next_attempt_at", "attempts"])
+    log_bulk_changes(pairs, actor=actor, remote_addr=remote_addr)
+    return len(rows)

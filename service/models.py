@@ -291,6 +291,20 @@ class Ticket(models.Model):
                 name="ticket_open_queue_idx",
                 condition=~Q(status__in=["resolved", "closed"]),
             ),
+            # Take next (the unassigned, filtered as it walks) and the supervisor's "breached
+            # or due soon": all open tickets, most urgent first.
+            models.Index(
+                models.F("due_at").asc(nulls_last=True),
+                "priority",
+                "id",
+                name="ticket_open_urgency_idx",
+                condition=~Q(status__in=["resolved", "closed"]),
+            ),
+            models.Index(
+                fields=["approval"],
+                name="ticket_awaiting_approval_idx",
+                condition=Q(approval="requested"),
+            ),
             models.Index(
                 fields=["sla_check_at"],
                 name="ticket_sla_check_idx",
@@ -425,6 +439,7 @@ class SlaMilestone(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["ticket", "kind"], name="milestone_once_per_ticket")
         ]
+        indexes = [models.Index(fields=["-at"], name="milestone_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}"

@@ -48,7 +48,9 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
-def setup_django(url: str) -> None:
+def setup_django(url: str, agents: int) -> None:
+    # One connection per claiming agent, as fifty web threads would have.
+    os.environ["DATABASE_POOL_MAX_SIZE"] = str(agents + 5)
     os.environ.update(DATABASE_URL=url, DJANGO_DEBUG="true", DJANGO_LOG_LEVEL="WARNING",
                       DJANGO_SETTINGS_MODULE="bankcrm.settings")  # fmt: skip
     import django
@@ -223,7 +225,7 @@ def main() -> int:
     root = Path(__file__).resolve().parent.parent
     for argv in (["migrate", "--noinput", "-v", "0"], ["seed_demo", "--customers", "5000"]):
         subprocess.run([sys.executable, "manage.py", *argv], cwd=root, env=env, check=True)
-    setup_django(url)
+    setup_django(url, args.agents)
     load_tickets(args.tickets, args.agents)
 
     server = serve(env, args.port, 2)

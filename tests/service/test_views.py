@@ -135,6 +135,18 @@ def test_the_supervisor_view_runs_a_constant_number_of_queries(
         assert page.content.decode().count('data-testid="approvals"') == 1
 
 
+def test_a_long_queue_counts_to_a_thousand_and_says_more(client, login, ticket, agent, monkeypatch):
+    from service.views import CappedPaginator
+
+    monkeypatch.setattr(CappedPaginator, "COUNT_CAP", 1)
+    monkeypatch.setattr("service.views.PAGE_SIZE", 1)
+    services.ticket_open(actor=agent, customer=ticket.customer, subject="咨询", channel="app")
+    services.ticket_open(actor=agent, customer=ticket.customer, subject="咨询", channel="app")
+    login(agent)
+    page = client.get("/service/queues/general/").content.decode()
+    assert "1 个以上未结工单" in page and "1 / 2" in page
+
+
 def test_the_queue_refreshes_as_a_fragment_for_htmx(client, login, ticket, agent):
     login(agent)
     response = client.get("/service/queues/general/", headers={"HX-Request": "true"})

@@ -42,7 +42,9 @@ class Provider:
 
 
 class ConsoleProvider(Provider):
-    """Writes each message to the log (development and demos)."""
+    """Writes each message to the log, for development and demos: the address masked, and
+    the text (which names the customer) only with DEBUG on, so a production that was left
+    on this provider does not put customers' messages in its logs."""
 
     name = "console"
 
@@ -52,15 +54,15 @@ class ConsoleProvider(Provider):
             if notification.channel == Notification.Channel.SMS
             else masking.mask_email(address)
         )
+        text = notification.body if settings.DEBUG else "(text shown only with DEBUG on)"
         logger.info(
             "notification.sent %s %s to %s: %s",
             notification.key,
             notification.channel,
             shown,
-            notification.body,
-            extra={"key": notification.key, "channel": notification.channel, "to": shown,
-                   "text": notification.body},
-        )  # fmt: skip
+            text,
+            extra={"key": notification.key, "channel": notification.channel, "to": shown},
+        )
 
 
 class FileProvider(Provider):

@@ -99,6 +99,7 @@ def test_the_console_provider_logs_the_address_masked(desk, agent, customer, set
     (record,) = [r for r in caplog.records if r.msg.startswith("notification.sent")]
     assert record.to == customer.mobile_masked and customer.mobile not in caplog.text
     assert customer.mobile_masked in record.getMessage()
+    assert "李娜" not in record.getMessage()  # the text only with DEBUG on
 
 
 def test_a_redis_outage_loses_no_ticket_and_no_message(

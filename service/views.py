@@ -415,7 +415,8 @@ def supervisor(request):
     access.require(access.can_supervise(request.user))
     now = timezone.now()
     soon = now + timezone.timedelta(hours=1)
-    open_tickets = Ticket.objects.open()
+    scope = access.tickets_for_user(request.user)
+    open_tickets = scope.open()
     backlog = (
         open_tickets.values("queue__code", "queue__name")
         .annotate(
@@ -438,7 +439,7 @@ def supervisor(request):
         .order_by("-total", "assignee__username")
     )
     at_risk = _rows(open_tickets.filter(paused_at__isnull=True, due_at__lt=soon))[:PAGE_SIZE]
-    approvals = _rows(Ticket.objects.filter(approval=Ticket.Approval.REQUESTED))[:PAGE_SIZE]
+    approvals = _rows(scope.filter(approval=Ticket.Approval.REQUESTED))[:PAGE_SIZE]
     escalations = (
         SlaMilestone.objects.filter(kind__in=["level_1", "level_2"], ticket__status__in=[
             s for s in Ticket.Status.values if s not in Ticket.CLOSED_STATES

@@ -8,6 +8,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -180,6 +181,11 @@ CELERY_BEAT_SCHEDULE = {
     # SLA warnings and escalations that fell due (each once, however late), then messages.
     "sla-sweep": {"task": "service.tasks.sweep_sla", "schedule": 60.0},
     "send-notifications": {"task": "service.tasks.send_notifications", "schedule": 30.0},
+    # Recompute the audit trail's hash chains every night at 02:30.
+    "verify-audit-chain": {
+        "task": "compliance.tasks.verify_audit_chain",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # Service desk: message providers per channel ("console", "file", "smtp" for e-mail, or a

@@ -16,6 +16,20 @@ from service.models import (
 from tests import factories
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Audit tables refuse TRUNCATE (migration compliance 0001) unless a superuser sets
+    bankcrm.audit_maintenance: the test database does, so tests can be emptied."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        name = connection.settings_dict["NAME"]
+        cursor.execute(f"ALTER DATABASE \"{name}\" SET bankcrm.audit_maintenance = 'on'")
+        cursor.execute("SET bankcrm.audit_maintenance = 'on'")  # this session too
+    # Other pooled connections opened before ALTER DATABASE would not have it.
+    connection.close_pool()
+
+
 @pytest.fixture
 def branch(db):
     return factories.branch("SH001", name="上海分行", region="华东")

@@ -38,6 +38,11 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "first_name", "last_name", "email", "branch__name", "branch__code"]
     list_select_related = ["branch"]
     autocomplete_fields = ["branch"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Users are deactivated, never deleted: the append-only audit trail refers to them
+        # (deleting would have to rewrite its rows, which the database refuses).
+        return False
     fieldsets = (
         *DjangoUserAdmin.fieldsets[:2],
         (_("Branch"), {"fields": ["branch"]}),

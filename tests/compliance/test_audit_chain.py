@@ -105,3 +105,11 @@ def test_twenty_concurrent_writers_keep_one_unbroken_chain(rm):
     rows = chained("bankcrm_accesslog")
     assert [seq for seq, _, _ in rows] == list(range(1, 501))
     assert chain.verify_table("bankcrm_accesslog").ok
+
+
+def test_users_in_the_audit_trail_are_deactivated_not_deleted(client, login, admin_user, rm):
+    log_read(rm, 1)
+    login(admin_user)
+    assert client.get(f"/admin/bankcrm/user/{rm.pk}/delete/").status_code == 403
+    with pytest.raises(DatabaseError), transaction.atomic():
+        rm.delete()

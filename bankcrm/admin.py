@@ -43,6 +43,7 @@ class UserAdmin(DjangoUserAdmin):
         # Users are deactivated, never deleted: the append-only audit trail refers to them
         # (deleting would have to rewrite its rows, which the database refuses).
         return False
+
     fieldsets = (
         *DjangoUserAdmin.fieldsets[:2],
         (_("Branch"), {"fields": ["branch"]}),

@@ -72,3 +72,49 @@ def log_bulk_changes(pairs, *, actor, remote_addr=None, additional_data=None) ->
         )
     LogEntry.objects.bulk_create(entries, batch_size=1000)
     return len(entries)
+
+
+# ---- who is writing: context the database's audit triggers read ---------------------------
+
+_CONTEXT_SQL = (
+    "SELECT set_config('bankcrm.actor_id', %s, false), set_config('bankcrm.actor_label', %s,"
+    " false), set_config('bankcrm.ip', %s, false), set_config('bankcrm.request_id', %s, false)"
+)
+
+
+def set_audit_context(*, actor_id=None, label: str = "", ip=None, request_id: str = "") -> None:
+    """Tell the data-change triggers (compliance migration 0002) who writes on this
+    connection: a user, or a label such as `task:…` or `import:…`. Session settings on a
+    pooled connection: clear_audit_context() must follow."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CONTEXT_SQL,
+            [str(actor_id) if actor_id else "", label[:100], ip or "", request_id[:64]],
+        )
+
+
+def clear_audit_context() -> None:
+    from django.db import connection
+
+    if connection.connection is None:
+        return  # nothing was written on a connection: nothing to clear
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTEXT_SQL, ["", "", "", ""])
+
+
+class audit_context:  # noqa: N801 - used as a context manager
+    """`with audit_context(actor=user, label="import:12"):` for work outside a request."""
+
+    def __init__(self, *, actor=None, label: str = "", ip=None, request_id: str = ""):
+        self.values = {"actor_id": getattr(actor, "pk", None), "label": label, "ip": ip,
+                       "request_id": request_id}  # fmt: skip
+
+    def __enter__(self):
+        set_audit_context(**self.values)
+        return self
+
+    def __exit__(self, *exc):
+        clear_audit_context()
+        return False

@@ -154,3 +154,31 @@ class NoStoreMiddleware:
             add_never_cache_headers(response)
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class AuditContextMiddleware:
+    """For requests that may write (not GET/HEAD/OPTIONS, not the signed API whose workers
+    write later): tell the database's audit triggers the user, IP and request id, and clear
+    it afterwards, since the connection goes back to the pool."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in self.SAFE or request.path.startswith("/api/"):
+            return self.get_response(request)
+        from bankcrm.audit import clear_audit_context, client_ip, set_audit_context
+
+        user = getattr(request, "user", None)
+        set_audit_context(
+            actor_id=user.pk if user is not None and user.is_authenticated else None,
+            label="web",
+            ip=client_ip(request),
+            request_id=getattr(request, "id", ""),
+        )
+        try:
+            return self.get_response(request)
+        finally:
+            clear_audit_context()

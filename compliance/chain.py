@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-TABLES = ("auditlog_logentry", "bankcrm_accesslog")
+TABLES = ("auditlog_logentry", "bankcrm_accesslog", "compliance_datachange")
 BATCH = 20_000
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from stdnum.cn import ric
 
 from bankcrm import crypto, masking
-from bankcrm.audit import log_bulk_changes
+from bankcrm.audit import log_bulk_changes, set_audit_context
 from bankcrm.models import Branch, User
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile, normalise_national_id, normalise_uscc
@@ -584,6 +584,8 @@ def commit(batch_id: int) -> None:
     if batch is None:
         return
     ctx = Context.for_user(batch.uploaded_by)
+    # The rows are the uploader's writes in the audit trail.
+    set_audit_context(actor_id=batch.uploaded_by_id, label=f"import:{batch.pk}")
     apply = _apply_customers if batch.kind == ImportBatch.Kind.CUSTOMERS else _apply_holdings
     resume_after = batch.processed_rows
     chunk: list[tuple[int, dict]] = []

@@ -20,6 +20,8 @@ def navigation(request):
         items.append((_("Knowledge base"), reverse("service:kb")))
     if user.has_role(Role.SERVICE_SUPERVISOR):
         items.append((_("Supervisor"), reverse("service:supervisor")))
+    if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser:
+        items.append((_("Audit trail"), reverse("compliance:audit")))
     if user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("customers/", include("customers.urls")),
     path("service/", include("service.urls")),
+    path("compliance/", include("compliance.urls")),
     path("s/<str:token>/", service_views.survey, name="survey"),
     path("api/", ingest_api.urls),
     path("admin/", admin.site.urls),

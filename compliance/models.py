@@ -33,6 +33,7 @@ class DataChange(models.Model):
             models.Index(fields=["customer_id", "-at"], name="datachange_customer_idx"),
             models.Index(fields=["actor_id", "-at"], name="datachange_actor_idx"),
             models.Index(fields=["table_name", "-at"], name="datachange_table_idx"),
+            models.Index(fields=["-at", "-id"], name="datachange_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,72 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from bankcrm.models import AccessLog, User
+from compliance.models import DataChange
+from customers.forms import BootstrapMixin
+from customers.models import Customer
+
+AUDITED_TABLES = [
+    ("customers_customer", _("Customer")),
+    ("customers_account", _("Holding")),
+    ("customers_consent", _("Consent")),
+    ("customers_customerdelegation", _("Delegation")),
+    ("service_ticket", _("Ticket")),
+    ("bankcrm_user", _("User")),
+    ("bankcrm_user_groups", _("Role membership")),
+    ("auth_group_permissions", _("Role permission")),
+]
+
+
+class AuditFilterForm(BootstrapMixin, forms.Form):
+    """What compliance looks for: reads (views, reveals, exports, searches) or writes, by
+    customer (CIF), actor (username), action, object type, date range and IP."""
+
+    kind = forms.ChoiceField(
+        label=_("Records"),
+        choices=[("reads", _("Sensitive reads")), ("writes", _("Data changes"))],
+        initial="reads",
+        required=False,
+    )
+    customer = forms.CharField(label=_("Customer (CIF)"), max_length=32, required=False)
+    actor = forms.CharField(label=_("Actor (username)"), max_length=150, required=False)
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        choices=[("", _("Any")), *AccessLog.Action.choices, *DataChange.Op.choices],
+    )
+    object_type = forms.ChoiceField(
+        label=_("Object type"), required=False, choices=[("", _("Any")), *AUDITED_TABLES]
+    )
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ip = forms.GenericIPAddressField(label=_("IP address"), required=False)
+
+    def clean_customer(self):
+        cif = self.cleaned_data["customer"].strip().upper()
+        if not cif:
+            return None
+        customer = Customer.objects.filter(cif=cif).only("pk", "cif", "name").first()
+        if customer is None:
+            raise ValidationError(_("No customer has this CIF."))
+        return customer
+
+    def clean_actor(self):
+        username = self.cleaned_data["actor"].strip()
+        if not username:
+            return None
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise ValidationError(_("No user has this username."))
+        return user
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", _("The end is before the start."))
+        return data

@@ -300,6 +300,15 @@ class Ticket(models.Model):
                 name="ticket_open_urgency_idx",
                 condition=~Q(status__in=["resolved", "closed"]),
             ),
+            # Take next reads only unassigned tickets: with the index above it would skip
+            # every assigned ticket ahead of the first free one (26 ms after 17,000 claims).
+            models.Index(
+                models.F("due_at").asc(nulls_last=True),
+                "priority",
+                "id",
+                name="ticket_unassigned_idx",
+                condition=Q(assignee__isnull=True) & ~Q(status__in=["resolved", "closed"]),
+            ),
             models.Index(
                 fields=["approval"],
                 name="ticket_awaiting_approval_idx",

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from bankcrm import crypto
 from bankcrm.validators import normalise_mobile
@@ -87,7 +88,7 @@ class ResolveForm(BootstrapMixin, forms.Form):
 
 class ApprovalForm(BootstrapMixin, forms.Form):
     decision = forms.ChoiceField(
-        label=_("Decision"),
+        label=pgettext_lazy("supervisor approval", "Decision"),
         choices=[("approve", _("Approve the resolution")), ("reject", _("Send back"))],
         widget=forms.RadioSelect,
     )

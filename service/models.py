@@ -407,6 +407,8 @@ class TicketEvent(models.Model):
         return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
 
     def _label(self, value: str) -> str:
+        if not value:
+            return ""  # no "from" (an approval request): not the label of the "" choice
         choices = {self.Kind.STATUS: Ticket.Status, self.Kind.APPROVAL: Ticket.Approval}.get(
             self.kind
         )

@@ -12,22 +12,24 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
-def po_entries() -> dict[str, str]:
-    """msgid → msgstr for the non-header, non-obsolete entries of django.po."""
+def po_entries() -> dict[tuple[str, str], str]:
+    """(msgctxt, msgid) → msgstr for the non-header, non-obsolete entries of django.po."""
     text = (LOCALE / "django.po").read_text(encoding="utf-8")
     entries = {}
     for block in text.split("\n\n"):
         lines = [line for line in block.splitlines() if not line.startswith("#")]
         joined = "\n".join(lines)
+        context = re.search(r'^msgctxt ((?:".*"\n?)+)', joined, re.MULTILINE)
+        ctx = _unquote(context.group(1)) if context else ""
         if "msgid_plural" in joined:
             match = re.search(r'msgid ((?:".*"\n?)+)msgid_plural', joined)
             strs = re.findall(r'msgstr\[\d\] ((?:".*"\n?)+)', joined)
             if match:
-                entries[_unquote(match.group(1))] = "".join(_unquote(s) for s in strs)
+                entries[ctx, _unquote(match.group(1))] = "".join(_unquote(s) for s in strs)
             continue
         match = re.search(r'msgid ((?:".*"\n?)+)msgstr ((?:".*"\n?)+)', joined + "\n")
         if match and _unquote(match.group(1)):
-            entries[_unquote(match.group(1))] = _unquote(match.group(2))
+            entries[ctx, _unquote(match.group(1))] = _unquote(match.group(2))
     return entries
 
 
@@ -55,10 +57,11 @@ def test_no_fuzzy_entries():
 def test_compiled_catalogue_matches_the_po():
     with (LOCALE / "django.mo").open("rb") as handle:
         catalogue = gettext.GNUTranslations(handle)
-    for msgid, msgstr in po_entries().items():
+    for (context, msgid), msgstr in po_entries().items():
         if "\n" in msgid or not msgstr:
             continue
-        assert catalogue.gettext(msgid) == msgstr, f"{msgid!r} is stale in django.mo"
+        found = catalogue.pgettext(context, msgid) if context else catalogue.gettext(msgid)
+        assert found == msgstr, f"{msgid!r} is stale in django.mo"
 
 
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="gettext tools not installed")

@@ -191,3 +191,13 @@ def test_a_new_priority_restarts_the_clocks_under_its_policy(desk, agent, superv
     assert ticket.priority == "P1" and ticket.queue == desk["fraud"]
     assert ticket.resolve_due_at == ticket.created_at + timedelta(hours=4)
     assert {e.kind for e in ticket.events.all()} >= {"priority", "queue"}
+
+
+def test_the_history_names_an_approval_request_without_a_from_label(desk, agent, customer):
+    from django.utils import translation
+
+    complaint = open_ticket(agent, customer, subject="投诉", category="complaint")
+    services.ticket_resolve(actor=agent, ticket=complaint, resolution="已致歉")
+    event = complaint.events.get(kind="approval")
+    with translation.override("zh-hans"):
+        assert (event.old_label, event.new_label) == ("", "待主管审批")

@@ -1,14 +1,13 @@
-import csv
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from bankcrm.audit import record_access
+from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from compliance import selectors
@@ -48,11 +47,6 @@ def audit_trail(request):
     }
     template = "compliance/_audit_rows.html" if request.htmx else "compliance/audit.html"
     return render(request, template, context)
-
-
-class _Echo:
-    def write(self, value):
-        return value
 
 
 @login_required
@@ -101,44 +95,33 @@ def audit_export(request):
             _("Detail"),
         ]
 
-    def lines():
-        writer = csv.writer(_Echo())
-        yield "\ufeff"
-        yield writer.writerow(header)
-        for r in rows[:EXPORT_LIMIT].iterator(chunk_size=2000):
-            at = timezone.localtime(r.at).strftime("%Y-%m-%d %H:%M:%S")
-            if writes:
-                yield writer.writerow(
-                    [
-                        at,
-                        r.table_name,
-                        r.row_pk,
-                        r.get_op_display(),
-                        r.customer_id or "",
-                        r.actor_id or "",
-                        r.actor_label,
-                        r.ip_address or "",
-                        r.request_id,
-                        r.changes,
-                    ]
-                )
-            else:
-                yield writer.writerow(
-                    [
-                        at,
-                        r.actor.username,
-                        r.get_action_display(),
-                        r.object_type,
-                        r.object_id,
-                        r.customer_id or "",
-                        r.reason,
-                        r.ip_address or "",
-                        r.request_id,
-                        r.detail,
-                    ]
-                )
+    def line(r) -> list:
+        at = timezone.localtime(r.at).strftime("%Y-%m-%d %H:%M:%S")
+        if writes:
+            return [
+                at,
+                r.table_name,
+                r.row_pk,
+                r.get_op_display(),
+                r.customer_id or "",
+                r.actor_id or "",
+                r.actor_label,
+                r.ip_address or "",
+                r.request_id,
+                r.changes,
+            ]
+        return [
+            at,
+            r.actor.username,
+            r.get_action_display(),
+            r.object_type,
+            r.object_id,
+            r.customer_id or "",
+            r.reason,
+            r.ip_address or "",
+            r.request_id,
+            r.detail,
+        ]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="audit-{params["kind"]}-{stamp}.csv"'
-    return response
+    lines = (line(r) for r in rows[:EXPORT_LIMIT].iterator(chunk_size=2000))
+    return csv_download(header, lines, name=f"audit-{params['kind']}")

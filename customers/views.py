@@ -1,10 +1,9 @@
-import csv
 import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -12,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm.audit import record_access
+from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog, User
 from bankcrm.roles import Role
 from customers import access, selectors, services
@@ -59,11 +59,6 @@ def customer_list(request):
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @login_required
 @require_GET
 def customer_export(request):
@@ -92,25 +87,16 @@ def customer_export(request):
         _("Risk level"), _("Tags"), _("Branch"), _("Relationship manager"),
     ]  # fmt: skip
 
-    def lines():
-        writer = csv.writer(_Echo())
-        yield "\ufeff"  # Excel opens UTF-8 Chinese correctly only with a BOM
-        yield writer.writerow(header)
-        for c in rows.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    c.cif, c.name, c.name_latin, c.get_kind_display(), c.national_id_masked,
-                    c.mobile_masked, c.email_masked, c.get_tier_display(),
-                    c.get_lifecycle_display(), c.get_kyc_status_display(),
-                    c.kyc_expires_on or "", c.get_risk_level_display(), " ".join(c.tags),
-                    c.branch.code, c.primary_rm.username if c.primary_rm else "",
-                ]
-            )  # fmt: skip
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
-    return response
+    lines = (
+        [
+            c.cif, c.name, c.name_latin, c.get_kind_display(), c.national_id_masked,
+            c.mobile_masked, c.email_masked, c.get_tier_display(), c.get_lifecycle_display(),
+            c.get_kyc_status_display(), c.kyc_expires_on or "", c.get_risk_level_display(),
+            " ".join(c.tags), c.branch.code, c.primary_rm.username if c.primary_rm else "",
+        ]
+        for c in rows.iterator(chunk_size=2000)
+    )  # fmt: skip
+    return csv_download(header, lines, name="customers")
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
-from bankcrm.models import AccessLog
+from bankcrm.models import AccessLog, User
 from bankcrm.roles import Role
 from compliance import selectors
 from compliance.forms import AuditFilterForm
@@ -35,6 +35,11 @@ def audit_trail(request):
     _require_reviewer(request.user)
     form, params, rows = _filtered(request)
     page, next_cursor = selectors.page_after(rows, request.GET.get("after"))
+    if params["kind"] == "writes":
+        # DataChange keeps the user's id (rows outlive renames): name them, in one query.
+        users = User.objects.in_bulk({r.actor_id for r in page if r.actor_id})
+        for r in page:
+            r.actor = users.get(r.actor_id)
     query = request.GET.copy()
     query.pop("after", None)
     context = {

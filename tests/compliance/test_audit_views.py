@@ -77,6 +77,15 @@ def test_data_changes_show_masked_values_only(client, login, compliance_officer,
         "/compliance/audit/", {"kind": "writes", "customer": customer.cif}
     ).content.decode()
     assert "139****5678" in text and "13912345678" not in text
+    customer.tier = "private"
+    from bankcrm.audit import audit_context
+
+    with audit_context(actor=rm, label="web"):
+        customer.save()
+    text = client.get(
+        "/compliance/audit/", {"kind": "writes", "actor": rm.username}
+    ).content.decode()
+    assert rm.display_name in text and "private" in text
     assert DataChange.objects.filter(customer_id=customer.pk).exists()
 
 

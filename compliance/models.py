@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
@@ -38,3 +39,28 @@ class DataChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name}:{self.row_pk} {self.op}"
+
+
+class ChainLink(models.Model):
+    """One audit row's link in its table's hash chain, written by the database when the
+    row's transaction commits (migration 0004): row_hash = sha256(prev_hash || the row's
+    canonical JSON), prev_hash the link before's row_hash. Append-only; read by
+    compliance.chain to verify, never written by the application."""
+
+    pk = models.CompositePrimaryKey("table_name", "seq")
+    table_name = models.CharField(max_length=63)
+    seq = models.BigIntegerField()
+    row_id = models.BigIntegerField()
+    prev_hash = models.BinaryField()
+    row_hash = models.BinaryField()
+
+    class Meta:
+        verbose_name = _("audit chain link")
+        verbose_name_plural = _("audit chain links")
+        constraints = [
+            models.UniqueConstraint(fields=["table_name", "row_id"], name="chainlink_row"),
+            models.CheckConstraint(condition=Q(seq__gt=0), name="chainlink_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table_name} #{self.seq}"

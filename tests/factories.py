@@ -90,3 +90,13 @@ def ticket(customer: Customer, **fields) -> Ticket:
     fields.setdefault("channel", Ticket.Channel.PHONE)
     fields.setdefault("due_at", timezone.now() + timedelta(hours=4))
     return Ticket.objects.create(customer=customer, **fields)
+
+
+def link_audit_rows() -> None:
+    """What COMMIT does first: run the deferred triggers that chain audit rows (compliance
+    migration 0004). Tests inside one transaction call it before they read the chains."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

@@ -1,7 +1,10 @@
 """The audit tables are append-only and hash-chained in the database: no role's UPDATE,
-DELETE or TRUNCATE gets through, and an edit made around the triggers is found."""
+DELETE or TRUNCATE gets through, and an edit made around the triggers is found. Rows are
+linked when their transaction commits (a deferred trigger): tests that run inside one
+transaction fire the links with SET CONSTRAINTS ALL IMMEDIATE, as a commit would."""
 
 import threading
+import time
 
 import pytest
 from auditlog.models import LogEntry
@@ -13,6 +16,7 @@ from bankcrm.models import AccessLog
 from compliance import chain
 from compliance.tasks import verify_audit_chain
 from tests.concurrency import in_threads
+from tests.factories import link_audit_rows as link_now
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +28,23 @@ def log_read(user, n: int) -> AccessLog:
 
 
 def chained(table: str) -> list[tuple]:
+    link_now()
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT chain_seq, prev_hash, row_hash FROM {table} ORDER BY chain_seq")
+        cursor.execute(
+            "SELECT seq, prev_hash, row_hash FROM compliance_chainlink WHERE table_name = %s"
+            " ORDER BY seq",
+            [table],
+        )
         return cursor.fetchall()
+
+
+def around_the_triggers(sql: str, params=()) -> None:
+    """A superuser switching triggers off for one statement."""
+    link_now()
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql, params)
+        cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def test_new_rows_are_chained_each_on_the_one_before(rm):
@@ -36,7 +54,18 @@ def test_new_rows_are_chained_each_on_the_one_before(rm):
     assert [seq for seq, _, _ in rows] == [1, 2, 3]
     assert bytes(rows[0][1]) == b""
     assert all(bytes(rows[i][1]) == bytes(rows[i - 1][2]) for i in (1, 2))
-    assert all(chain_report.ok for chain_report in chain.verify_all())
+    reports = chain.verify_all()
+    assert all(chain_report.ok for chain_report in reports)
+    assert {r.table: r.rows for r in reports}["bankcrm_accesslog"] == 3
+
+
+def test_a_row_is_linked_only_when_its_transaction_commits(rm):
+    with transaction.atomic():
+        log_read(rm, 1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM compliance_chainlink")
+            assert cursor.fetchone() == (0,)
+    assert len(chained("bankcrm_accesslog")) == 1
 
 
 def test_the_database_refuses_to_change_or_remove_audit_rows(rm, customer):
@@ -44,11 +73,14 @@ def test_the_database_refuses_to_change_or_remove_audit_rows(rm, customer):
     customer.tier = "private"
     customer.save()  # an auditlog LogEntry
     assert LogEntry.objects.exists()
+    link_now()
     attempts = [
         lambda: AccessLog.objects.update(reason="covered up"),
         lambda: AccessLog.objects.all().delete(),
         lambda: LogEntry.objects.update(changes_text="nothing happened"),
         lambda: LogEntry.objects.all().delete(),
+        lambda: connection.cursor().execute("UPDATE compliance_chainlink SET row_hash = ''"),
+        lambda: connection.cursor().execute("DELETE FROM compliance_chainlink"),
     ]
     for attempt in attempts:
         with (
@@ -65,14 +97,12 @@ def test_the_database_refuses_to_change_or_remove_audit_rows(rm, customer):
 
 def test_the_verifier_finds_a_row_edited_around_the_triggers(rm):
     rows = [log_read(rm, n) for n in range(5)]
+    link_now()
     assert verify_audit_chain()
     # A superuser switches triggers off and edits a row.
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-        cursor.execute(
-            "UPDATE bankcrm_accesslog SET reason = 'nothing to see' WHERE id = %s", [rows[2].pk]
-        )
-        cursor.execute("SET session_replication_role = DEFAULT")
+    around_the_triggers(
+        "UPDATE bankcrm_accesslog SET reason = 'nothing to see' WHERE id = %s", [rows[2].pk]
+    )
     report = chain.verify_table("bankcrm_accesslog")
     assert (report.broken_seq, report.broken_id) == (3, rows[2].pk)
     assert "edited" in report.reason
@@ -83,12 +113,34 @@ def test_the_verifier_finds_a_row_edited_around_the_triggers(rm):
 
 def test_the_verifier_finds_a_removed_row(rm):
     rows = [log_read(rm, n) for n in range(4)]
-    with connection.cursor() as cursor:
-        cursor.execute("SET session_replication_role = replica")
-        cursor.execute("DELETE FROM bankcrm_accesslog WHERE id = %s", [rows[1].pk])
-        cursor.execute("SET session_replication_role = DEFAULT")
+    around_the_triggers("DELETE FROM bankcrm_accesslog WHERE id = %s", [rows[1].pk])
+    report = chain.verify_table("bankcrm_accesslog")
+    assert (report.broken_seq, report.broken_id) == (2, rows[1].pk)
+    assert "removed" in report.reason
+
+
+def test_the_verifier_finds_a_removed_link(rm):
+    for n in range(4):
+        log_read(rm, n)
+    around_the_triggers(
+        "DELETE FROM compliance_chainlink WHERE table_name = 'bankcrm_accesslog' AND seq = 2"
+    )
     report = chain.verify_table("bankcrm_accesslog")
     assert report.broken_seq == 3 and "missing" in report.reason
+
+
+def test_the_verifier_finds_a_row_written_without_a_link(rm):
+    for n in range(3):
+        log_read(rm, n)
+    around_the_triggers(
+        "INSERT INTO bankcrm_accesslog (at, actor_id, action, object_type, object_id, reason,"
+        " detail, request_id) VALUES (now(), %s, 'view', 'customers.customer', '', '', '{}',"
+        " '')",
+        [rm.pk],
+    )
+    report = chain.verify_table("bankcrm_accesslog")
+    assert report.broken_seq is None and "no link" in report.reason
+    assert report.broken_id == AccessLog.objects.latest("id").pk
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,6 +157,33 @@ def test_twenty_concurrent_writers_keep_one_unbroken_chain(rm):
     rows = chained("bankcrm_accesslog")
     assert [seq for seq, _, _ in rows] == list(range(1, 501))
     assert chain.verify_table("bankcrm_accesslog").ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_transaction_does_not_hold_up_other_audited_writers(rm):
+    """The chain is linked at commit: a transaction that wrote an audit row and goes on
+    working (an import chunk) does not make other audited writers wait for it."""
+    wrote, quick_done = threading.Event(), threading.Event()
+    quick_took = []
+
+    def long_transaction():
+        with transaction.atomic():
+            log_read(rm, 1)
+            wrote.set()
+            assert quick_done.wait(10), "the quick writer was held up"
+
+    def quick_writer():
+        assert wrote.wait(10)
+        started = time.monotonic()
+        log_read(rm, 2)  # autocommit: inserted and linked at once
+        quick_took.append(time.monotonic() - started)
+        quick_done.set()
+
+    workers = iter([long_transaction, quick_writer])
+    assert in_threads(lambda: next(workers)(), 2) == []
+    assert quick_took and quick_took[0] < 5
+    rows = chained("bankcrm_accesslog")
+    assert len(rows) == 2 and chain.verify_table("bankcrm_accesslog").ok
 
 
 def test_users_in_the_audit_trail_are_deactivated_not_deleted(client, login, admin_user, rm):

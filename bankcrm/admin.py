@@ -31,10 +31,13 @@ class UserAdmin(DjangoUserAdmin):
         "branch",
         "role_names",
         "is_active",
+        "frozen_at",
         "is_staff",
         "last_login",
     ]
     list_filter = ["groups", "branch__region", "branch", "is_active", "is_staff"]
+    # A freeze is lifted by compliance, with a reason (compliance › user activity).
+    readonly_fields = ["frozen_at"]
     search_fields = ["username", "first_name", "last_name", "email", "branch__name", "branch__code"]
     list_select_related = ["branch"]
     autocomplete_fields = ["branch"]
@@ -46,7 +49,7 @@ class UserAdmin(DjangoUserAdmin):
 
     fieldsets = (
         *DjangoUserAdmin.fieldsets[:2],
-        (_("Branch"), {"fields": ["branch"]}),
+        (_("Branch"), {"fields": ["branch", "frozen_at"]}),
         *DjangoUserAdmin.fieldsets[2:],
     )
     add_fieldsets = (

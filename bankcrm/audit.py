@@ -1,6 +1,14 @@
-"""Recording sensitive reads (the access log). Writes are audited by django-auditlog."""
+"""Recording sensitive reads (the access log) and security events (sign-ins, MFA, freezes).
+Data changes are recorded by database triggers (compliance migration 0002), which read the
+connection's audit context set here."""
 
-from bankcrm.models import AccessLog
+from django.dispatch import Signal
+
+from bankcrm.models import AccessLog, SecurityEvent
+
+# Sent after a sensitive read is logged, with the AccessLog row's actor_id, action and
+# customer_id: compliance's access-anomaly rules listen (bankcrm does not import them).
+access_recorded = Signal()
 
 
 def client_ip(request) -> str | None:
@@ -19,7 +27,7 @@ def record_access(
     reason: str = "",
     detail: dict | None = None,
 ) -> AccessLog:
-    return AccessLog.objects.create(
+    row = AccessLog.objects.create(
         actor=request.user,
         action=action,
         object_type=object_type,
@@ -30,6 +38,42 @@ def record_access(
         ip_address=client_ip(request),
         request_id=getattr(request, "id", ""),
     )
+    access_recorded.send(AccessLog, row=row, request=request)
+    return row
+
+
+def record_security_event(
+    kind: str,
+    *,
+    request=None,
+    user=None,
+    username: str = "",
+    actor=None,
+    customer_id: int | None = None,
+    detail: dict | None = None,
+    dedupe_key: str | None = None,
+) -> SecurityEvent | None:
+    """A sign-in or account-security event. With `dedupe_key`, a second event with the same
+    key is not written (sweeps that may run twice); None is returned then."""
+    fields = {
+        "kind": kind,
+        "user": user,
+        "username": (username or getattr(user, "username", ""))[:150],
+        "actor": actor,
+        "customer_id": customer_id,
+        "ip_address": client_ip(request) if request is not None else None,
+        "request_id": getattr(request, "id", "") if request is not None else "",
+        "detail": detail or {},
+    }
+    if dedupe_key is None:
+        return SecurityEvent.objects.create(**fields)
+    from django.db import IntegrityError, transaction
+
+    try:
+        with transaction.atomic():
+            return SecurityEvent.objects.create(dedupe_key=dedupe_key, **fields)
+    except IntegrityError:
+        return None  # recorded by an earlier run
 
 
 def log_bulk_changes(pairs, *, actor, remote_addr=None, additional_data=None) -> int:
@@ -93,11 +137,15 @@ def set_audit_context(*, actor_id=None, label: str = "", ip=None, request_id: st
             _CONTEXT_SQL,
             [str(actor_id) if actor_id else "", label[:100], ip or "", request_id[:64]],
         )
+    connection.bankcrm_audit_context = {
+        "actor_id": actor_id, "label": label, "ip": ip, "request_id": request_id,
+    }  # fmt: skip
 
 
 def clear_audit_context() -> None:
     from django.db import connection
 
+    connection.bankcrm_audit_context = None
     if connection.connection is None:
         return  # nothing was written on a connection: nothing to clear
     with connection.cursor() as cursor:
@@ -105,16 +153,24 @@ def clear_audit_context() -> None:
 
 
 class audit_context:  # noqa: N801 - used as a context manager
-    """`with audit_context(actor=user, label="import:12"):` for work outside a request."""
+    """`with audit_context(actor=user, label="import:12"):` for work outside a request, or
+    for work the system does inside one (an access rule freezing an account); the context
+    that was set before comes back afterwards."""
 
     def __init__(self, *, actor=None, label: str = "", ip=None, request_id: str = ""):
         self.values = {"actor_id": getattr(actor, "pk", None), "label": label, "ip": ip,
                        "request_id": request_id}  # fmt: skip
 
     def __enter__(self):
+        from django.db import connection
+
+        self.previous = getattr(connection, "bankcrm_audit_context", None)
         set_audit_context(**self.values)
         return self
 
     def __exit__(self, *exc):
-        clear_audit_context()
+        if self.previous:
+            set_audit_context(**self.previous)
+        else:
+            clear_audit_context()
         return False

@@ -4,8 +4,12 @@ from django.contrib.auth import backends, get_user_model
 
 
 class ModelBackend(backends.ModelBackend):
-    """Django's backend, loading the signed-in user together with their branch: every page's
-    header shows the branch, which would otherwise cost a query per request."""
+    """Django's backend, loading the signed-in user together with their branch (every page's
+    header shows it, which would otherwise cost a query per request), and refusing frozen
+    accounts: at sign-in, and on every request of a session that outlived the freeze."""
+
+    def user_can_authenticate(self, user):
+        return super().user_can_authenticate(user) and getattr(user, "frozen_at", None) is None
 
     def get_user(self, user_id):
         model = get_user_model()

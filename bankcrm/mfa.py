@@ -6,6 +6,9 @@ import segno
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from bankcrm.audit import record_security_event
+from bankcrm.models import SecurityEvent
+
 
 def confirmed_device(user) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
@@ -29,17 +32,28 @@ def secret_for_display(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def _checked(request, device: TOTPDevice, token: str, *, enrolling: bool) -> bool:
+    """The code's check, recorded in the audit trail either way (never the code)."""
+    ok = device.verify_token(token)
+    if ok and enrolling:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+    if ok:
+        otp_login(request, device)
+    kind = SecurityEvent.Kind
+    record_security_event(
+        (kind.MFA_ENROLLED if enrolling else kind.MFA_VERIFIED) if ok else kind.MFA_FAILED,
+        request=request,
+        user=request.user,
+        actor=request.user,
+        detail={"device": device.pk, "enrolling": enrolling},
+    )
+    return ok
+
+
 def confirm_device(request, device: TOTPDevice, token: str) -> bool:
-    if not device.verify_token(token):
-        return False
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    otp_login(request, device)
-    return True
+    return _checked(request, device, token, enrolling=True)
 
 
 def verify(request, device: TOTPDevice, token: str) -> bool:
-    if not device.verify_token(token):
-        return False
-    otp_login(request, device)
-    return True
+    return _checked(request, device, token, enrolling=False)

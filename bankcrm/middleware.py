@@ -75,6 +75,7 @@ class SessionTimeoutMiddleware:
                 now - seen > settings.SESSION_IDLE_SECONDS
                 or now - started > settings.SESSION_ABSOLUTE_SECONDS
             ):
+                request.logout_reason = "timeout"
                 logout(request)
                 if request.headers.get("HX-Request"):
                     response = self.get_response(request)

@@ -32,15 +32,23 @@ class User(AbstractUser):
         blank=True,
         related_name="users",
     )
+    # Set by compliance (an access anomaly, or by hand) while a review is open: the account
+    # cannot sign in and its sessions are ended. Distinct from is_active, which admins use
+    # for leavers; only compliance lifts a freeze (bankcrm.services.user_unfreeze).
+    frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         verbose_name = _("user")
         verbose_name_plural = _("users")
 
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
     @cached_property
     def roles(self) -> frozenset[str]:
-        if not self.pk or not self.is_active:
+        if not self.pk or not self.is_active or self.frozen_at is not None:
             return frozenset()
         return frozenset(self.groups.values_list("name", flat=True))
 
@@ -133,3 +141,69 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}"
+
+
+class SecurityEvent(models.Model):
+    """Sign-ins and the account's security: logins, logouts, failed logins, lockouts, MFA
+    enrolment and checks, freezes and unfreezes, delegations that ran out. Append-only and
+    hash-chained in the database (compliance migration 0005), like AccessLog.
+
+    `user` is the account the event is about (NULL when a failed login names no account:
+    `username` keeps what was typed); `actor` is who made it happen when that is someone
+    else (a compliance officer lifting a freeze); both NULL with `detail` naming the rule
+    when the system did it."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Signed in")
+        LOGOUT = "logout", _("Signed out")
+        LOGIN_FAILED = "login_failed", _("Sign-in failed")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        MFA_ENROLLED = "mfa_enrolled", _("Two-factor set up")
+        MFA_VERIFIED = "mfa_verified", _("Two-factor passed")
+        MFA_FAILED = "mfa_failed", _("Two-factor failed")
+        FROZEN = "frozen", _("Account frozen")
+        UNFROZEN = "unfrozen", _("Account unfrozen")
+        DELEGATION_EXPIRED = "delegation_expired", _("Delegation expired")
+
+    at = models.DateTimeField(_("when"), default=now)
+    kind = models.CharField(_("event"), max_length=20, choices=Kind)
+    user = models.ForeignKey(
+        "bankcrm.User", on_delete=models.PROTECT, null=True, related_name="+",
+        verbose_name=_("account"),
+    )  # fmt: skip
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    actor = models.ForeignKey(
+        "bankcrm.User", on_delete=models.PROTECT, null=True, related_name="+",
+        verbose_name=_("by"),
+    )  # fmt: skip
+    customer_id = models.BigIntegerField(_("customer id"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    # Events a sweep records (a delegation's expiry) carry a key so a second run adds none.
+    dedupe_key = models.CharField(max_length=100, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+        indexes = [
+            models.Index(fields=["-at", "-id"], name="securityevent_recent_idx"),
+            models.Index(fields=["user", "-at"], name="securityevent_user_idx"),
+            models.Index(fields=["actor", "-at"], name="securityevent_actor_idx"),
+            models.Index(fields=["kind", "-at"], name="securityevent_kind_idx"),
+            models.Index(
+                fields=["customer_id", "-at"],
+                condition=models.Q(customer_id__isnull=False),
+                name="securityevent_customer_idx",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="securityevent_dedupe_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.user_id or self.username}"

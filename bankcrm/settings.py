@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE = {
     # SLA warnings and escalations that fell due (each once, however late), then messages.
     "sla-sweep": {"task": "service.tasks.sweep_sla", "schedule": 60.0},
     "send-notifications": {"task": "service.tasks.send_notifications", "schedule": 30.0},
+    # Delegations that ran out, into the audit trail (each once).
+    "record-expired-delegations": {
+        "task": "customers.tasks.record_expired_delegations",
+        "schedule": 300.0,
+    },
     # Recompute the audit trail's hash chains every night at 02:30.
     "verify-audit-chain": {
         "task": "compliance.tasks.verify_audit_chain",

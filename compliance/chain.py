@@ -7,6 +7,7 @@ from django.db import connection, transaction
 TABLES = (
     "auditlog_logentry",
     "bankcrm_accesslog",
+    "bankcrm_securityevent",
     "compliance_datachange",
 )
 BATCH = 20_000

@@ -162,6 +162,45 @@ def delegation_revoke(*, actor, delegation: CustomerDelegation) -> None:
         delegation.save(update_fields=["expires_at"])
 
 
+def delegations_record_expired(*, now=None, lookback=timedelta(days=7)) -> int:
+    """A security event for each delegation that ran out in the last `lookback` (beat, every
+    five minutes), once per delegation and expiry time: a second run, or two beats, add
+    nothing; a delegation extended and run out again gets a second event."""
+    from bankcrm.audit import record_security_event
+    from bankcrm.models import SecurityEvent
+
+    now = now or timezone.now()
+    expired = list(
+        CustomerDelegation.objects.filter(expires_at__lte=now, expires_at__gt=now - lookback)
+        .select_related("user", "permission")
+        .order_by("expires_at", "pk")
+    )
+    keys = {d.pk: f"delegation:{d.pk}:{d.expires_at.timestamp():.6f}" for d in expired}
+    recorded = set(
+        SecurityEvent.objects.filter(dedupe_key__in=keys.values()).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    written = 0
+    for delegation in expired:
+        if keys[delegation.pk] in recorded:
+            continue
+        event = record_security_event(
+            SecurityEvent.Kind.DELEGATION_EXPIRED,
+            user=delegation.user,
+            customer_id=delegation.content_object_id,
+            detail={
+                "delegation": delegation.pk,
+                "access": delegation.permission.codename,
+                "expired_at": delegation.expires_at.isoformat(),
+                "granted_by": delegation.granted_by_id,
+            },
+            dedupe_key=keys[delegation.pk],
+        )
+        written += event is not None
+    return written
+
+
 @transaction.atomic
 def import_upload(request, *, kind: str, upload) -> ImportBatch:
     """Store the file encrypted and queue the check; FileError if it cannot be read."""

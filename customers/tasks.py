@@ -182,3 +182,13 @@ def publish_kyc_expiries() -> int:
     from customers.ingest.outbound import outbound_kyc_expired
 
     return outbound_kyc_expired()
+
+
+@shared_task(ignore_result=True)
+def record_expired_delegations() -> int:
+    """Every five minutes from beat: delegations that ran out, into the audit trail."""
+    from bankcrm.audit import audit_context
+    from customers.services import delegations_record_expired
+
+    with audit_context(label="task:customers.tasks.record_expired_delegations"):
+        return delegations_record_expired()

@@ -3,9 +3,6 @@ queries however much data the user can see."""
 
 from datetime import timedelta
 
-from auditlog.models import LogEntry
-from axes.models import AccessAttempt, AccessFailureLog
-from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -89,20 +86,6 @@ def service(request):
     return "bankcrm/home_service.html", context
 
 
-def compliance(request):
-    since = timezone.now() - timedelta(days=1)
-    lockouts = AccessAttempt.objects.filter(failures_since_start__gte=settings.AXES_FAILURE_LIMIT)
-    context = {
-        "lockouts": lockouts.order_by("-attempt_time")[:LIST_SIZE],
-        "lockout_count": lockouts.count(),
-        "failed_logins": AccessFailureLog.objects.filter(attempt_time__gte=since).count(),
-        "recent_changes": LogEntry.objects.select_related("actor", "content_type").order_by(
-            "-timestamp"
-        )[:LIST_SIZE],
-    }
-    return "bankcrm/home_compliance.html", context
-
-
 def admin(request):
     checks = health.run_checks()
     return "bankcrm/home_admin.html", {"checks": checks, "status": health.overall(checks)}
@@ -113,6 +96,6 @@ BUILDERS = {
     Role.BRANCH_MANAGER: branch_manager,
     Role.SERVICE_AGENT: service,
     Role.SERVICE_SUPERVISOR: service,
-    Role.COMPLIANCE_OFFICER: compliance,
+    # Role.COMPLIANCE_OFFICER: registered by compliance (compliance.home).
     Role.ADMIN: admin,
 }

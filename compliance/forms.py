@@ -2,8 +2,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from bankcrm.models import AccessLog, User
-from compliance.models import DataChange
+from bankcrm.models import AccessLog, SecurityEvent, User
+from compliance.models import AccessAlert, DataChange
 from customers.forms import BootstrapMixin
 from customers.models import Customer
 
@@ -16,16 +16,25 @@ AUDITED_TABLES = [
     ("bankcrm_user", _("User")),
     ("bankcrm_user_groups", _("Role membership")),
     ("auth_group_permissions", _("Role permission")),
+    ("bankcrm_user_user_permissions", _("User permission")),
+    ("auth_group", _("Role")),
+    ("compliance_accessrule", _("Access anomaly rule")),
+    ("compliance_accessalert", _("Access alert")),
 ]
 
 
 class AuditFilterForm(BootstrapMixin, forms.Form):
-    """What compliance looks for: reads (views, reveals, exports, searches) or writes, by
-    customer (CIF), actor (username), action, object type, date range and IP."""
+    """What compliance looks for: reads (views, reveals, exports, searches), writes, or
+    sign-in and security events, by customer (CIF), actor (username), action, object type,
+    date range and IP."""
 
     kind = forms.ChoiceField(
         label=_("Records"),
-        choices=[("reads", _("Sensitive reads")), ("writes", _("Data changes"))],
+        choices=[
+            ("reads", _("Sensitive reads")),
+            ("writes", _("Data changes")),
+            ("security", _("Sign-ins and security")),
+        ],
         initial="reads",
         required=False,
     )
@@ -34,7 +43,12 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
     action = forms.ChoiceField(
         label=_("Action"),
         required=False,
-        choices=[("", _("Any")), *AccessLog.Action.choices, *DataChange.Op.choices],
+        choices=[
+            ("", _("Any")),
+            (_("Sensitive reads"), AccessLog.Action.choices),
+            (_("Data changes"), DataChange.Op.choices),
+            (_("Sign-ins and security"), SecurityEvent.Kind.choices),
+        ],
     )
     object_type = forms.ChoiceField(
         label=_("Object type"), required=False, choices=[("", _("Any")), *AUDITED_TABLES]
@@ -70,3 +84,24 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             self.add_error("until", _("The end is before the start."))
         return data
+
+
+class ReviewForm(BootstrapMixin, forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Finding"),
+        choices=[
+            (AccessAlert.Status.DISMISSED, _("Legitimate: the reads were needed for work")),
+            (AccessAlert.Status.CONFIRMED, _("Misuse: escalate under the bank's procedure")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("What was found"), min_length=10, max_length=2000, widget=forms.Textarea(
+            attrs={"rows": 3}
+        ),
+    )  # fmt: skip
+    unfreeze = forms.BooleanField(label=_("Lift the account's freeze"), required=False)
+
+
+class FreezeForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(label=_("Reason"), min_length=10, max_length=300)

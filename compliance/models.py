@@ -1,7 +1,12 @@
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
+
+from bankcrm.models import AccessLog
+from bankcrm.roles import Role
 
 
 class DataChange(models.Model):
@@ -39,6 +44,132 @@ class DataChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name}:{self.row_pk} {self.op}"
+
+
+class AccessRule(models.Model):
+    """An access-anomaly rule, kept in admin: when one user's sensitive reads in a sliding
+    window pass the threshold, an alert is raised for compliance, and the account may be
+    frozen at once. Checked after every logged read (compliance.anomalies)."""
+
+    class Measure(models.TextChoices):
+        CUSTOMERS = "customers", _("Distinct customers read")
+        EXPORTED_ROWS = "exported_rows", _("Rows exported")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    measure = models.CharField(
+        _("what is counted"), max_length=20, choices=Measure, default=Measure.CUSTOMERS
+    )
+    actions = ArrayField(
+        models.CharField(max_length=10, choices=AccessLog.Action.choices),
+        verbose_name=_("reads counted"),
+        default=list,
+        blank=True,
+        help_text=_("Views, reveals, searches… (distinct customers only; empty: all kinds)."),
+    )
+    min_tier = models.CharField(
+        _("only customers of tier"),
+        max_length=12,
+        choices=[("", _("any tier")), ("affluent", _("affluent or private banking")),
+                 ("private", _("private banking"))],
+        blank=True,
+        help_text=_("High-value customers only (distinct customers only)."),
+    )  # fmt: skip
+    threshold = models.PositiveIntegerField(
+        _("allowed"), help_text=_("An alert is raised when the count goes above this.")
+    )
+    window_minutes = models.PositiveIntegerField(_("within (minutes)"))
+    roles = ArrayField(
+        models.CharField(max_length=30, choices=Role.choices),
+        verbose_name=_("applies to roles"),
+        default=list,
+        blank=True,
+        help_text=_("Empty: every role."),
+    )
+    freeze_account = models.BooleanField(
+        _("freeze the account"),
+        default=False,
+        help_text=_("Freeze the account and end its sessions when the alert is raised."),
+    )
+
+    class Meta:
+        verbose_name = _("access anomaly rule")
+        verbose_name_plural = _("access anomaly rules")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(threshold__gt=0), name="accessrule_threshold"),
+            models.CheckConstraint(
+                condition=Q(window_minutes__gte=1, window_minutes__lte=7 * 24 * 60),
+                name="accessrule_window",
+            ),
+            models.CheckConstraint(
+                condition=Q(measure="customers") | Q(min_tier="", actions=[]),
+                name="accessrule_customer_filters",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccessAlertQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status=AccessAlert.Status.OPEN)
+
+
+class AccessAlert(models.Model):
+    """One user passing one rule: open until a compliance officer reviews it. At most one
+    open alert per rule and user (a unique constraint), however many reads follow."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DISMISSED = "dismissed", _("Legitimate")
+        CONFIRMED = "confirmed", _("Misuse confirmed")
+
+    rule = models.ForeignKey(
+        AccessRule, on_delete=models.PROTECT, related_name="alerts", verbose_name=_("rule")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("user"),
+    )  # fmt: skip
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.OPEN)
+    raised_at = models.DateTimeField(_("raised at"), db_default=Now())
+    window_start = models.DateTimeField(_("window from"))
+    count = models.PositiveIntegerField(_("count"))
+    threshold = models.PositiveIntegerField(_("allowed"))
+    froze_account = models.BooleanField(_("froze the account"), default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("reviewed by"),
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_note = models.TextField(_("review"), blank=True)
+
+    objects = AccessAlertQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("access alert")
+        verbose_name_plural = _("access alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "user"], condition=Q(status="open"), name="accessalert_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", reviewed_at__isnull=True)
+                | (~Q(status="open") & Q(reviewed_at__isnull=False, reviewed_by__isnull=False)),
+                name="accessalert_reviewed",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["-raised_at"], condition=Q(status="open"), name="accessalert_open_idx"
+            ),
+            models.Index(fields=["user", "-raised_at"], name="accessalert_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} · {self.user}"
 
 
 class ChainLink(models.Model):

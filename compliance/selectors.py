@@ -1,15 +1,31 @@
-"""Reading the audit trail: filtered, newest first, keyset-paginated (a page costs the same
-on the first and the millionth row)."""
+"""Reading the audit trail: sensitive reads (AccessLog), data changes (DataChange) and
+security events (SecurityEvent), filtered, newest first, keyset-paginated so that a page
+costs the same on the first and the millionth row. A customer's history and a user's
+activity merge the three, page by page, each read off its own index."""
 
+import heapq
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from itertools import islice
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from bankcrm.models import AccessLog
+from bankcrm.models import AccessLog, SecurityEvent, User
 from compliance.models import DataChange
+from customers.models import Customer
 
 PAGE = 50
+
+# The three record kinds, in the order they sort among rows of the same instant.
+READS, WRITES, SECURITY = "reads", "writes", "security"
+KIND_LABELS = {
+    READS: _("Sensitive read"),
+    WRITES: _("Data change"),
+    SECURITY: _("Sign-ins and security"),
+}
+_RANK = {READS: 0, WRITES: 1, SECURITY: 2}
 
 
 def _day_start(day) -> datetime:
@@ -17,19 +33,30 @@ def _day_start(day) -> datetime:
 
 
 def audit_rows(params: dict) -> QuerySet:
-    """AccessLog rows for reads, DataChange rows for writes, filtered by `params` (the
-    cleaned AuditFilterForm)."""
-    writes = params.get("kind") == "writes"
-    qs = DataChange.objects.all() if writes else AccessLog.objects.select_related("actor")
+    """One kind of record (`params["kind"]`) filtered by `params` (the cleaned
+    AuditFilterForm), newest first."""
+    kind = params.get("kind") or READS
+    if kind == WRITES:
+        qs = DataChange.objects.all()
+    elif kind == SECURITY:
+        qs = SecurityEvent.objects.select_related("user", "actor")
+    else:
+        qs = AccessLog.objects.select_related("actor")
     if params.get("customer"):
         qs = qs.filter(customer_id=params["customer"].pk)
     if params.get("actor"):
-        qs = qs.filter(actor_id=params["actor"].pk)
+        user = params["actor"]
+        qs = (
+            qs.filter(Q(user=user) | Q(actor=user))
+            if kind == SECURITY
+            else qs.filter(actor_id=user.pk)
+        )
     action = params.get("action")
     if action:
-        qs = qs.filter(op=action) if writes else qs.filter(action=action)
-    if params.get("object_type"):
-        if writes:
+        column = {READS: "action", WRITES: "op", SECURITY: "kind"}[kind]
+        qs = qs.filter(**{column: action})
+    if params.get("object_type") and kind != SECURITY:
+        if kind == WRITES:
             qs = qs.filter(table_name=params["object_type"])
         else:
             qs = qs.filter(object_type=params["object_type"].replace("_", ".", 1))
@@ -42,20 +69,163 @@ def audit_rows(params: dict) -> QuerySet:
     return qs.order_by("-at", "-id")
 
 
-def page_after(qs: QuerySet, cursor: str | None) -> tuple[list, str | None]:
-    """One page after `cursor` ("<iso time>|<id>" of the last row shown) and the next one."""
-    if cursor:
-        try:
-            at_text, pk_text = cursor.rsplit("|", 1)
-            at, pk = datetime.fromisoformat(at_text), int(pk_text)
-        except ValueError:
-            at = pk = None
-        if at is not None:
-            from django.db.models import Q
+def customer_history(customer: Customer) -> dict[str, QuerySet]:
+    """Everything about one customer: who read it, what changed, delegations that ran out."""
+    return {
+        READS: AccessLog.objects.select_related("actor").filter(customer_id=customer.pk),
+        WRITES: DataChange.objects.filter(customer_id=customer.pk),
+        SECURITY: SecurityEvent.objects.select_related("user", "actor").filter(
+            customer_id=customer.pk
+        ),
+    }
 
-            qs = qs.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
-    rows = list(qs[: PAGE + 1])
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    next_cursor = f"{rows[-1].at.isoformat()}|{rows[-1].pk}" if more else None
+
+def user_activity(user: User) -> dict[str, QuerySet]:
+    """Everything one user did or had done to their account."""
+    return {
+        READS: AccessLog.objects.select_related("actor").filter(actor=user),
+        WRITES: DataChange.objects.filter(actor_id=user.pk),
+        SECURITY: SecurityEvent.objects.select_related("user", "actor").filter(
+            Q(user=user) | Q(actor=user)
+        ),
+    }
+
+
+# ---- keyset pages over one kind or several merged -----------------------------------------
+
+
+def _parse_cursor(cursor: str | None):
+    """ "<iso time>|<kind rank>|<id>" of the last row shown, or None."""
+    try:
+        at_text, rank_text, pk_text = cursor.rsplit("|", 2)
+        return datetime.fromisoformat(at_text), int(rank_text), int(pk_text)
+    except (AttributeError, ValueError):
+        return None
+
+
+def _after(qs: QuerySet, rank: int, cursor) -> QuerySet:
+    """Rows of kind `rank` that sort after the cursor in (at, rank, id) descending."""
+    at, c_rank, pk = cursor
+    if rank < c_rank:
+        return qs.filter(at__lte=at)
+    if rank > c_rank:
+        return qs.filter(at__lt=at)
+    return qs.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
+
+
+def page_after(sources: dict[str, QuerySet], cursor: str | None) -> tuple[list, str | None]:
+    """One page of the merged kinds after `cursor`, and the cursor of the next page. Each
+    kind costs one query of at most PAGE + 1 rows, whatever the page."""
+    position = _parse_cursor(cursor)
+    candidates = []
+    for kind, qs in sources.items():
+        rank = _RANK[kind]
+        if position is not None:
+            qs = _after(qs, rank, position)
+        for row in qs.order_by("-at", "-id")[: PAGE + 1]:
+            row.audit_kind = kind
+            candidates.append(row)
+    candidates.sort(key=lambda r: (r.at, _RANK[r.audit_kind], r.pk), reverse=True)
+    rows = candidates[:PAGE]
+    more = len(candidates) > PAGE
+    last = rows[-1] if rows else None
+    next_cursor = f"{last.at.isoformat()}|{_RANK[last.audit_kind]}|{last.pk}" if more else None
     return rows, next_cursor
+
+
+def iterate_merged(sources: dict[str, QuerySet], limit: int):
+    """All rows of the merged kinds, newest first, streamed (for exports)."""
+
+    def tagged(kind, qs):
+        for row in qs.order_by("-at", "-id").iterator(chunk_size=2000):
+            row.audit_kind = kind
+            yield row
+
+    merged = heapq.merge(
+        *(tagged(kind, qs) for kind, qs in sources.items()),
+        key=lambda r: (r.at, _RANK[r.audit_kind], r.pk),
+        reverse=True,
+    )
+    return islice(merged, limit)
+
+
+# ---- one shape for every record, as the screens and the export show it --------------------
+
+
+@dataclass
+class Entry:
+    kind: str
+    pk: int
+    at: datetime
+    action: str
+    actor: User | None = None
+    actor_label: str = ""
+    subject: User | None = None
+    object: str = ""
+    customer_id: int | None = None
+    customer: Customer | None = None
+    ip: str = ""
+    request_id: str = ""
+    reason: str = ""
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS[self.kind])
+
+
+def _entry(row, users: dict) -> Entry:
+    kind = row.audit_kind
+    common = {"kind": kind, "pk": row.pk, "at": row.at, "customer_id": row.customer_id,
+              "ip": row.ip_address or "", "request_id": row.request_id}  # fmt: skip
+    if kind == READS:
+        return Entry(
+            action=row.get_action_display(), actor=row.actor, reason=row.reason,
+            object=f"{row.object_type} {row.object_id}".strip(), detail=row.detail, **common,
+        )  # fmt: skip
+    if kind == WRITES:
+        return Entry(
+            action=row.get_op_display(), actor=users.get(row.actor_id), reason="",
+            actor_label=row.actor_label if row.actor_label != "web" else "",
+            object=f"{row.table_name} {row.row_pk}", detail=row.changes, **common,
+        )  # fmt: skip
+    return Entry(
+        action=row.get_kind_display(), actor=row.actor, subject=row.user,
+        actor_label="" if row.actor_id else _system_label(row),
+        object=row.username if row.user_id is None else "", reason=row.detail.get("reason", ""),
+        detail={k: v for k, v in row.detail.items() if k != "reason"}, **common,
+    )  # fmt: skip
+
+
+def _system_label(row: SecurityEvent) -> str:
+    if row.kind in (SecurityEvent.Kind.LOGIN_FAILED, SecurityEvent.Kind.LOCKED_OUT):
+        return ""
+    if row.kind == SecurityEvent.Kind.LOGOUT and row.detail.get("reason") == "timeout":
+        return str(_("session timed out"))
+    if "rule" in row.detail:
+        return str(_("access rule"))
+    return str(_("system"))
+
+
+def entries(rows: list) -> list[Entry]:
+    """The rows as entries, with their users (data changes keep bare ids, since they
+    outlive renames) and customers read in one query each."""
+    users = User.objects.in_bulk(
+        {r.actor_id for r in rows if r.audit_kind == WRITES and r.actor_id}
+    )
+    customers = Customer.objects.only("pk", "cif", "name").in_bulk(
+        {r.customer_id for r in rows if r.customer_id}
+    )
+    result = []
+    for row in rows:
+        entry = _entry(row, users)
+        entry.customer = customers.get(entry.customer_id)
+        result.append(entry)
+    return result
+
+
+def iterate_entries(rows, chunk: int = 1000):
+    """`entries()` over a stream of rows, a chunk at a time (two queries per chunk)."""
+    rows = iter(rows)
+    while batch := list(islice(rows, chunk)):
+        yield from entries(batch)

@@ -1,132 +1,257 @@
+import json
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
-from bankcrm.models import AccessLog, User
-from bankcrm.roles import Role
-from compliance import selectors
-from compliance.forms import AuditFilterForm
+from bankcrm.models import AccessLog
+from compliance import access, selectors, services
+from compliance.forms import AuditFilterForm, FreezeForm, ReviewForm
+from compliance.models import AccessAlert
 
 EXPORT_LIMIT = 100_000
 
 
-def _require_reviewer(user) -> None:
-    """Compliance officers and admins (both pass TOTP first, MfaRequiredMiddleware)."""
-    if not (user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser):
-        raise PermissionDenied
-
-
 def _filtered(request):
     form = AuditFilterForm(request.GET or None)
-    params = form.cleaned_data if form.is_valid() else {"kind": "reads"}
-    params["kind"] = params.get("kind") or "reads"
-    return form, params, selectors.audit_rows(params)
+    params = form.cleaned_data if form.is_valid() else {"kind": selectors.READS}
+    params["kind"] = params.get("kind") or selectors.READS
+    return form, params, {params["kind"]: selectors.audit_rows(params)}
+
+
+def _page(request, sources: dict) -> dict:
+    rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
+    query = request.GET.copy()
+    query.pop("after", None)
+    return {
+        "entries": selectors.entries(rows),
+        "next_cursor": next_cursor,
+        "query": query.urlencode(),
+    }
+
+
+def _render_page(request, template: str, context: dict):
+    """The whole page, or only its rows for htmx (the "older" link)."""
+    if request.htmx:
+        return render(request, "compliance/_entries.html", context)
+    return render(request, template, context)
+
+
+def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None):
+    """The records as CSV. The export is itself a sensitive read: logged with what was
+    asked for and how many rows it gave."""
+    # Up to now: the export's own log row (written next) is not part of what it exports.
+    until = timezone.now()
+    sources = {kind: qs.filter(at__lte=until) for kind, qs in sources.items()}
+    count = min(sum(qs.count() for qs in sources.values()), EXPORT_LIMIT)
+    record_access(
+        request,
+        AccessLog.Action.EXPORT,
+        object_type="compliance.audit",
+        customer_id=customer_id,
+        detail={**detail, "rows": count},
+    )
+    header = [
+        _("When"), _("Who"), _("Records"), _("Action"), _("By (system)"), _("Account"),
+        _("Object"), _("CIF number"), _("IP address"), _("Request id"), _("Reason"),
+        _("Detail"),
+    ]  # fmt: skip
+
+    def line(e: selectors.Entry) -> list:
+        return [
+            timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor.username if e.actor else "", e.kind_label, e.action, e.actor_label,
+            e.subject.username if e.subject else "", e.object,
+            e.customer.cif if e.customer else (e.customer_id or ""), e.ip, e.request_id,
+            e.reason, json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
+        ]  # fmt: skip
+
+    rows = selectors.iterate_merged(sources, EXPORT_LIMIT)
+    return csv_download(header, (line(e) for e in selectors.iterate_entries(rows)), name=name)
 
 
 @login_required
 @require_GET
 def audit_trail(request):
-    _require_reviewer(request.user)
-    form, params, rows = _filtered(request)
-    page, next_cursor = selectors.page_after(rows, request.GET.get("after"))
-    if params["kind"] == "writes":
-        # DataChange keeps the user's id (rows outlive renames): name them, in one query.
-        users = User.objects.in_bulk({r.actor_id for r in page if r.actor_id})
-        for r in page:
-            r.actor = users.get(r.actor_id)
-    query = request.GET.copy()
-    query.pop("after", None)
-    context = {
-        "form": form,
-        "params": params,
-        "rows": page,
-        "next_cursor": next_cursor,
-        "query": query.urlencode(),
-        "writes": params["kind"] == "writes",
-    }
-    template = "compliance/_audit_rows.html" if request.htmx else "compliance/audit.html"
-    return render(request, template, context)
+    access.require_reviewer(request.user)
+    form, params, sources = _filtered(request)
+    context = {"form": form, "params": params, **_page(request, sources)}
+    return _render_page(request, "compliance/audit.html", context)
 
 
 @login_required
 @require_GET
 def audit_export(request):
-    """The filtered trail as CSV; the export itself is a sensitive read and is logged with
-    its filter and row count."""
-    _require_reviewer(request.user)
-    form, params, rows = _filtered(request)
+    access.require_reviewer(request.user)
+    form, params, sources = _filtered(request)
     if request.GET and not form.is_valid():
         return HttpResponseBadRequest(_("The filter is not valid."))
-    count = min(rows.count(), EXPORT_LIMIT)
     shown = {k: str(getattr(v, "pk", v)) for k, v in params.items() if v not in ("", None)}
-    record_access(
-        request,
-        AccessLog.Action.EXPORT,
-        object_type="compliance.audit",
-        customer_id=params["customer"].pk if params.get("customer") else None,
-        detail={"filter": shown, "rows": count},
+    customer = params.get("customer")
+    return _export(
+        request, sources, name=f"audit-{params['kind']}", detail={"filter": shown},
+        customer_id=customer.pk if customer else None,
+    )  # fmt: skip
+
+
+@login_required
+@require_GET
+def customer_history(request, pk: int):
+    """Who read this customer, what changed, which delegations ran out: everything, newest
+    first. Opening it is logged: who watches the watchers is audited too."""
+    customer = access.customer_for_reviewer(request.user, pk)
+    if not request.GET.get("after"):
+        record_access(
+            request, AccessLog.Action.VIEW, object_type="compliance.customer_history",
+            object_id=customer.pk, customer_id=customer.pk,
+        )  # fmt: skip
+    context = {"customer": customer, **_page(request, selectors.customer_history(customer))}
+    return _render_page(request, "compliance/customer_history.html", context)
+
+
+@login_required
+@require_GET
+def customer_history_export(request, pk: int):
+    customer = access.customer_for_reviewer(request.user, pk)
+    return _export(
+        request, selectors.customer_history(customer), name=f"history-{customer.cif}",
+        detail={"history_of": customer.cif}, customer_id=customer.pk,
+    )  # fmt: skip
+
+
+@login_required
+@require_GET
+def user_activity(request, pk: int):
+    account = access.account_for_reviewer(request.user, pk)
+    alerts = (
+        AccessAlert.objects.filter(user=account)
+        .select_related("rule", "reviewed_by")
+        .order_by("-raised_at")[:10]
     )
-    writes = params["kind"] == "writes"
-    if writes:
-        header = [
-            _("When"),
-            _("Table"),
-            _("Row"),
-            _("Operation"),
-            _("Customer id"),
-            _("User id"),
-            _("By"),
-            _("IP address"),
-            _("Request id"),
-            _("Changes"),
-        ]
+    context = {
+        "account": account,
+        "alerts": list(alerts) if account.pk != request.user.pk else [],
+        "can_act": access.can_act_on(request.user, account),
+        "freeze_form": FreezeForm(),
+        **_page(request, selectors.user_activity(account)),
+    }
+    return _render_page(request, "compliance/user_activity.html", context)
+
+
+@login_required
+@require_GET
+def user_activity_export(request, pk: int):
+    account = access.account_for_reviewer(request.user, pk)
+    return _export(
+        request, selectors.user_activity(account), name=f"activity-{account.username}",
+        detail={"activity_of": account.username},
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def user_freeze(request, pk: int):
+    account = access.account_for_reviewer(request.user, pk)
+    if not access.can_act_on(request.user, account):
+        raise PermissionDenied
+    form = FreezeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason of at least ten characters."))
+    elif services.account_freeze(
+        user=account, officer=request.user, reason=form.cleaned_data["reason"], request=request
+    ):
+        messages.success(request, _("The account is frozen and its sessions are ended."))
     else:
-        header = [
-            _("When"),
-            _("Who"),
-            _("Action"),
-            _("Object type"),
-            _("Object id"),
-            _("Customer id"),
-            _("Reason"),
-            _("IP address"),
-            _("Request id"),
-            _("Detail"),
-        ]
+        messages.info(request, _("The account was frozen already."))
+    return redirect("compliance:user-activity", pk=account.pk)
 
-    def line(r) -> list:
-        at = timezone.localtime(r.at).strftime("%Y-%m-%d %H:%M:%S")
-        if writes:
-            return [
-                at,
-                r.table_name,
-                r.row_pk,
-                r.get_op_display(),
-                r.customer_id or "",
-                r.actor_id or "",
-                r.actor_label,
-                r.ip_address or "",
-                r.request_id,
-                r.changes,
-            ]
-        return [
-            at,
-            r.actor.username,
-            r.get_action_display(),
-            r.object_type,
-            r.object_id,
-            r.customer_id or "",
-            r.reason,
-            r.ip_address or "",
-            r.request_id,
-            r.detail,
-        ]
 
-    lines = (line(r) for r in rows[:EXPORT_LIMIT].iterator(chunk_size=2000))
-    return csv_download(header, lines, name=f"audit-{params['kind']}")
+@login_required
+@require_POST
+def user_unfreeze(request, pk: int):
+    account = access.account_for_reviewer(request.user, pk)
+    if not access.can_act_on(request.user, account):
+        raise PermissionDenied
+    form = FreezeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason of at least ten characters."))
+    elif services.account_unfreeze(
+        user=account, officer=request.user, reason=form.cleaned_data["reason"], request=request
+    ):
+        messages.success(request, _("The freeze is lifted: the user can sign in again."))
+    else:
+        messages.info(request, _("The account was not frozen."))
+    return redirect("compliance:user-activity", pk=account.pk)
+
+
+ALERT_TABS = ["open", "dismissed", "confirmed", "all"]
+
+
+@login_required
+@require_GET
+def alert_list(request):
+    status = request.GET.get("status", "open")
+    if status not in ALERT_TABS:
+        status = "open"
+    alerts = access.alerts_for_reviewer(request.user).select_related(
+        "rule", "user__branch", "reviewed_by"
+    )
+    if status != "all":
+        alerts = alerts.filter(status=status)
+    context = {
+        "alerts": alerts.order_by("-raised_at", "-pk")[:200],
+        "status": status,
+        "tabs": [(tab, _label(tab)) for tab in ALERT_TABS],
+    }
+    return render(request, "compliance/alerts.html", context)
+
+
+def _label(tab: str) -> str:
+    return _("All") if tab == "all" else AccessAlert.Status(tab).label
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def alert_detail(request, pk: int):
+    alert = access.alert_for_reviewer(request.user, pk)
+    can_review = access.can_act(request.user) and alert.status == AccessAlert.Status.OPEN
+    form = ReviewForm(request.POST or None, initial={"unfreeze": True})
+    if not alert.user.is_frozen:
+        del form.fields["unfreeze"]
+    if request.method == "POST":
+        if not can_review:
+            raise PermissionDenied
+        if form.is_valid():
+            reviewed = services.alert_review(
+                alert=alert,
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+                unfreeze=form.cleaned_data.get("unfreeze", False),
+                request=request,
+            )
+            if reviewed:
+                messages.success(request, _("The review is recorded."))
+            else:
+                messages.warning(request, _("Someone reviewed this alert a moment earlier."))
+            return redirect("compliance:alert-detail", pk=alert.pk)
+    reads = AccessLog.objects.select_related("actor").filter(
+        actor=alert.user, at__gte=alert.window_start, at__lte=alert.raised_at
+    )
+    rows, _next = selectors.page_after({selectors.READS: reads}, None)
+    context = {
+        "alert": alert,
+        "form": form,
+        "can_review": can_review,
+        "entries": selectors.entries(rows),
+        "activity_url": reverse("compliance:user-activity", args=[alert.user_id]),
+    }
+    return render(request, "compliance/alert_detail.html", context)

@@ -668,6 +668,11 @@ class DemoSeeder:
             self.seed_interactions(people, demo_users)
             self.seed_households(people)
         self.seed_tickets(demo_users)
+        # Compliance seeds its own rules and a day of reads to review (compliance/demo.py).
+        from compliance.demo import seed_access_history, seed_access_rules
+
+        seed_access_rules()
+        seed_access_history(users=demo_users)
         with connection.cursor() as cursor:
             for table in (
                 "customers_customer", "customers_account", "customers_transaction",

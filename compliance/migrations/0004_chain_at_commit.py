@@ -87,7 +87,17 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="ChainLink",
             fields=[
-                ("pk", models.CompositePrimaryKey("table_name", "seq", blank=True, editable=False, primary_key=True, serialize=False)),
+                (
+                    "pk",
+                    models.CompositePrimaryKey(
+                        "table_name",
+                        "seq",
+                        blank=True,
+                        editable=False,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
                 ("table_name", models.CharField(max_length=63)),
                 ("seq", models.BigIntegerField()),
                 ("row_id", models.BigIntegerField()),
@@ -99,7 +109,9 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "audit chain links",
                 "constraints": [
                     models.UniqueConstraint(fields=("table_name", "row_id"), name="chainlink_row"),
-                    models.CheckConstraint(condition=models.Q(("seq__gt", 0)), name="chainlink_seq"),
+                    models.CheckConstraint(
+                        condition=models.Q(("seq__gt", 0)), name="chainlink_seq"
+                    ),
                 ],
             },
         ),

@@ -1,0 +1,69 @@
+"""Who may use the compliance screens, and the only way their views reach rows.
+
+Compliance officers and admins read the audit trail (both pass TOTP first:
+MfaRequiredMiddleware); only compliance officers act on it (review alerts, freeze and
+unfreeze accounts), and never on their own account or their own alerts."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from bankcrm.models import User
+from bankcrm.roles import Role
+from compliance.models import AccessAlert
+from customers.models import Customer
+
+
+def can_review(user) -> bool:
+    return user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser
+
+
+def can_act(user) -> bool:
+    return user.has_role(Role.COMPLIANCE_OFFICER)
+
+
+def require_reviewer(user) -> None:
+    if not can_review(user):
+        raise PermissionDenied
+
+
+def require_officer(user) -> None:
+    if not can_act(user):
+        raise PermissionDenied
+
+
+def customer_for_reviewer(user, pk) -> Customer:
+    require_reviewer(user)
+    try:
+        return (
+            Customer.objects.select_related("primary_rm", "branch")
+            .defer("national_id", "mobile", "email", "address")
+            .get(pk=int(pk))
+        )
+    except (Customer.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def account_for_reviewer(user, pk) -> User:
+    require_reviewer(user)
+    try:
+        return User.objects.select_related("branch").get(pk=int(pk))
+    except (User.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def can_act_on(user, account: User) -> bool:
+    """Freeze, unfreeze: compliance officers, on others' accounts."""
+    return can_act(user) and account.pk != user.pk
+
+
+def alerts_for_reviewer(user):
+    """Alerts about oneself are for colleagues: not listed, not reviewable (404)."""
+    require_reviewer(user)
+    return AccessAlert.objects.exclude(user=user)
+
+
+def alert_for_reviewer(user, pk) -> AccessAlert:
+    try:
+        return alerts_for_reviewer(user).select_related("rule", "user__branch").get(pk=int(pk))
+    except (AccessAlert.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None

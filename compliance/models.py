@@ -40,6 +40,9 @@ class DataChange(models.Model):
             models.Index(fields=["actor_id", "-at"], name="datachange_actor_idx"),
             models.Index(fields=["table_name", "-at"], name="datachange_table_idx"),
             models.Index(fields=["-at", "-id"], name="datachange_recent_idx"),
+            models.Index(fields=["ip_address", "-at"], name="datachange_ip_idx"),
+            # Changes are nearly all updates: creations and deletions by their own index.
+            models.Index(fields=["op", "-at"], condition=~Q(op="U"), name="datachange_rare_op_idx"),
         ]
 
     def __str__(self) -> str:

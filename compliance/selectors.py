@@ -152,6 +152,40 @@ def iterate_merged(sources: dict[str, QuerySet], limit: int):
 # ---- one shape for every record, as the screens and the export show it --------------------
 
 
+# What the screens call the objects of reads and changes.
+OBJECT_LABELS = {
+    "customers.customer": _("Customer"),
+    "customers_customer": _("Customer"),
+    "customers_account": _("Holding"),
+    "customers_consent": _("Consent"),
+    "customers_customerdelegation": _("Delegation"),
+    "service_ticket": _("Ticket"),
+    "bankcrm_user": _("User"),
+    "bankcrm_user_groups": _("Role membership"),
+    "bankcrm_user_user_permissions": _("User permission"),
+    "auth_group": _("Role"),
+    "auth_group_permissions": _("Role permission"),
+    "compliance_accessrule": _("Access anomaly rule"),
+    "compliance_accessalert": _("Access alert"),
+    "compliance.audit": _("Audit trail"),
+    "compliance.customer_history": _("Access history"),
+}
+
+
+def _object(kind: str, pk) -> str:
+    label = OBJECT_LABELS.get(kind)
+    return f"{label} #{pk}" if label and pk not in ("", None) else str(label or kind)
+
+
+def _values(changes: dict, side: int) -> dict:
+    """A creation's new values (or a deletion's old ones), without the empty ones."""
+    return {
+        k: "***" if pair == ["***", "***"] else pair[side]
+        for k, pair in changes.items()
+        if pair[side] not in (None, "", [], {}) or pair == ["***", "***"]
+    }
+
+
 @dataclass
 class Entry:
     kind: str
@@ -168,6 +202,9 @@ class Entry:
     request_id: str = ""
     reason: str = ""
     detail: dict = field(default_factory=dict)
+    # For data changes: {column: [old, new]} when changed, else None (detail holds the
+    # created or deleted row's values).
+    diff: dict | None = None
 
     @property
     def kind_label(self) -> str:
@@ -181,13 +218,17 @@ def _entry(row, users: dict) -> Entry:
     if kind == READS:
         return Entry(
             action=row.get_action_display(), actor=row.actor, reason=row.reason,
-            object=f"{row.object_type} {row.object_id}".strip(), detail=row.detail, **common,
+            object=_object(row.object_type, row.object_id), detail=row.detail, **common,
         )  # fmt: skip
     if kind == WRITES:
+        changed = row.op == DataChange.Op.UPDATE
         return Entry(
             action=row.get_op_display(), actor=users.get(row.actor_id), reason="",
             actor_label=row.actor_label if row.actor_label != "web" else "",
-            object=f"{row.table_name} {row.row_pk}", detail=row.changes, **common,
+            object=_object(row.table_name, row.row_pk),
+            diff=row.changes if changed else None,
+            detail={} if changed else _values(row.changes, 1 if row.op == "I" else 0),
+            **common,
         )  # fmt: skip
     return Entry(
         action=row.get_kind_display(), actor=row.actor, subject=row.user,

@@ -192,3 +192,28 @@ def test_users_in_the_audit_trail_are_deactivated_not_deleted(client, login, adm
     assert client.get(f"/admin/bankcrm/user/{rm.pk}/delete/").status_code == 403
     with pytest.raises(DatabaseError), transaction.atomic():
         rm.delete()
+
+
+def test_linking_reads_the_chains_last_link_off_its_index(rm):
+    """Each link looks up the one before through the primary key, never a scan of the link
+    table (which grows with every audit row ever written): a comparison in the wrong
+    collation once made one 40,000-row commit take five minutes."""
+    for n in range(30):
+        log_read(rm, n)
+    link_now()
+    for n in range(30):
+        log_read(rm, n)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'compliance_chainlink'"
+        )
+        before = cursor.fetchone()
+        link_now()
+        cursor.execute(
+            "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'compliance_chainlink'"
+        )
+        after = cursor.fetchone()
+    assert after[0] == before[0], "a link scanned the link table"
+    assert after[1] - before[1] >= 30

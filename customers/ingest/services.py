@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bankcrm import crypto, masking
-from bankcrm.audit import log_bulk_changes
+from bankcrm.audit import audit_context, log_bulk_changes
 from customers import services as customer_services
 from customers.ingest import schemas
 from customers.ingest.models import InboxEvent, IntegrationSource, new_secret
@@ -277,13 +277,15 @@ def _apply_customer(event: InboxEvent, batch: _Batch) -> None:
         return  # a later snapshot was applied already
     data = event.payload
     customer = identity.customer
-    customer_services.contact_update(
-        actor=None,
-        customer=customer,
-        mobile=data.get("mobile"),
-        email=data.get("email"),
-        address=data.get("address"),
-    )
+    # The audit trail names the source system and its event, not the worker's task.
+    with audit_context(label=f"source:{event.source.code}", request_id=f"event:{event.event_id}"):
+        customer_services.contact_update(
+            actor=None,
+            customer=customer,
+            mobile=data.get("mobile"),
+            email=data.get("email"),
+            address=data.get("address"),
+        )
 
 
 def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:

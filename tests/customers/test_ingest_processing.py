@@ -296,6 +296,12 @@ def test_stale_master_data_never_overwrites_newer(source, book):
     assert Customer.objects.get(pk=book[0].pk).mobile == "+8613911111111"
     # Both are applied: the older one as a no-op.
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
+    # The audit trail says which system changed the mobile, with its event id.
+    from compliance.models import DataChange
+
+    (change,) = DataChange.objects.filter(customer_id=book[0].pk, op="U")
+    assert change.actor_label == f"source:{source.code}"
+    assert change.request_id == f"event:{newer['event_id']}"
 
 
 def test_a_worker_looks_again_after_applying_but_not_for_an_empty_kick(source, book, monkeypatch):

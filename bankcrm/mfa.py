@@ -46,7 +46,7 @@ def _checked(request, device: TOTPDevice, token: str, *, enrolling: bool) -> boo
         request=request,
         user=request.user,
         actor=request.user,
-        detail={"device": device.pk, "enrolling": enrolling},
+        detail={"device": device.pk},
     )
     return ok
 

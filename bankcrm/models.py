@@ -48,7 +48,7 @@ class User(AbstractUser):
 
     @cached_property
     def roles(self) -> frozenset[str]:
-        if not self.pk or not self.is_active or self.frozen_at is not None:
+        if not self.pk or not self.is_active:
             return frozenset()
         return frozenset(self.groups.values_list("name", flat=True))
 

@@ -49,7 +49,7 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
         request=request,
         user=_account(username),
         username=username,
-        detail={"locked_out": bool(getattr(request, "axes_locked_out", False))},
+        detail={"locked_out": True} if getattr(request, "axes_locked_out", False) else {},
     )
 
 

@@ -254,7 +254,7 @@ def entries(rows: list) -> list[Entry]:
     users = User.objects.in_bulk(
         {r.actor_id for r in rows if r.audit_kind == WRITES and r.actor_id}
     )
-    customers = Customer.objects.only("pk", "cif", "name").in_bulk(
+    customers = Customer.objects.only("pk", "cif", "name", "tier").in_bulk(
         {r.customer_id for r in rows if r.customer_id}
     )
     result = []

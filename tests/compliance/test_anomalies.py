@@ -198,3 +198,31 @@ def test_compliance_freezes_and_unfreezes_by_hand_with_a_reason(
         ("frozen", compliance_officer),
         ("unfrozen", compliance_officer),
     ]
+
+
+def test_rules_are_kept_in_admin_and_alerts_shown_there_read_only(client, login, admin_user, rm):
+    login(admin_user)
+    assert client.get("/admin/compliance/accessrule/add/").status_code == 200
+    form = {
+        "name": "夜间批量查看", "is_active": "on", "measure": "customers",
+        "actions": ["view", "reveal"], "min_tier": "affluent", "threshold": "30",
+        "window_minutes": "15", "roles": [Role.RELATIONSHIP_MANAGER], "freeze_account": "on",
+    }  # fmt: skip
+    assert client.post("/admin/compliance/accessrule/add/", form).status_code == 302
+    saved = AccessRule.objects.get(name="夜间批量查看")
+    assert saved.actions == ["view", "reveal"] and saved.roles == [Role.RELATIONSHIP_MANAGER]
+    assert DataChange.objects.filter(table_name="compliance_accessrule", op="I").get().actor_id == (
+        admin_user.pk
+    )
+    refused = client.post(
+        "/admin/compliance/accessrule/add/",
+        {**form, "name": "导出", "measure": "exported_rows"},
+    )
+    assert refused.status_code == 200 and "只适用于" in refused.content.decode()
+    AccessAlert.objects.create(
+        rule=saved, user=rm, window_start=timezone.now(), count=31, threshold=30
+    )
+    assert client.get("/admin/compliance/accessalert/").status_code == 200
+    alert = AccessAlert.objects.get()
+    assert client.get(f"/admin/compliance/accessalert/{alert.pk}/change/").status_code == 200
+    assert client.get(f"/admin/compliance/accessrule/{saved.pk}/delete/").status_code == 403

@@ -3,6 +3,7 @@ DELETE or TRUNCATE gets through, and an edit made around the triggers is found. 
 linked when their transaction commits (a deferred trigger): tests that run inside one
 transaction fire the links with SET CONSTRAINTS ALL IMMEDIATE, as a commit would."""
 
+import io
 import threading
 import time
 
@@ -217,3 +218,47 @@ def test_linking_reads_the_chains_last_link_off_its_index(rm):
         after = cursor.fetchone()
     assert after[0] == before[0], "a link scanned the link table"
     assert after[1] - before[1] >= 30
+
+
+def test_the_application_role_cannot_rewrite_the_audit_trail_even_around_the_triggers(rm):
+    """Production runs as a role that does not own the tables (manage.py grant_app_role):
+    it appends to the audit trail, and cannot change it, grant itself the right, or switch
+    the triggers off."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP ROLE IF EXISTS bankcrm_app_test")
+        cursor.execute("CREATE ROLE bankcrm_app_test NOLOGIN")
+    try:
+        call_command("grant_app_role", "bankcrm_app_test", stdout=io.StringIO())
+        with connection.cursor() as cursor:
+            cursor.execute("SET ROLE bankcrm_app_test")
+            try:
+                row = log_read(rm, 1)  # appending works, and is linked at commit
+                link_now()
+                # Not the owner: PostgreSQL grants nothing (a warning, no error).
+                cursor.execute("GRANT UPDATE, DELETE ON bankcrm_accesslog TO bankcrm_app_test")
+                refused = [
+                    "UPDATE bankcrm_accesslog SET reason = 'covered up'",
+                    "DELETE FROM compliance_datachange",
+                    "TRUNCATE bankcrm_securityevent",
+                    "UPDATE compliance_chainlink SET row_hash = ''",
+                    "ALTER TABLE bankcrm_accesslog DISABLE TRIGGER ALL",
+                    "SET session_replication_role = replica",
+                ]
+                for statement in refused:
+                    with (
+                        pytest.raises(
+                            DatabaseError, match=r"permission denied|must be owner|privileges"
+                        ),
+                        transaction.atomic(),
+                    ):
+                        cursor.execute(statement)
+                rm.first_name = "改名"
+                rm.save(update_fields=["first_name"])  # other tables: written as usual
+                link_now()  # its data change is linked under this role too
+            finally:
+                cursor.execute("RESET ROLE")
+        assert AccessLog.objects.filter(pk=row.pk, reason="").exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP OWNED BY bankcrm_app_test")
+            cursor.execute("DROP ROLE bankcrm_app_test")

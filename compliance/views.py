@@ -156,40 +156,41 @@ def user_activity_export(request, pk: int):
     )  # fmt: skip
 
 
-@login_required
-@require_POST
-def user_freeze(request, pk: int):
+def _account_action(request, pk: int, service, *, done: str, nothing: str):
+    """Freeze or unfreeze by hand: a compliance officer, someone else's account, a reason."""
     account = access.account_for_reviewer(request.user, pk)
     if not access.can_act_on(request.user, account):
         raise PermissionDenied
     form = FreezeForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give a reason of at least ten characters."))
-    elif services.account_freeze(
+    elif service(
         user=account, officer=request.user, reason=form.cleaned_data["reason"], request=request
     ):
-        messages.success(request, _("The account is frozen and its sessions are ended."))
+        messages.success(request, done)
     else:
-        messages.info(request, _("The account was frozen already."))
+        messages.info(request, nothing)
     return redirect("compliance:user-activity", pk=account.pk)
+
+
+@login_required
+@require_POST
+def user_freeze(request, pk: int):
+    return _account_action(
+        request, pk, services.account_freeze,
+        done=_("The account is frozen and its sessions are ended."),
+        nothing=_("The account was frozen already."),
+    )  # fmt: skip
 
 
 @login_required
 @require_POST
 def user_unfreeze(request, pk: int):
-    account = access.account_for_reviewer(request.user, pk)
-    if not access.can_act_on(request.user, account):
-        raise PermissionDenied
-    form = FreezeForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Give a reason of at least ten characters."))
-    elif services.account_unfreeze(
-        user=account, officer=request.user, reason=form.cleaned_data["reason"], request=request
-    ):
-        messages.success(request, _("The freeze is lifted: the user can sign in again."))
-    else:
-        messages.info(request, _("The account was not frozen."))
-    return redirect("compliance:user-activity", pk=account.pk)
+    return _account_action(
+        request, pk, services.account_unfreeze,
+        done=_("The freeze is lifted: the user can sign in again."),
+        nothing=_("The account was not frozen."),
+    )  # fmt: skip
 
 
 ALERT_TABS = ["open", "dismissed", "confirmed", "all"]

@@ -235,3 +235,29 @@ def test_pages_run_a_constant_number_of_queries(
         # ... the alert, the reads in its window, their customers
         with django_assert_num_queries(7):
             client.get(f"/compliance/alerts/{alert.pk}/")
+
+
+def test_the_compliance_home_runs_a_constant_number_of_queries(
+    client, login, compliance_officer, branch, django_assert_num_queries
+):
+    from bankcrm.roles import Role
+    from tests import factories
+
+    rule = AccessRule.objects.create(name="批量查看", threshold=1, window_minutes=10)
+    login(compliance_officer)
+    for n in (2, 12):
+        while AccessAlert.objects.count() < n:
+            user = factories.user(Role.RELATIONSHIP_MANAGER, branch=branch)
+            AccessAlert.objects.create(
+                rule=rule, user=user, window_start=timezone.now(), count=2, threshold=1,
+                froze_account=True,
+            )  # fmt: skip
+            user.frozen_at = timezone.now()
+            with audit_context(actor=compliance_officer, label="web"):
+                user.save(update_fields=["frozen_at"])
+        # session, user, roles, TOTP device, open alerts (count, rows), frozen accounts,
+        # lockouts (rows, count), failed sign-ins, data changes, their users (their
+        # customers too, when a change names one: these do not)
+        with django_assert_num_queries(12):
+            page = client.get("/")
+        assert page.content.decode().count('data-testid="home-alert"') == min(n, 10)

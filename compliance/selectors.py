@@ -110,7 +110,10 @@ def _after(qs: QuerySet, rank: int, cursor) -> QuerySet:
         return qs.filter(at__lte=at)
     if rank > c_rank:
         return qs.filter(at__lt=at)
-    return qs.filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
+    # The first condition is implied by the second, and is what lets PostgreSQL start the
+    # index scan at the cursor: with the OR alone it walked every newer row first (5.7 s
+    # for a page 100,000 rows back, over a minute at a million; now 0.4 and 1.9 ms).
+    return qs.filter(at__lte=at).filter(Q(at__lt=at) | Q(at=at, id__lt=pk))
 
 
 def page_after(sources: dict[str, QuerySet], cursor: str | None) -> tuple[list, str | None]:

@@ -151,6 +151,12 @@ class AccessLog(models.Model):
                 condition=~models.Q(object_type="customers.customer"),
                 name="accesslog_rare_type_idx",
             ),
+            # A user's exports in a window, for the access-anomaly rules on exported rows.
+            models.Index(
+                fields=["actor", "-at"],
+                condition=models.Q(action="export"),
+                name="accesslog_export_idx",
+            ),
         ]
 
     def __str__(self) -> str:

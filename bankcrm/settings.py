@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "customers.tasks.record_expired_delegations",
         "schedule": 300.0,
     },
+    # Forget the access-anomaly rules' notes of reads older than any rule's window.
+    "prune-recent-reads": {"task": "compliance.tasks.prune_recent_reads", "schedule": 3600.0},
     # Recompute the audit trail's hash chains every night at 02:30.
     "verify-audit-chain": {
         "task": "compliance.tasks.verify_audit_chain",

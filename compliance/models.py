@@ -198,3 +198,24 @@ class ChainLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name} #{self.seq}"
+
+
+class RecentRead(models.Model):
+    """When a user last read a customer, by kind of read: what the access-anomaly rules
+    count, so a rule's check costs the distinct customers a user read (a few dozen), not
+    every read in the window (thousands for a scraper). Kept by compliance.anomalies after
+    each logged read, derived from the access log and pruned after the longest window a
+    rule may have (7 days); the access log stays the record."""
+
+    pk = models.CompositePrimaryKey("user_id", "customer_id", "action")
+    user_id = models.BigIntegerField()
+    customer_id = models.BigIntegerField()
+    action = models.CharField(max_length=10, choices=AccessLog.Action.choices)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("recent read")
+        verbose_name_plural = _("recent reads")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.action} {self.customer_id} @ {self.last_at:%Y-%m-%d %H:%M}"

@@ -27,3 +27,11 @@ def verify_audit_chain() -> bool:
                        "row_id": report.broken_id, "reason": report.reason},
             )  # fmt: skip
     return intact
+
+
+@shared_task(ignore_result=True)
+def prune_recent_reads() -> int:
+    """Hourly from beat: the access-anomaly rules' notes older than any window."""
+    from compliance.anomalies import recent_reads_prune
+
+    return recent_reads_prune()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from bankcrm.models import AccessLog, SecurityEvent
 from bankcrm.roles import Role
 from compliance import anomalies
-from compliance.models import AccessAlert, AccessRule, DataChange
+from compliance.models import AccessAlert, AccessRule, DataChange, RecentRead
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -99,22 +99,40 @@ def test_rules_apply_only_to_their_roles_their_window_and_while_active(
     # Reads before the window do not count.
     long_ago = timezone.now() - timedelta(minutes=30)
     for customer in book:
-        AccessLog.objects.create(
-            actor=branch_manager, action="view", object_type="customers.customer",
-            customer_id=customer.pk, at=long_ago,
-        )  # fmt: skip
+        noted_read(branch_manager, customer, at=long_ago)
     assert anomalies.access_check(user=branch_manager) == []
-    AccessLog.objects.create(
-        actor=branch_manager, action="view", object_type="customers.customer",
-        customer_id=book[0].pk,
-    )  # fmt: skip
+    noted_read(branch_manager, book[0])
     assert anomalies.access_check(user=branch_manager) == []  # one in the window: allowed
-    AccessLog.objects.create(
-        actor=branch_manager, action="reveal", object_type="customers.customer",
-        customer_id=book[1].pk,
-    )  # fmt: skip
+    noted_read(branch_manager, book[1], action="reveal")
     (alert,) = anomalies.access_check(user=branch_manager)
     assert alert.count == 2
+
+
+def noted_read(user, customer, *, action="view", at=None):
+    row = AccessLog.objects.create(
+        actor=user, action=action, object_type="customers.customer", customer_id=customer.pk,
+        at=at or timezone.now(),
+    )  # fmt: skip
+    anomalies.read_note(row)
+    return row
+
+
+def test_the_check_counts_customers_not_reads_and_forgets_after_a_week(client, login, rm, book):
+    """However often a customer is read, the rule's check reads one note per customer and
+    kind of read: its cost follows the customers a user works with, not their clicks."""
+    rule(name="批量查看客户", threshold=2)
+    login(rm)
+    for _ in range(10):
+        view_all(client, book[:2])
+    assert RecentRead.objects.filter(user_id=rm.pk).count() == 2
+    assert not AccessAlert.objects.exists()
+    view_all(client, book[2:3])
+    assert AccessAlert.objects.get().count == 3
+    # An open alert is not counted again: the rule's check is skipped for this user.
+    (watched,) = anomalies.rules_for(rm)
+    assert watched.has_open_alert
+    assert anomalies.recent_reads_prune(now=timezone.now() + timedelta(days=8)) == 3
+    assert not RecentRead.objects.exists()
 
 
 def test_the_review_lifts_the_freeze_and_is_recorded(

@@ -164,7 +164,11 @@ def scratch_database(name: str) -> tuple[str, str, dict]:
     return admin_url, url, {**os.environ, "DATABASE_URL": url, "DJANGO_DEBUG": "true"}
 
 
-def serve(env: dict, port: int, workers: int) -> subprocess.Popen:
+def serve(
+    env: dict, port: int, workers: int, app: str = "bankcrm.wsgi:application"
+) -> subprocess.Popen:
+    """gunicorn on `port` serving the WSGI application `app` (module:name) with production
+    settings and bench.urls."""
     server_env = {
         **env, **KEYS,
         "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -180,7 +184,7 @@ def serve(env: dict, port: int, workers: int) -> subprocess.Popen:
         cwd=ROOT, env=server_env, check=True,
     )  # fmt: skip
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "bankcrm.wsgi:application", "--config",
+        [str(BIN / "gunicorn"), app, "--config",
          "bankcrm/gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
          "--access-logfile", "/dev/null"],
         cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL, start_new_session=True,
@@ -242,8 +246,16 @@ def sign_in(port: int, username: str) -> dict:
     return session.cookies
 
 
-def drive(port: int, cookies: dict, paths: list[str], seconds: float, concurrency: int):
-    """Requests/s and latency percentiles (ms) over `seconds`, after a 2 s warm-up."""
+def drive(
+    port: int,
+    cookies: dict,
+    paths: list[str],
+    seconds: float,
+    concurrency: int,
+    expect: bytes | None = None,
+):
+    """Requests/s and latency percentiles (ms) over `seconds`, after a 2 s warm-up. An error
+    is a status other than 200, or a body without `expect` when given."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -256,11 +268,11 @@ def drive(port: int, cookies: dict, paths: list[str], seconds: float, concurrenc
         mine, bad = [], 0
         while (now := time.monotonic()) < stop_at:
             start = time.perf_counter()
-            status, _ = session.request("GET", rng.choice(paths))
+            status, body = session.request("GET", rng.choice(paths))
             elapsed = (time.perf_counter() - start) * 1000
             if now >= measure_from:
                 mine.append(elapsed)
-                bad += status != 200
+                bad += status != 200 or (expect is not None and expect not in body)
         with lock:
             latencies.extend(mine)
             errors[0] += bad
@@ -282,6 +294,7 @@ def drive(port: int, cookies: dict, paths: list[str], seconds: float, concurrenc
         "p95": pct(95),
         "p99": pct(99),
         "errors": errors[0],
+        "latencies": latencies,
     }
 
 

@@ -1,0 +1,56 @@
+"""The project's WSGI application with the customer views' sensitive-read logging cut
+down, for bench/audit.py to measure what audit writes add to the 360 page:
+
+    gunicorn bench.wsgi_noaudit:application
+
+`record_access` in customers.services (the 360 page and reveals) and customers.views
+(searches, exports) still builds the AccessLog row but does not send `access_recorded`, so
+the access-anomaly check does not run; with BENCH_ACCESS_LOG=no-check it saves the row
+(and its chain link at commit), otherwise it does not save it either. Never serve anyone
+with this.
+"""
+
+import os
+
+from bankcrm.wsgi import application
+
+__all__ = ["application"]
+
+
+def _cut_access_logging(save: bool) -> None:
+    # Imported here: models can be imported only once the application has set Django up.
+    import customers.services
+    import customers.views
+    from bankcrm.audit import client_ip
+    from bankcrm.models import AccessLog
+
+    def record_access_without_check(
+        request,
+        action: str,
+        *,
+        object_type: str,
+        object_id="",
+        customer_id: int | None = None,
+        reason: str = "",
+        detail: dict | None = None,
+    ) -> AccessLog:
+        row = AccessLog(
+            actor=request.user,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            customer_id=customer_id,
+            reason=reason,
+            detail=detail or {},
+            ip_address=client_ip(request),
+            request_id=getattr(request, "id", ""),
+        )
+        if save:
+            row.save()
+        return row
+
+    customers.services.record_access = record_access_without_check
+    customers.views.record_access = record_access_without_check
+
+
+_cut_access_logging(save=os.environ.get("BENCH_ACCESS_LOG") == "no-check")

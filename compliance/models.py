@@ -36,13 +36,16 @@ class DataChange(models.Model):
         verbose_name = _("data change")
         verbose_name_plural = _("data changes")
         indexes = [
-            models.Index(fields=["customer_id", "-at"], name="datachange_customer_idx"),
-            models.Index(fields=["actor_id", "-at"], name="datachange_actor_idx"),
-            models.Index(fields=["table_name", "-at"], name="datachange_table_idx"),
+            # Each filter of the audit screens gives a page's ids straight off its index.
+            models.Index(fields=["customer_id", "-at", "-id"], name="datachange_customer_page"),
+            models.Index(fields=["actor_id", "-at", "-id"], name="datachange_actor_page"),
+            models.Index(fields=["table_name", "-at", "-id"], name="datachange_table_page"),
             models.Index(fields=["-at", "-id"], name="datachange_recent_idx"),
-            models.Index(fields=["ip_address", "-at"], name="datachange_ip_idx"),
+            models.Index(fields=["ip_address", "-at", "-id"], name="datachange_ip_page"),
             # Changes are nearly all updates: creations and deletions by their own index.
-            models.Index(fields=["op", "-at"], condition=~Q(op="U"), name="datachange_rare_op_idx"),
+            models.Index(
+                fields=["op", "-at", "-id"], condition=~Q(op="U"), name="datachange_rare_op_page"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -50,8 +50,7 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
     asked for and how many rows it gave."""
     # Up to now: the export's own log row (written next) is not part of what it exports.
     until = timezone.now()
-    sources = {kind: qs.filter(at__lte=until) for kind, qs in sources.items()}
-    count = min(sum(qs.count() for qs in sources.values()), EXPORT_LIMIT)
+    count = selectors.count(sources, limit=EXPORT_LIMIT, until=until)
     record_access(
         request,
         AccessLog.Action.EXPORT,
@@ -74,7 +73,7 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
             e.reason, json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
         ]  # fmt: skip
 
-    rows = selectors.iterate_merged(sources, EXPORT_LIMIT)
+    rows = selectors.iterate_merged(sources, limit=EXPORT_LIMIT, until=until)
     return csv_download(header, (line(e) for e in selectors.iterate_entries(rows)), name=name)
 
 
@@ -244,7 +243,7 @@ def alert_detail(request, pk: int):
             else:
                 messages.warning(request, _("Someone reviewed this alert a moment earlier."))
             return redirect("compliance:alert-detail", pk=alert.pk)
-    reads = AccessLog.objects.select_related("actor").filter(
+    reads = AccessLog.objects.filter(
         actor=alert.user, at__gte=alert.window_start, at__lte=alert.raised_at
     )
     rows, _next = selectors.page_after({selectors.READS: reads}, None)

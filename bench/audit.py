@@ -3,7 +3,7 @@ adds to the customer 360 page, under gunicorn (issue 6).
 
     .venv/bin/python scripts/with_services.py .venv/bin/python bench/audit.py \\
         [--rows 20000000] [--seconds 20] [--concurrency 4] [--workers 2] [--reuse] [--keep]
-    (also --customers 100000, --rounds 3, --port 8767)
+    (also --customers 100000, --rounds 3, --inprocess 300, --port 8767)
 
 1. A scratch database beside DATABASE_URL's (`bankcrm_bench_audit`) is migrated, gets
    `seed_demo --customers 100000`, and then audit rows by COPY up to --rows in all, split
@@ -40,9 +40,11 @@ adds to the customer 360 page, under gunicorn (issue 6).
    whose customer views do not write the access log, and one that writes the rows but
    runs no anomaly check (bench/wsgi_noaudit.py), in turn --rounds times: what audit
    writes, and the check each one triggers, add to p50 and p95 and take from throughput.
-   The check counts the reader's reads of the last hour, which a bench reading dozens of
-   customers a second inflates: its in-process cost is reported before and after the
-   runs, with the parts of one logged read.
+   Served pages share the two cores with the load generator, so the same three ways are
+   also timed in this process through Django's test client, in turn per request
+   (--inprocess requests each): the work of one request, where a millisecond shows. The
+   check's in-process cost is reported before and after the runs (it follows the
+   customers the reader read, not how often), with the parts of one logged read.
 5. The newest reads after cursors 1,000 to 1,000,000 rows back and six months back, SQL
    only, as the view queries them: keyset paging should cost the same at any depth.
 """
@@ -646,7 +648,8 @@ def follow(session: Session, path: str, pages: int) -> str:
 
 def page_queries(path: str) -> dict:
     """The page's queries of each record kind, as compliance.views builds them (keep in step
-    with views._filtered, the history and activity views and selectors.page_after)."""
+    with views._filtered, the history and activity views and selectors.page_after, which
+    reads each kind through selectors.newest)."""
     from django.http import QueryDict
 
     from bankcrm.models import User
@@ -668,12 +671,10 @@ def page_queries(path: str) -> dict:
         pk = int(split.path.split("/")[3])
         sources = selectors.user_activity(User.objects.get(pk=pk))
     cursor = selectors._parse_cursor(query.get("after"))
-    result = {}
-    for kind, qs in sources.items():
-        if cursor is not None:
-            qs = selectors._after(qs, selectors._RANK[kind], cursor)
-        result[kind] = qs.order_by("-at", "-id")[: selectors.PAGE + 1]
-    return result
+    return {
+        kind: selectors.newest(kind, source, limit=selectors.PAGE + 1, cursor=cursor)
+        for kind, source in sources.items()
+    }
 
 
 def explain(path: str) -> dict[str, tuple[float, str]]:
@@ -745,6 +746,8 @@ def deep_cursors(t: dict, timeout_s: int = 60) -> list[tuple[str, float | None]]
     for depth in (1_000, 10_000, 100_000, 1_000_000):
         # Ids increase with time here: the row `depth` ids back has about `depth` newer.
         row = AccessLog.objects.filter(id__lte=newest - depth).order_by("-id").first()
+        if row is None:  # a smaller load than this
+            break
         cursors.append((f"{depth:,} rows back", row.at, row.pk))
     cursors.append(("six months back", *t["far"]))
     results = []
@@ -820,6 +823,48 @@ def write_breakdown(username: str, times: int = 200) -> dict[str, float]:
     return {name: _median_ms(work, times) for name, work in parts.items()}
 
 
+def inprocess_overhead(url: str, times: int) -> dict[str, float]:
+    """The 360 page in this process through Django's test client (the whole middleware
+    stack, no network, one thread), the three ways in turn for each request, in a rotating
+    order: median ms of each. Served pages share two cores with their load generator; this
+    measures only the work of one request, so a difference of a millisecond shows."""
+    os.environ["BENCH_WSGI_NOAUDIT"] = "0"  # import the stand-ins without installing them
+    from django.conf import settings
+    from django.test import Client
+
+    from bankcrm.audit import record_access
+    from bankcrm.models import User
+    from bench.wsgi_noaudit import record_access_cut, use_record_access
+
+    settings.DEBUG = False  # no query log
+    ways = {
+        "with audit": record_access,
+        "without": record_access_cut(save=False),
+        "rows, no check": record_access_cut(save=True),
+    }
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(User.objects.get(username="rm"), backend="bankcrm.backends.ModelBackend")
+    paths = pages(url)["360 page"]
+    spent: dict[str, list[float]] = {label: [] for label in ways}
+    order = list(ways)
+    try:
+        for n in range(times + 10):
+            path = paths[n % len(paths)]
+            order = order[1:] + order[:1]
+            for label in order:
+                use_record_access(ways[label])
+                started = time.perf_counter()
+                response = client.get(path)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise SystemExit(f"{path}: HTTP {response.status_code}")
+                if n >= 10:  # the first ten warm the caches
+                    spent[label].append(elapsed)
+    finally:
+        use_record_access(record_access)
+    return {label: statistics.median(values) for label, values in spent.items()}
+
+
 def measure_overhead(url: str, env: dict, port: int, args) -> dict:
     """The 360 page as served, without access-log writes, and with the rows written but no
     anomaly check, in turn."""
@@ -839,11 +884,14 @@ def measure_overhead(url: str, env: dict, port: int, args) -> dict:
                 )
         after = anomaly_check_ms("rm")
         parts = write_breakdown("rm")
+        log(f"360 page in-process, {args.inprocess} requests each way")
+        inprocess = inprocess_overhead(url, args.inprocess)
     finally:
         for server in (bare, unchecked):
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    return {"runs": runs, "check_before": before, "check_after": after, "parts": parts}
+    return {"runs": runs, "check_before": before, "check_after": after, "parts": parts,
+            "inprocess": inprocess}  # fmt: skip
 
 
 # ---- report -------------------------------------------------------------------------------
@@ -908,6 +956,10 @@ def report(counts, loaded_in, screens_, overhead, cursors, args) -> None:
               f"{ms:.2f} ms (median, in-process)")  # fmt: skip
     print("one logged read, in-process medians: " + ", ".join(
         f"{name} {ms:.2f} ms" for name, ms in overhead["parts"].items()))  # fmt: skip
+    inprocess = overhead["inprocess"]
+    base = inprocess["without"]
+    print("the 360 page in-process (test client, one thread), median ms: " + ", ".join(
+        f"{label} {ms:.2f} ({ms / base - 1:+.1%})" for label, ms in inprocess.items()))  # fmt: skip
 
     print("\nnewest reads after a cursor, SQL only (EXPLAIN ANALYZE)")
     for label, ms in cursors:
@@ -923,6 +975,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--rounds", type=int, default=3, help="360 page runs of each kind")
     parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--inprocess", type=int, default=300, help="360 requests each way")
     parser.add_argument("--reuse", action="store_true", help="keep a loaded scratch database")
     parser.add_argument("--keep", action="store_true", help="do not drop it at the end")
     args = parser.parse_args()

@@ -17,10 +17,9 @@ from bankcrm.wsgi import application
 __all__ = ["application"]
 
 
-def _cut_access_logging(save: bool) -> None:
-    # Imported here: models can be imported only once the application has set Django up.
-    import customers.services
-    import customers.views
+def record_access_cut(*, save: bool):
+    """A stand-in for bankcrm.audit.record_access that builds the AccessLog row, saves it
+    only if `save`, and never sends `access_recorded` (so no anomaly check runs)."""
     from bankcrm.audit import client_ip
     from bankcrm.models import AccessLog
 
@@ -49,8 +48,18 @@ def _cut_access_logging(save: bool) -> None:
             row.save()
         return row
 
-    customers.services.record_access = record_access_without_check
-    customers.views.record_access = record_access_without_check
+    return record_access_without_check
 
 
-_cut_access_logging(save=os.environ.get("BENCH_ACCESS_LOG") == "no-check")
+def use_record_access(function) -> None:
+    """Where the customer views log their reads (imported here: models can be imported
+    only once the application has set Django up)."""
+    import customers.services
+    import customers.views
+
+    customers.services.record_access = function
+    customers.views.record_access = function
+
+
+if __name__ != "__main__" and os.environ.get("BENCH_WSGI_NOAUDIT", "1") == "1":
+    use_record_access(record_access_cut(save=os.environ.get("BENCH_ACCESS_LOG") == "no-check"))

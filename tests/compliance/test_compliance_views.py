@@ -222,9 +222,9 @@ def test_pages_run_a_constant_number_of_queries(
             other = factories.customer(branch=branch, rm=rm)
             read(rm, other)
             record_security_event(SecurityEvent.Kind.LOGIN, user=rm, actor=rm)
-        # session, user, roles, TOTP device, customer, history-view log, its note and the
-        # access rules, three kinds of record, their users, their customers
-        with django_assert_num_queries(13):
+        # session, user, roles, TOTP device, customer, history-view log, its anomaly check,
+        # three kinds of record, their users, their customers
+        with django_assert_num_queries(11):
             client.get(f"/compliance/customers/{customer.pk}/history/")
         # session, user, roles, TOTP device, account, alerts, three kinds, users, customers
         with django_assert_num_queries(11):

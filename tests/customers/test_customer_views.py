@@ -54,11 +54,11 @@ def test_rm_lists_own_customers_with_masked_identifiers(client, login, rm, mine,
 # page's count and rows.
 LIST_QUERIES = 6
 # Session, user (with branch), roles, delegated ids, customer (with branch and RM),
-# access-log insert, the access-anomaly note of the read and the rules (none here; with
-# rules that apply, one more to count), timeline (3), consent state, risk profile,
+# access-log insert, the access-anomaly check (one call, whatever the rules), timeline (3),
+# consent state, risk profile,
 # relationships, delegations, holdings, balance history, transactions, service tickets:
 # none per row of any history.
-DETAIL_QUERIES = 19
+DETAIL_QUERIES = 18
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):

@@ -6,7 +6,8 @@ and a broker outage does not switch detection off.
 
 It runs on every 360 page, so it is one call of a PL/pgSQL function,
 compliance_read_check (migration 0011), which keeps its plans for the connection's life:
-- it notes the read in RecentRead (one row per user, customer and kind of read);
+- it notes the read in RecentRead (one row per user, customer and kind of read, with the
+  customer's value tier);
 - takes the active rules for the reader's roles, less those the reader already has an open
   alert for (not counted again);
 - counts each: distinct customers from RecentRead, a few dozen rows for a normal day's work

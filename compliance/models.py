@@ -208,13 +208,15 @@ class RecentRead(models.Model):
     count, so a rule's check costs the distinct customers a user read (a few dozen), not
     every read in the window (thousands for a scraper). Kept by compliance.anomalies after
     each logged read, derived from the access log and pruned after the longest window a
-    rule may have (7 days); the access log stays the record."""
+    rule may have (7 days); the access log stays the record. The customer's value tier is
+    kept as it was at the last read, so a high-value rule reads no customer rows."""
 
     pk = models.CompositePrimaryKey("user_id", "customer_id", "action")
     user_id = models.BigIntegerField()
     customer_id = models.BigIntegerField()
     action = models.CharField(max_length=10, choices=AccessLog.Action.choices)
     last_at = models.DateTimeField()
+    tier = models.CharField(max_length=12, blank=True)
 
     class Meta:
         verbose_name = _("recent read")

@@ -128,6 +128,7 @@ def test_the_check_counts_customers_not_reads_and_forgets_after_a_week(
     for _ in range(10):
         view_all(client, book[:2])
     assert RecentRead.objects.filter(user_id=rm.pk).count() == 2
+    assert set(RecentRead.objects.values_list("tier", flat=True)) == {"mass"}
     assert not AccessAlert.objects.exists()
     view_all(client, book[2:3])
     assert AccessAlert.objects.get().count == 3

@@ -17,7 +17,7 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record_access(
+def access_row(
     request,
     action: str,
     *,
@@ -27,7 +27,8 @@ def record_access(
     reason: str = "",
     detail: dict | None = None,
 ) -> AccessLog:
-    row = AccessLog.objects.create(
+    """The access-log row for a sensitive read by request.user, not yet saved."""
+    return AccessLog(
         actor=request.user,
         action=action,
         object_type=object_type,
@@ -38,6 +39,13 @@ def record_access(
         ip_address=client_ip(request),
         request_id=getattr(request, "id", ""),
     )
+
+
+def record_access(request, action: str, **fields) -> AccessLog:
+    """Logs a sensitive read (fields as access_row takes them), then lets the access-anomaly
+    rules see it."""
+    row = access_row(request, action, **fields)
+    row.save(force_insert=True)
     access_recorded.send(AccessLog, row=row, request=request)
     return row
 

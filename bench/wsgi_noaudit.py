@@ -20,32 +20,12 @@ __all__ = ["application"]
 def record_access_cut(*, save: bool):
     """A stand-in for bankcrm.audit.record_access that builds the AccessLog row, saves it
     only if `save`, and never sends `access_recorded` (so no anomaly check runs)."""
-    from bankcrm.audit import client_ip
-    from bankcrm.models import AccessLog
+    from bankcrm.audit import access_row
 
-    def record_access_without_check(
-        request,
-        action: str,
-        *,
-        object_type: str,
-        object_id="",
-        customer_id: int | None = None,
-        reason: str = "",
-        detail: dict | None = None,
-    ) -> AccessLog:
-        row = AccessLog(
-            actor=request.user,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            customer_id=customer_id,
-            reason=reason,
-            detail=detail or {},
-            ip_address=client_ip(request),
-            request_id=getattr(request, "id", ""),
-        )
+    def record_access_without_check(request, action: str, **fields):
+        row = access_row(request, action, **fields)
         if save:
-            row.save()
+            row.save(force_insert=True)
         return row
 
     return record_access_without_check

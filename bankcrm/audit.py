@@ -2,6 +2,7 @@
 Data changes are recorded by database triggers (compliance migration 0002), which read the
 connection's audit context set here."""
 
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
 from bankcrm.models import AccessLog, SecurityEvent
@@ -75,8 +76,6 @@ def record_security_event(
     }
     if dedupe_key is None:
         return SecurityEvent.objects.create(**fields)
-    from django.db import IntegrityError, transaction
-
     try:
         with transaction.atomic():
             return SecurityEvent.objects.create(dedupe_key=dedupe_key, **fields)

@@ -2,13 +2,14 @@
 
 import time
 
+from axes.helpers import get_failure_limit
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from bankcrm.audit import record_security_event
 from bankcrm.middleware import SESSION_SEEN, SESSION_STARTED
-from bankcrm.models import SecurityEvent
+from bankcrm.models import SecurityEvent, User
 
 
 @receiver(user_logged_in)
@@ -35,8 +36,6 @@ def record_logout(sender, request, user, **kwargs):
 
 
 def _account(username: str):
-    from bankcrm.models import User
-
     return User.objects.filter(username=username).first() if username else None
 
 
@@ -57,8 +56,6 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
 def record_lockout(sender, request, username, ip_address, **kwargs):
     # Axes sends this when the lockout begins and again for every attempt refused during
     # it (each counted, which restarts the cool-off); those are failed logins already.
-    from axes.helpers import get_failure_limit
-
     failures = getattr(request, "axes_failures_since_start", None)
     limit = get_failure_limit(request, getattr(request, "axes_credentials", None))
     if failures != limit:

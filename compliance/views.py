@@ -130,14 +130,14 @@ def customer_history_export(request, pk: int):
 @require_GET
 def user_activity(request, pk: int):
     account = access.account_for_reviewer(request.user, pk)
+    # Through the reviewer's alerts: none when the account is their own.
     alerts = (
-        AccessAlert.objects.filter(user=account)
-        .select_related("rule", "reviewed_by")
-        .order_by("-raised_at")[:10]
-    )
+        access.alerts_for_reviewer(request.user).filter(user=account)
+        .select_related("rule", "reviewed_by").order_by("-raised_at")[:10]
+    )  # fmt: skip
     context = {
         "account": account,
-        "alerts": list(alerts) if account.pk != request.user.pk else [],
+        "alerts": alerts,
         "can_act": access.can_act_on(request.user, account),
         "freeze_form": FreezeForm(),
         **_page(request, selectors.user_activity(account)),

@@ -6,8 +6,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from bankcrm.audit import record_access
-from bankcrm.models import AccessLog
+from bankcrm.audit import record_access, record_security_event
+from bankcrm.models import AccessLog, SecurityEvent
 from customers.models import (
     Consent,
     Customer,
@@ -166,9 +166,6 @@ def delegations_record_expired(*, now=None, lookback=timedelta(days=7)) -> int:
     """A security event for each delegation that ran out in the last `lookback` (beat, every
     five minutes), once per delegation and expiry time: a second run, or two beats, add
     nothing; a delegation extended and run out again gets a second event."""
-    from bankcrm.audit import record_security_event
-    from bankcrm.models import SecurityEvent
-
     now = now or timezone.now()
     expired = list(
         CustomerDelegation.objects.filter(expires_at__lte=now, expires_at__gt=now - lookback)

@@ -26,11 +26,6 @@ def require_reviewer(user) -> None:
         raise PermissionDenied
 
 
-def require_officer(user) -> None:
-    if not can_act(user):
-        raise PermissionDenied
-
-
 def customer_for_reviewer(user, pk) -> Customer:
     require_reviewer(user)
     try:

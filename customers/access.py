@@ -6,13 +6,15 @@ customers until they expire; other apps (service) register how their roles reach
 Everything outside scope is 404. Model-level permissions never widen the scope.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from bankcrm import masking
 from bankcrm.roles import Role
 from customers.models import Customer, CustomerDelegation
 
@@ -67,6 +69,40 @@ def customer_for_user_by_cif(user, cif: str) -> Customer:
         return customers_for_user(user).get(cif=cif)
     except Customer.DoesNotExist:
         raise Http404 from None
+
+
+# ---- customers met through another customer ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RelatedCustomer:
+    """What a user may see of a customer met on another customer's page (a household member,
+    a related party). Inside the user's scope: name, CIF and a link, like any customer they
+    may open. Outside it: only that the person exists, with a masked name (a company's name,
+    which is public, in full), and no CIF, no link and no figures: the viewer may not open
+    that customer, so the page may not show what the customer's own page would."""
+
+    pk: int | None  # None outside scope: nothing to link to
+    name: str
+    cif: str
+    in_scope: bool
+
+
+def related_customers_for_user(user, customers: Iterable[Customer]) -> dict[int, RelatedCustomer]:
+    """Each of `customers` as `user` may see it, keyed by id; one query for the scope test."""
+    customers = list(customers)
+    if not customers:
+        return {}
+    ids = {c.pk for c in customers}
+    visible = set(customers_for_user(user).filter(pk__in=ids).values_list("pk", flat=True))
+    cards = {}
+    for c in customers:
+        if c.pk in visible:
+            cards[c.pk] = RelatedCustomer(pk=c.pk, name=c.name, cif=c.cif, in_scope=True)
+        else:
+            name = c.name if c.kind == Customer.Kind.CORPORATE else masking.mask_name(c.name)
+            cards[c.pk] = RelatedCustomer(pk=None, name=name, cif="", in_scope=False)
+    return cards
 
 
 # ---- field scope and actions -------------------------------------------------------------

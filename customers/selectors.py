@@ -17,6 +17,7 @@ from django.utils import timezone
 from bankcrm import crypto
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
+from customers import access
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
     MOBILE_INDEX,
@@ -25,7 +26,6 @@ from customers.models import (
     Consent,
     Customer,
     Interaction,
-    Relationship,
     RiskProfile,
     Transaction,
 )
@@ -299,19 +299,29 @@ def latest_risk_profile(customer: Customer) -> RiskProfile | None:
 
 
 @dataclass
+class HouseholdMember:
+    card: "access.RelatedCustomer"
+    assets: Decimal | None  # None outside the viewer's scope
+    liabilities: Decimal | None
+
+
+@dataclass
 class HouseholdView:
     name: str
-    members: list  # (customer, assets, liabilities) in CNY
+    members: list[HouseholdMember]
+    # In CNY, over the members the viewer may see: a total that counted the others would
+    # give away their figures (total minus what is shown).
     total_assets: Decimal
     total_liabilities: Decimal
+    hidden: int  # members outside the viewer's scope, shown by masked name only
 
 
-def household(customer: Customer) -> HouseholdView | None:
+def household(customer: Customer, user) -> HouseholdView | None:
     if customer.household_id is None:
         return None
     members = list(
         Customer.objects.filter(household_id=customer.household_id)
-        .only("pk", "cif", "name")
+        .only("pk", "cif", "name", "kind")
         .annotate(
             assets=Sum(
                 "accounts__balance",
@@ -330,20 +340,46 @@ def household(customer: Customer) -> HouseholdView | None:
         )
         .order_by("cif")
     )
+    cards = access.related_customers_for_user(user, members)
+    shown = []
+    for m in members:
+        card = cards[m.pk]
+        figures = (m.assets, m.liabilities) if card.in_scope else (None, None)
+        shown.append(HouseholdMember(card, *figures))
+    # In scope first, then the others (their order would hint at their CIFs).
+    shown.sort(key=lambda m: not m.card.in_scope)
+    visible = [m for m in shown if m.card.in_scope]
     return HouseholdView(
         name=customer.household.name,
-        members=members,
-        total_assets=sum((m.assets for m in members), Decimal(0)),
-        total_liabilities=sum((m.liabilities for m in members), Decimal(0)),
+        members=shown,
+        total_assets=sum((m.assets for m in visible), Decimal(0)),
+        total_liabilities=sum((m.liabilities for m in visible), Decimal(0)),
+        hidden=len(shown) - len(visible),
     )
 
 
-def relationships(customer: Customer) -> list[Relationship]:
-    return list(
+@dataclass
+class RelatedParty:
+    kind_label: str
+    role: str
+    share_percent: Decimal | None
+    card: "access.RelatedCustomer"
+
+
+def relationships(customer: Customer, user) -> list[RelatedParty]:
+    rows = list(
         customer.relationships.select_related("related")
-        .only("kind", "role", "share_percent", "customer_id", "related__cif", "related__name")
+        .only(
+            "kind", "role", "share_percent", "customer_id", "related__cif", "related__name",
+            "related__kind",
+        )
         .order_by("kind", "related__cif")
-    )
+    )  # fmt: skip
+    cards = access.related_customers_for_user(user, [r.related for r in rows])
+    return [
+        RelatedParty(r.get_kind_display(), r.role, r.share_percent, cards[r.related_id])
+        for r in rows
+    ]
 
 
 def delegations(customer: Customer) -> list:

@@ -177,3 +177,50 @@ def test_permission_matrix(client, login, world, role):
             if response.status_code != status:
                 wrong.append(f"{name} ({label}): expected {status}, got {response.status_code}")
     assert not wrong, f"{role}:\n" + "\n".join(wrong)
+
+
+# ---- customers met through another customer (household members, related parties) --------
+# What each role sees on its own customer's 360 page of a member who is outside its scope
+# (customers/access.py RelatedCustomer): "masked" = masked name, no CIF, no link, no figures;
+# "full" = name, CIF, link (and, in a household, the member's assets); "none" = no card.
+HOUSEHOLD_CARD = expect(
+    relationship_manager="masked", branch_manager="masked", service_agent="none",
+    service_supervisor="none", compliance_officer="full", admin=None)  # fmt: skip
+RELATIONSHIP_CARD = expect(
+    relationship_manager="masked", branch_manager="masked", service_agent="masked",
+    service_supervisor="masked", compliance_officer="full", admin=None)  # fmt: skip
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if HOUSEHOLD_CARD[r] is not None])
+def test_household_and_related_members_outside_scope(client, login, world, role):
+    from decimal import Decimal
+
+    from customers.models import Household, Relationship
+
+    users, own, other = world
+    home = Household.objects.create(name="王家")
+    for c in (own, other):
+        c.household = home
+        c.save(update_fields=["household"])
+    factories.account(other, balance=Decimal("7654321.00"))
+    Relationship.objects.create(customer=own, related=other, kind="spouse")
+    login(users[role])
+    response = client.get(f"/customers/{own.pk}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+
+    household = page.split('data-testid="household"')[1].split("</ul>")[0] if (
+        'data-testid="household"' in page) else None  # fmt: skip
+    if HOUSEHOLD_CARD[role] != "full":
+        assert "7,654,321" not in page  # the other member's money, in no form (nor a total)
+    if HOUSEHOLD_CARD[role] == "none":
+        assert household is None
+    full = {"masked": False, "full": True}
+    for card, expected in ((household, HOUSEHOLD_CARD[role]), (page, RELATIONSHIP_CARD[role])):
+        if card is None:
+            continue
+        assert ("王外人" in card) is full[expected], (role, expected)
+        assert (other.cif in card) is full[expected], (role, expected)
+        assert (f"/customers/{other.pk}/" in card) is full[expected], (role, expected)
+        if not full[expected]:
+            assert "王**" in card

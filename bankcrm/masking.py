@@ -53,3 +53,13 @@ def mask_name(value: str | None) -> str:
     if value.isascii():
         return " ".join(part[:1] + MASK * (len(part) - 1) for part in value.split())
     return value[:1] + MASK * (len(value) - 1)
+
+
+def mask_address(value: str | None) -> str:
+    """The start of an address, which names the province, city and district, then a fixed
+    mask that does not tell how long the rest is: 上海市浦东新区世纪大道100号 → 上海市浦东新****."""
+    value = " ".join((value or "").split())
+    if not value:
+        return ""
+    keep = min(6, len(value) // 3)
+    return value[:keep] + MASK * 4

@@ -64,6 +64,35 @@ def customer_for_user(user, pk, *, related=(), defer=()) -> Customer:
         raise Http404 from None
 
 
+def customer_read_by_user(
+    request,
+    pk,
+    *,
+    what: str = "customers.customer",
+    detail=None,
+    allowed=None,
+    related=(),
+    defer=(),
+) -> Customer:
+    """The customer, as customer_for_user finds it, for a page or fragment that shows the
+    customer's protected data (holdings, transactions, history, contact details): the read
+    is logged in the access log as a view of `what` and counted by the access-anomaly rules,
+    so reading many customers' transactions is seen like reading many 360 pages. Lists and
+    name searches show only list fields (name, CIF, tier, masked mobile) and are logged when
+    exported or searched by identifier; pages that change data log their writes instead.
+    `allowed(user, customer)`, if given, must hold as well (403 otherwise, after the
+    scope's 404; a refused read is not logged as one).
+    tests/customers/test_permission_matrix.py checks that every customer page logs."""
+    from bankcrm.models import AccessLog
+    from customers.services import log_customer_read
+
+    customer = customer_for_user(request.user, pk, related=related, defer=defer)
+    if allowed is not None:
+        require(allowed(request.user, customer))
+    log_customer_read(request, AccessLog.Action.VIEW, customer, object_type=what, detail=detail)
+    return customer
+
+
 def customer_for_user_by_cif(user, cif: str) -> Customer:
     try:
         return customers_for_user(user).get(cif=cif)
@@ -110,7 +139,7 @@ def related_customers_for_user(user, customers: Iterable[Customer]) -> dict[int,
 _BOOK_ROLES = (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER)
 
 
-def can_see_assets(user) -> bool:
+def can_see_assets(user, customer: Customer | None = None) -> bool:
     """Balances and holdings: not for service agents, who work tickets, not portfolios."""
     return user.has_role(*_BOOK_ROLES)
 

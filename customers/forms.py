@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 from bankcrm.validators import normalise_mobile
 from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
@@ -73,10 +74,32 @@ class ConsentForm(BootstrapMixin, forms.ModelForm):
         help_texts = {"source": _("Where the customer said so, e.g. signed form at branch.")}
 
 
+CONTACT_FIELDS = ("mobile", "email", "address")
+
+
 class ContactForm(BootstrapMixin, forms.Form):
-    mobile = forms.CharField(label=_("Mobile"), required=False, max_length=20)
-    email = forms.EmailField(label=_("E-mail"), required=False)
-    address = forms.CharField(label=_("Address"), required=False, max_length=200)
+    """New contact details. The current ones are shown masked, as everywhere else: an empty
+    field keeps the current value, "remove" clears it. Seeing a full value is a reveal,
+    with its reason (RevealForm), never a side effect of opening this form."""
+
+    mobile = forms.CharField(label=_("New mobile"), required=False, max_length=20)
+    clear_mobile = forms.BooleanField(label=_("Remove the mobile number"), required=False)
+    # The masked copy (email_masked) is as long as the address: the column's limit holds.
+    email = forms.EmailField(
+        label=_("New e-mail"), required=False,
+        max_length=Customer._meta.get_field("email_masked").max_length,
+    )  # fmt: skip
+    clear_email = forms.BooleanField(label=_("Remove the e-mail address"), required=False)
+    address = forms.CharField(label=_("New address"), required=False, max_length=200)
+    clear_address = forms.BooleanField(label=_("Remove the address"), required=False)
+
+    def __init__(self, *args, current: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in CONTACT_FIELDS:
+            shown = current.get(name) or pgettext("contact detail", "none")
+            self.fields[name].help_text = _("Now: %(value)s. Leave empty to keep it.") % {
+                "value": shown
+            }
 
     def clean_mobile(self):
         value = self.cleaned_data["mobile"].strip()
@@ -87,6 +110,20 @@ class ContactForm(BootstrapMixin, forms.Form):
 
     def clean_address(self):
         return self.cleaned_data["address"].strip() or None
+
+    def clean(self):
+        data = super().clean()
+        for name in CONTACT_FIELDS:
+            if data.get(name) and data.get(f"clear_{name}"):
+                self.add_error(name, _("Enter a new value or remove the current one, not both."))
+        return data
+
+    def changes(self) -> dict[str, str | None]:
+        """{field: new value, or None to remove it} for the fields the user changed."""
+        data = self.cleaned_data
+        changed = {name: data[name] for name in CONTACT_FIELDS if data.get(name)}
+        changed.update({name: None for name in CONTACT_FIELDS if data.get(f"clear_{name}")})
+        return changed
 
 
 class RevealForm(BootstrapMixin, forms.Form):

@@ -65,19 +65,22 @@ def consent_record(
 
 
 @transaction.atomic
-def contact_update(
-    *, actor, customer: Customer, mobile: str | None, email: str | None, address: str | None
-) -> Customer:
-    """Re-encrypts, re-indexes and re-masks what changed; the audit row shows masked values."""
+def contact_update(*, actor, customer: Customer, **changes: str | None) -> Customer:
+    """Sets the contact details given (mobile, email, address; None removes one), re-
+    encrypting, re-indexing and re-masking what changed; the audit row shows masked values.
+    Details not given are kept."""
+    unknown = set(changes) - {"mobile", "email", "address"}
+    if unknown:
+        raise TypeError(f"not contact details: {sorted(unknown)}")
     changed = []
-    if mobile != customer.mobile:
-        customer.set_mobile(mobile)
+    if "mobile" in changes and changes["mobile"] != customer.mobile:
+        customer.set_mobile(changes["mobile"])
         changed += ["mobile", "mobile_index", "mobile_masked"]
-    if email != customer.email:
-        customer.set_email(email)
+    if "email" in changes and changes["email"] != customer.email:
+        customer.set_email(changes["email"])
         changed += ["email", "email_masked"]
-    if address != customer.address:
-        customer.address = address or None
+    if "address" in changes and changes["address"] != customer.address:
+        customer.address = changes["address"] or None
         changed.append("address")
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])
@@ -115,10 +118,13 @@ def risk_profile_assess(
     )
 
 
-def log_customer_read(request, action: str, customer: Customer, *, reason="", detail=None):
+def log_customer_read(
+    request, action: str, customer: Customer, *, reason="", detail=None,
+    object_type="customers.customer",
+):  # fmt: skip
     """An access-log row for a sensitive read of one customer (never the values read)."""
     return record_access(
-        request, action, object_type="customers.customer", object_id=customer.pk,
+        request, action, object_type=object_type, object_id=customer.pk,
         customer_id=customer.pk, reason=reason, detail=detail,
     )  # fmt: skip
 

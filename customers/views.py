@@ -10,6 +10,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bankcrm import masking
 from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog, User
@@ -124,13 +125,9 @@ def customer_search(request):
 @login_required
 @require_GET
 def customer_detail(request, pk):
-    customer = access.customer_for_user(
-        request.user,
-        pk,
-        related=("branch", "primary_rm", "household"),
-        defer=access.ENCRYPTED_FIELDS,
+    customer = access.customer_read_by_user(
+        request, pk, related=("branch", "primary_rm", "household"), defer=access.ENCRYPTED_FIELDS
     )
-    services.log_customer_read(request, AccessLog.Action.VIEW, customer)
     see_assets = access.can_see_assets(request.user)
     context = {
         "customer": customer,
@@ -175,14 +172,19 @@ def customer_detail(request, pk):
 @login_required
 @require_GET
 def customer_transactions(request, pk):
-    customer = access.customer_for_user(request.user, pk, defer=access.ENCRYPTED_FIELDS)
-    access.require(access.can_see_assets(request.user))
     form = TransactionFilterForm(request.GET)
-    if not form.is_valid():
+    if not form.is_valid():  # the form's errors only: no transaction is shown, nothing read
+        customer = access.customer_for_user(request.user, pk, defer=access.ENCRYPTED_FIELDS)
+        access.require(access.can_see_assets(request.user))
         return render(
             request, "customers/_transactions.html", {"tx_form": form, "customer": customer},
             status=400,
         )  # fmt: skip
+    shown = {k: str(v) for k, v in form.cleaned_data.items() if v not in (None, "")}
+    customer = access.customer_read_by_user(
+        request, pk, what="customers.transactions", detail={"filter": shown},
+        allowed=access.can_see_assets, defer=access.ENCRYPTED_FIELDS,
+    )  # fmt: skip
     page = form.cleaned_data.get("page") or 1
     transactions, has_more = selectors.transactions_page(customer, form.cleaned_data, page=page)
     query = request.GET.copy()
@@ -260,33 +262,35 @@ def _detail_with_errors(request, customer, **forms):
 @login_required
 @require_http_methods(["GET", "POST"])
 def contact_edit(request, pk):
-    customer = access.customer_for_user(request.user, pk)
-    access.require(access.can_edit(request.user, customer))
     if request.method == "POST":
-        form = ContactForm(request.POST)
+        customer = access.customer_for_user(request.user, pk)
+        access.require(access.can_edit(request.user, customer))
+        form = ContactForm(request.POST, current=_masked_contact(customer))
         if form.is_valid():
-            services.contact_update(actor=request.user, customer=customer, **form.cleaned_data)
+            services.contact_update(actor=request.user, customer=customer, **form.changes())
             messages.success(request, _("Contact details saved."))
             return redirect("customers:detail", pk=customer.pk)
     else:
-        # Prefilled with the current values: the editor is entitled to change them, and
-        # showing them in full is a sensitive read, logged like a reveal.
-        services.log_customer_read(
-            request, AccessLog.Action.REVEAL, customer, reason=_("Editing contact details"),
-            detail={"fields": ["mobile", "email", "address"]},
+        # The current details are shown masked, like everywhere else, and the page is a
+        # logged read; a full value takes a reveal with its reason.
+        customer = access.customer_read_by_user(
+            request, pk, what="customers.contact", detail={"shown": "masked"},
+            allowed=access.can_edit,
         )  # fmt: skip
-        form = ContactForm(
-            initial={
-                "mobile": customer.mobile or "",
-                "email": customer.email or "",
-                "address": customer.address or "",
-            }
-        )
+        form = ContactForm(current=_masked_contact(customer))
     return render(
         request,
         "customers/form_page.html",
         {"customer": customer, "form": form, "title": _("Edit contact details")},
     )
+
+
+def _masked_contact(customer) -> dict[str, str]:
+    return {
+        "mobile": customer.mobile_masked,
+        "email": customer.email_masked,
+        "address": masking.mask_address(customer.address),
+    }
 
 
 @login_required

@@ -440,13 +440,45 @@ def test_list_filters_show_what_was_chosen(client, login, rm, mine):
     assert 'value="高净值"' in html
 
 
-def test_opening_the_contact_form_is_logged_as_a_reveal(client, login, rm, mine):
+def test_the_contact_form_shows_masked_details_and_is_a_logged_read(client, login, rm, mine):
+    """Opening "edit contact" is no back door around the reason-gated reveal (issue 16,
+    item 8): the current details are shown masked and the read is logged as such."""
     login(rm)
     html = client.get(f"/customers/{mine.pk}/contact/").content.decode()
-    assert "+8613812345678" in html  # the editor sees what they are changing
-    log = AccessLog.objects.get(action="reveal")
-    assert (log.actor, log.customer_id) == (rm, mine.pk)
-    assert log.detail == {"fields": ["mobile", "email", "address"]}
+    assert "+8613812345678" not in html and "13812345678" not in html
+    assert mine.mobile_masked in html
+    log = AccessLog.objects.get()
+    assert (log.actor, log.customer_id, log.action) == (rm, mine.pk, "view")
+    assert (log.object_type, log.detail) == ("customers.contact", {"shown": "masked"})
+    assert not AccessLog.objects.filter(action="reveal").exists()
+
+
+def test_the_contact_form_keeps_what_is_left_empty_and_removes_what_is_asked(
+    client, login, rm, mine
+):
+    login(rm)
+    before = (mine.mobile, mine.address)
+    url = f"/customers/{mine.pk}/contact/"
+    assert client.post(url, {"email": "New@Example.cn"}).status_code == 302
+    mine.refresh_from_db()
+    assert (mine.mobile, mine.address, mine.email) == (*before, "new@example.cn")
+    assert client.post(url, {"clear_email": "on"}).status_code == 302
+    mine.refresh_from_db()
+    assert (mine.email, mine.email_masked, mine.mobile) == (None, "", before[0])
+    both = client.post(url, {"mobile": "13900001111", "clear_mobile": "on"})
+    assert both.status_code == 200 and "not both" not in both.content.decode()
+    assert "新值或删除当前值" in both.content.decode()
+    mine.refresh_from_db()
+    assert mine.mobile == before[0]
+
+
+def test_an_email_longer_than_the_column_is_a_form_error(client, login, rm, mine):
+    login(rm)
+    email = "a" * 115 + "@ex.cn"  # 121 characters: the masked copy's column holds 120
+    response = client.post(f"/customers/{mine.pk}/contact/", {"email": email})
+    assert response.status_code == 200
+    mine.refresh_from_db()
+    assert mine.email != email
 
 
 def test_holdings_deposits_count_open_cny_deposits_only(branch, rm):

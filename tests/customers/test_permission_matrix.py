@@ -224,3 +224,51 @@ def test_household_and_related_members_outside_scope(client, login, world, role)
         assert (f"/customers/{other.pk}/" in card) is full[expected], (role, expected)
         if not full[expected]:
             assert "王**" in card
+
+
+# ---- every page that shows a customer's data is a logged read (issue 16, item 24) ---------
+# A GET of a customer URL that answers 200 must write one access-log row for that customer,
+# so the access-anomaly rules count it, unless it is listed here with the reason it shows
+# nothing of the customer's protected data.
+NOT_A_READ = {
+    "risk-assess": "the questionnaire's questions and the customer's name only",
+}
+
+
+def test_every_customer_page_is_a_logged_read(client, world):
+    from django.urls import reverse
+
+    from bankcrm.models import AccessLog
+
+    users, own, _other = world
+    client.force_login(users[RM])
+    for name, (method, _data, kind, _statuses) in MATRIX.items():
+        if method != "get" or kind != "customer" or name in NOT_A_READ:
+            continue
+        before = AccessLog.objects.filter(customer_id=own.pk).count()
+        response = client.get(reverse(f"customers:{name}", kwargs={"pk": own.pk}))
+        assert response.status_code == 200, name
+        assert AccessLog.objects.filter(customer_id=own.pk).count() == before + 1, name
+
+
+def test_reading_many_customers_transactions_trips_the_rules(client, branch):
+    """A branch manager paging through private-banking customers' transactions (not their
+    360 pages) is counted like 360 views: the demo's rule freezes at 15 in 10 minutes."""
+    from compliance.models import AccessAlert, AccessRule
+
+    AccessRule.objects.create(
+        name="集中查看私人银行客户", measure="customers", min_tier="private", threshold=15,
+        window_minutes=10, roles=[BM], freeze_account=True,
+    )  # fmt: skip
+    manager = factories.user(BM, branch=branch)
+    wealthy = [factories.customer(branch=branch, tier="private") for _ in range(16)]
+    client.force_login(manager)
+    for customer in wealthy[:15]:
+        assert client.get(f"/customers/{customer.pk}/transactions/").status_code == 200
+    assert not AccessAlert.objects.exists()
+    client.get(f"/customers/{wealthy[15].pk}/transactions/")
+    alert = AccessAlert.objects.get()
+    manager.refresh_from_db()
+    assert (alert.user, alert.count, manager.is_frozen) == (manager, 16, True)
+    # The freeze ends the session: the next fragment is not served.
+    assert client.get(f"/customers/{wealthy[0].pk}/transactions/").status_code == 302

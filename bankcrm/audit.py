@@ -10,6 +10,8 @@ from bankcrm.models import AccessLog, SecurityEvent
 # Sent after a sensitive read is logged, with the AccessLog row's actor_id, action and
 # customer_id: compliance's access-anomaly rules listen (bankcrm does not import them).
 access_recorded = Signal()
+# Sent after a refused access is recorded (a security event), with the user refused.
+access_refused = Signal()
 
 
 def client_ip(request) -> str | None:
@@ -181,3 +183,27 @@ class audit_context:  # noqa: N801 - used as a context manager
         else:
             clear_audit_context()
         return False
+
+
+def record_refusal(request, *, status: int, object_type: str = "", object_id: str = ""):
+    """A refused access by request.user (404 from an access function, or 403) as a security
+    event: the object asked for and the path, never a query string (it may hold what was
+    typed). Then the access-anomaly rules see it."""
+    customer_id = None
+    if object_type == "customers.customer" and object_id.isdigit() and len(object_id) < 19:
+        customer_id = int(object_id)
+    event = record_security_event(
+        SecurityEvent.Kind.ACCESS_REFUSED,
+        request=request,
+        user=request.user,
+        customer_id=customer_id,
+        detail={
+            "status": status,
+            "object_type": object_type,
+            "object_id": object_id,
+            "path": request.path[:200],
+            "method": request.method,
+        },
+    )
+    access_refused.send(SecurityEvent, event=event, request=request)
+    return event

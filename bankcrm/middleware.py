@@ -183,3 +183,38 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             clear_audit_context()
+
+
+class RefusedAccessMiddleware:
+    """Records every refused access of a signed-in user (a 404 raised by an app's access
+    function, any 403) as a security event (bankcrm.access). Other 404s (a mistyped URL)
+    are not about anyone's data."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.core.exceptions import PermissionDenied
+
+        from bankcrm.access import NotFoundForUser
+        from bankcrm.audit import record_refusal
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if isinstance(exception, NotFoundForUser):
+            record_refusal(
+                request, status=404, object_type=exception.object_type,
+                object_id=exception.object_id,
+            )  # fmt: skip
+        elif isinstance(exception, PermissionDenied):
+            match = getattr(request, "resolver_match", None)
+            kwargs = match.kwargs if match else {}
+            record_refusal(
+                request, status=403, object_type=match.view_name if match else "",
+                object_id=str(kwargs.get("pk", ""))[:50],
+            )  # fmt: skip
+        return None  # Django answers the 404 or 403 as usual

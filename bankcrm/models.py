@@ -107,7 +107,8 @@ class Heartbeat(models.Model):
 
 
 class AccessLog(models.Model):
-    """A sensitive read: a 360 view, an identifier reveal, an export, a search by identifier.
+    """A sensitive read: a 360 view, an identifier reveal, an export, a search by identifier
+    (a caller looked up by CIF or mobile too, found or not).
 
     Written in the request that did the read; never updated. Identifiers appear masked.
     """
@@ -158,6 +159,12 @@ class AccessLog(models.Model):
                 condition=models.Q(action="export"),
                 name="accesslog_export_idx",
             ),
+            # ... and their searches by identifier, hits and misses (caller lookups too).
+            models.Index(
+                fields=["actor", "-at"],
+                condition=models.Q(action="search"),
+                name="accesslog_search_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -185,6 +192,7 @@ class SecurityEvent(models.Model):
         FROZEN = "frozen", _("Account frozen")
         UNFROZEN = "unfrozen", _("Account unfrozen")
         DELEGATION_EXPIRED = "delegation_expired", _("Delegation expired")
+        ACCESS_REFUSED = "access_refused", _("Access refused")
 
     at = models.DateTimeField(_("when"), default=now)
     kind = models.CharField(_("event"), max_length=20, choices=Kind)

@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "bankcrm.middleware.AuditContextMiddleware",
     "bankcrm.middleware.NoStoreMiddleware",
+    "bankcrm.middleware.RefusedAccessMiddleware",
     # Last, so a lockout answers before any view runs.
     "axes.middleware.AxesMiddleware",
 ]

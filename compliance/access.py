@@ -4,9 +4,7 @@ Compliance officers and admins read the audit trail (both pass TOTP first:
 MfaRequiredMiddleware); only compliance officers act on it (review alerts, freeze and
 unfreeze accounts), and never on their own account or their own alerts."""
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-
+from bankcrm.access import not_found, require
 from bankcrm.models import User
 from bankcrm.roles import Role
 from compliance.models import AccessAlert
@@ -22,8 +20,7 @@ def can_act(user) -> bool:
 
 
 def require_reviewer(user) -> None:
-    if not can_review(user):
-        raise PermissionDenied
+    require(can_review(user))
 
 
 def customer_for_reviewer(user, pk) -> Customer:
@@ -34,16 +31,16 @@ def customer_for_reviewer(user, pk) -> Customer:
             .defer("national_id", "mobile", "email", "address")
             .get(pk=int(pk))
         )
-    except (Customer.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    except (Customer.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("customers.customer", pk) from None
 
 
 def account_for_reviewer(user, pk) -> User:
     require_reviewer(user)
     try:
         return User.objects.select_related("branch").get(pk=int(pk))
-    except (User.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    except (User.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("bankcrm.user", pk) from None
 
 
 def can_act_on(user, account: User) -> bool:
@@ -60,5 +57,5 @@ def alerts_for_reviewer(user):
 def alert_for_reviewer(user, pk) -> AccessAlert:
     try:
         return alerts_for_reviewer(user).select_related("rule", "user__branch").get(pk=int(pk))
-    except (AccessAlert.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    except (AccessAlert.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("compliance.accessalert", pk) from None

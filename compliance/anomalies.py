@@ -4,14 +4,16 @@ freezing the account when the rule says so. Checking in the request, not later i
 worker, means a freeze stops the very next request (a scraper gets no minute's head start)
 and a broker outage does not switch detection off.
 
-It runs on every 360 page, so it is one call of a PL/pgSQL function,
+It runs after every logged read and every refused access, so it is one call of a PL/pgSQL function,
 compliance_read_check (migration 0011), which keeps its plans for the connection's life:
 - it notes the read in RecentRead (one row per user, customer and kind of read, with the
   customer's value tier);
 - takes the active rules for the reader's roles, less those the reader already has an open
   alert for (not counted again);
 - counts each: distinct customers from RecentRead, a few dozen rows for a normal day's work
-  however often they were read; rows exported from the user's exports (a partial index);
+  however often they were read; rows exported from the user's exports, searches by
+  identifier (hits and misses, caller lookups included) from the user's searches (partial
+  indexes); refused accesses from the user's security events;
 - and returns the rules passed, which are almost never any: Python then has nothing to do.
 """
 
@@ -118,3 +120,8 @@ def alert_raise(*, rule: AccessRule, user, count: int, request=None) -> AccessAl
 def on_access_recorded(sender, row: AccessLog, request=None, **kwargs) -> None:
     """bankcrm.audit.access_recorded: note the read, check the reader's rules."""
     access_check(user=request.user if request is not None else row.actor, row=row, request=request)
+
+
+def on_access_refused(sender, event, request=None, **kwargs) -> None:
+    """bankcrm.audit.access_refused: a refusal counts for the rules on refused accesses."""
+    access_check(user=event.user, request=request)

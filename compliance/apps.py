@@ -8,10 +8,11 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         from bankcrm import home
-        from bankcrm.audit import access_recorded
+        from bankcrm.audit import access_recorded, access_refused
         from bankcrm.roles import Role
         from compliance import home as compliance_home
-        from compliance.anomalies import on_access_recorded
+        from compliance.anomalies import on_access_recorded, on_access_refused
 
         access_recorded.connect(on_access_recorded, dispatch_uid="compliance.anomalies")
+        access_refused.connect(on_access_refused, dispatch_uid="compliance.anomalies.refused")
         home.BUILDERS[Role.COMPLIANCE_OFFICER] = compliance_home.compliance

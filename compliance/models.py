@@ -60,6 +60,8 @@ class AccessRule(models.Model):
     class Measure(models.TextChoices):
         CUSTOMERS = "customers", _("Distinct customers read")
         EXPORTED_ROWS = "exported_rows", _("Rows exported")
+        LOOKUPS = "lookups", _("Searches by identifier (found or not)")
+        REFUSALS = "refusals", _("Refused accesses")
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     is_active = models.BooleanField(_("active"), default=True)

@@ -6,17 +6,21 @@ customers until they expire; other apps (service) register how their roles reach
 Everything outside scope is 404. Model-level permissions never widen the scope.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
-from bankcrm import masking
+from bankcrm import crypto, masking
+from bankcrm.access import not_found, require
+from bankcrm.audit import record_access
+from bankcrm.models import AccessLog
 from bankcrm.roles import Role
-from customers.models import Customer, CustomerDelegation
+from bankcrm.validators import normalise_mobile
+from customers.models import MOBILE_INDEX, Customer, CustomerDelegation
 
 # role -> function(user) returning a Q over Customer, registered by higher apps (service).
 SCOPE_PROVIDERS: dict[str, Callable] = {}
@@ -60,8 +64,8 @@ ENCRYPTED_FIELDS = ("national_id", "mobile", "email", "address")
 def customer_for_user(user, pk, *, related=(), defer=()) -> Customer:
     try:
         return customers_for_user(user).select_related(*related).defer(*defer).get(pk=int(pk))
-    except (Customer.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    except (Customer.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("customers.customer", pk) from None
 
 
 def customer_read_by_user(
@@ -83,7 +87,6 @@ def customer_read_by_user(
     `allowed(user, customer)`, if given, must hold as well (403 otherwise, after the
     scope's 404; a refused read is not logged as one).
     tests/customers/test_permission_matrix.py checks that every customer page logs."""
-    from bankcrm.models import AccessLog
     from customers.services import log_customer_read
 
     customer = customer_for_user(request.user, pk, related=related, defer=defer)
@@ -93,11 +96,50 @@ def customer_read_by_user(
     return customer
 
 
+_CIF = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+
+
+def customer_for_intake(request, ref: str) -> Customer | None:
+    """The caller on the line, by exact CIF or full mobile number, for opening a ticket; None
+    unless exactly one customer matches. Service desk staff take calls from any customer of
+    the bank but cannot browse them: only an exact reference finds one (others look in their
+    own scope). Every lookup, found or not, is logged as a search by identifier (the kind of
+    reference and the number of hits, never the value) and counted by the access-anomaly
+    rules on searches, so trying references one after another is seen."""
+    user = request.user
+    scope = Customer.objects.all() if _takes_calls(user) else customers_for_user(user)
+    scope = scope.defer(*ENCRYPTED_FIELDS)
+    ref = "".join(ref.split())
+    match, found = "cif", []
+    if _CIF.match(ref):
+        found = list(scope.filter(cif=ref.upper())[:2])
+    if not found:
+        try:
+            mobile = normalise_mobile(ref)
+        except ValidationError:
+            mobile = None
+        if mobile:
+            match = "mobile"
+            index = crypto.blind_index(mobile, purpose=MOBILE_INDEX)
+            found = list(scope.filter(mobile_index=index)[:2])
+    customer = found[0] if len(found) == 1 else None
+    record_access(
+        request, AccessLog.Action.SEARCH, object_type="customers.customer",
+        customer_id=customer.pk if customer else None,
+        detail={"by": "caller_lookup", "match": match, "hits": len(found)},
+    )  # fmt: skip
+    return customer
+
+
+def _takes_calls(user) -> bool:
+    return user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR)
+
+
 def customer_for_user_by_cif(user, cif: str) -> Customer:
     try:
         return customers_for_user(user).get(cif=cif)
     except Customer.DoesNotExist:
-        raise Http404 from None
+        raise not_found("customers.customer", f"cif:{cif}") from None
 
 
 # ---- customers met through another customer ----------------------------------------------
@@ -198,13 +240,5 @@ def imports_for_user(user):
 def import_for_user(user, pk):
     try:
         return imports_for_user(user).get(pk=int(pk))
-    except (ObjectDoesNotExist, ValueError, TypeError):
-        raise Http404 from None
-
-
-def require(condition: bool) -> None:
-    """Inside scope but not allowed this action: 403 (the row's existence is no secret)."""
-    if not condition:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("customers.importbatch", pk) from None

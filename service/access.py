@@ -5,10 +5,9 @@ compliance every ticket (compliance read-only); relationship and branch managers
 of the customers they may see (read-only, on the 360 page). Everything else is 404.
 """
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
+from bankcrm.access import not_found, require  # noqa: F401 - require: views use access.require
 from bankcrm.roles import Role
 from service.models import Queue, Ticket
 
@@ -33,8 +32,8 @@ def tickets_for_user(user) -> QuerySet[Ticket]:
 def ticket_for_user(user, pk, *, related=("customer", "queue", "assignee")) -> Ticket:
     try:
         return tickets_for_user(user).select_related(*related).get(pk=int(pk))
-    except (Ticket.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
+    except (Ticket.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("service.ticket", pk) from None
 
 
 def queues_for_user(user) -> QuerySet[Queue]:
@@ -62,9 +61,3 @@ def can_work(user, ticket: Ticket) -> bool:
     if ticket.assignee_id == user.pk:
         return True
     return ticket.queue_id is not None and user.service_queues.filter(pk=ticket.queue_id).exists()
-
-
-def require(condition: bool) -> None:
-    """In scope but not allowed this action: 403."""
-    if not condition:
-        raise PermissionDenied

@@ -3,10 +3,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from bankcrm import crypto
-from bankcrm.validators import normalise_mobile
 from customers.forms import BootstrapMixin
-from customers.models import MOBILE_INDEX, Customer
+from customers.models import Customer
 from service.models import Category, Macro, Priority, Queue, Ticket
 
 
@@ -33,29 +31,22 @@ class TicketForm(BootstrapMixin, forms.Form):
         empty_label=_("By routing rules"),
     )  # fmt: skip
 
-    def __init__(self, *args, customer: Customer | None = None, **kwargs):
+    def __init__(self, *args, customer: Customer | None = None, lookup=None, **kwargs):
+        """`lookup(ref)` finds the caller (customers.access.customer_for_intake, which logs
+        every lookup); not needed when the ticket is opened from the customer's page."""
         super().__init__(*args, **kwargs)
         self.customer = customer
+        self.lookup = lookup
         if customer is not None:
             del self.fields["customer_ref"]
 
     def clean_customer_ref(self):
-        ref = self.cleaned_data["customer_ref"].strip().replace(" ", "")
+        ref = self.cleaned_data["customer_ref"].strip()
         if not ref:
             raise ValidationError(_("Enter the customer's CIF or mobile number."))
-        customer = Customer.objects.filter(cif=ref.upper()).first()
-        if customer is None:
-            try:
-                mobile = normalise_mobile(ref)
-            except ValidationError:
-                mobile = None
-            if mobile:
-                index = crypto.blind_index(mobile, purpose=MOBILE_INDEX)
-                matches = list(Customer.objects.filter(mobile_index=index)[:2])
-                customer = matches[0] if len(matches) == 1 else None
-        if customer is None:
+        self.customer = self.lookup(ref)
+        if self.customer is None:
             raise ValidationError(_("No single customer has this CIF or mobile number."))
-        self.customer = customer
         return ref
 
 

@@ -1,3 +1,5 @@
+import functools
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,10 +11,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bankcrm.audit import record_access
-from bankcrm.models import AccessLog, User
+from bankcrm.models import User
 from bankcrm.roles import Role
-from customers.access import customer_for_user
+from customers.access import customer_for_intake, customer_for_user
 from service import access, services
 from service.forms import (
     ApprovalForm,
@@ -124,15 +125,12 @@ def ticket_create(request):
         customer = customer_for_user(
             request.user, request.GET["customer"], defer=("national_id", "email", "address")
         )
-    form = TicketForm(request.POST or None, customer=customer)
+    form = TicketForm(
+        request.POST or None, customer=customer,
+        lookup=functools.partial(customer_for_intake, request),
+    )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if customer is None:
-            # Finding a caller by identifier is a sensitive read: log the kind, not the value.
-            record_access(
-                request, AccessLog.Action.SEARCH, object_type="customers.customer",
-                customer_id=form.customer.pk, detail={"by": "ticket_intake"},
-            )  # fmt: skip
         ticket = services.ticket_open(
             actor=request.user,
             customer=form.customer,

@@ -81,6 +81,19 @@ def test_idle_session_ends_after_fifteen_minutes(client, rm, settings, login):
     assert response["Location"] == "/accounts/login/?expired=1"
 
 
+def test_the_idle_clock_restarts_with_every_request(client, rm, settings, login):
+    """Issue 16, item 21: with a 60-second idle limit, a page every 45 s keeps the user
+    signed in (it signed them out at 90 s); a minute's silence then ends the session."""
+    settings.SESSION_IDLE_SECONDS = 60
+    start = time.time()
+    login(rm)
+    for offset in (45, 90, 135, 180):
+        with time_machine.travel(start + offset):
+            assert client.get("/").status_code == 200, offset
+    with time_machine.travel(start + 180 + 61):
+        assert client.get("/")["Location"] == "/accounts/login/?expired=1"
+
+
 def test_active_session_still_ends_after_eight_hours(client, rm, settings, login):
     login(rm)
     start = time.time()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -69,6 +70,37 @@ class Keyring:
             keys[version] = decode_key(f"{name} v{version}", key_text)
             order.append(version)
         return cls(keys=keys, primary=order[0])
+
+
+def refuse_shared_keys(*, secret_key: str, field_keys: str, blind_index_key: str) -> None:
+    """Each key has one job. A field-encryption key that is also Django's SECRET_KEY would
+    be exposed by anything that leaks the signing key (a debug page, a settings dump); a
+    blind-index key equal to a field key ties the searchable hashes to the ciphertexts' key.
+    Refused at start, naming the variables."""
+    keyring = Keyring.parse(field_keys)
+    blind = decode_key("BLIND_INDEX_KEY", blind_index_key)
+    secret_forms = {secret_key.strip().encode()}
+    with contextlib.suppress(ImproperlyConfigured):  # not a base64 key: its text only
+        secret_forms.add(decode_key("DJANGO_SECRET_KEY", secret_key))
+    texts = {
+        int(v): t.strip().encode()
+        for v, _sep, t in (item.strip().partition(":") for item in field_keys.split(","))
+    }
+    for version, key in keyring.keys.items():
+        if key in secret_forms or texts.get(version) in secret_forms:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS v{version} is DJANGO_SECRET_KEY: give field "
+                "encryption a key of its own."
+            )
+        if key == blind:
+            raise ImproperlyConfigured(
+                f"BLIND_INDEX_KEY is FIELD_ENCRYPTION_KEYS v{version}: give blind indexes "
+                "a key of their own."
+            )
+    if blind in secret_forms or blind_index_key.strip().encode() in secret_forms:
+        raise ImproperlyConfigured(
+            "BLIND_INDEX_KEY is DJANGO_SECRET_KEY: give blind indexes a key of their own."
+        )
 
 
 @lru_cache(maxsize=8)

@@ -13,7 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from bankcrm.crypto import Keyring, decode_key
+from bankcrm.crypto import refuse_shared_keys
 from bankcrm.env import (
     env_bool,
     env_choice,
@@ -54,9 +54,10 @@ FIELD_ENCRYPTION_KEYS = _secret(
     "FIELD_ENCRYPTION_KEYS", "1:ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDE="
 )
 BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY", "ZGV2LW9ubHktYmxpbmQtaW5kZXgtaG1hYy1rZXktMDE=")
-# Fail at start, not at the first customer page, on a malformed key.
-Keyring.parse(FIELD_ENCRYPTION_KEYS)
-decode_key("BLIND_INDEX_KEY", BLIND_INDEX_KEY)
+# Fail at start, not at the first customer page, on a malformed key or one doing two jobs.
+refuse_shared_keys(
+    secret_key=SECRET_KEY, field_keys=FIELD_ENCRYPTION_KEYS, blind_index_key=BLIND_INDEX_KEY
+)
 
 INSTALLED_APPS = [
     "bankcrm.apps.BankAdminConfig",

@@ -186,8 +186,15 @@ def can_see_assets(user, customer: Customer | None = None) -> bool:
     return user.has_role(*_BOOK_ROLES)
 
 
-def can_reveal(user) -> bool:
-    return user.has_role(*_BOOK_ROLES)
+def can_reveal(user, customer: Customer) -> bool:
+    """A full identifier, with a reason: compliance, and those who serve the customer: the
+    RM, the branch manager, a colleague delegated to "view and change". A "view" delegation
+    is for reading the customer's page (masked, as everywhere), not their identifiers."""
+    if user.has_role(Role.COMPLIANCE_OFFICER):
+        return True
+    return user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER) and can_edit(
+        user, customer
+    )
 
 
 def can_export(user) -> bool:

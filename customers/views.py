@@ -133,7 +133,7 @@ def customer_detail(request, pk):
         "customer": customer,
         "see_assets": see_assets,
         "can_edit": access.can_edit(request.user, customer),
-        "can_reveal": access.can_reveal(request.user),
+        "can_reveal": access.can_reveal(request.user, customer),
         "can_log": access.can_log_interaction(request.user, customer),
         "timeline": selectors.timeline(customer, request.user),
         "consents": selectors.consent_state(customer),
@@ -204,7 +204,7 @@ def customer_transactions(request, pk):
 @require_POST
 def customer_reveal(request, pk):
     customer = access.customer_for_user(request.user, pk)
-    access.require(access.can_reveal(request.user))
+    access.require(access.can_reveal(request.user, customer))
     form = RevealForm(request.POST)
     if not form.is_valid():
         return render(

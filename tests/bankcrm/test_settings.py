@@ -100,3 +100,40 @@ def test_env_int_rejects_text_and_small_values(monkeypatch):
     monkeypatch.setenv("SOME_NUMBER", "0")
     with pytest.raises(ImproperlyConfigured, match="must be at least 1"):
         env.env_int("SOME_NUMBER", 1, minimum=1)
+
+
+def test_a_field_key_that_is_the_secret_key_is_refused_at_start():
+    """Issue 16, item 25: each key has one job; the message names the variables."""
+    shared = _key()
+    result = run_manage(
+        "check",
+        env_vars=production_env(
+            DJANGO_SECRET_KEY=shared, FIELD_ENCRYPTION_KEYS=f"2:{_key()},1:{shared}"
+        ),
+    )
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS v1 is DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("secret", "fields", "blind", "message"),
+    [
+        ("S", "1:{a}", "{a}", "BLIND_INDEX_KEY is FIELD_ENCRYPTION_KEYS v1"),
+        ("S", "3:{b},2:{a}", "{a}", "BLIND_INDEX_KEY is FIELD_ENCRYPTION_KEYS v2"),
+        ("{a}", "1:{b}", "{a}", "BLIND_INDEX_KEY is DJANGO_SECRET_KEY"),
+        # The same 32 bytes, written with and without base64 padding.
+        ("{a}", "1:{a_unpadded}", "{b}", "FIELD_ENCRYPTION_KEYS v1 is DJANGO_SECRET_KEY"),
+    ],
+)
+def test_keys_that_do_two_jobs_are_refused(secret, fields, blind, message):
+    from bankcrm.crypto import refuse_shared_keys
+
+    a, b = _key(), _key()
+    values = {"a": a, "b": b, "a_unpadded": a.rstrip("=")}
+    with pytest.raises(ImproperlyConfigured, match=message):
+        refuse_shared_keys(
+            secret_key=secret.format(**values),
+            field_keys=fields.format(**values),
+            blind_index_key=blind.format(**values),
+        )
+    refuse_shared_keys(secret_key="a long secret key", field_keys=f"1:{a}", blind_index_key=b)

@@ -271,6 +271,32 @@ def test_delegation_grants_access_until_it_expires(client, login, rm, theirs):
     assert client.get(f"/customers/{theirs.pk}/").status_code == 404
 
 
+@pytest.mark.parametrize(("access", "reveal"), [("view_customer", 403), ("change_customer", 200)])
+def test_a_view_delegate_reads_but_does_not_reveal(
+    client, login, theirs, other_branch, access, reveal
+):
+    """Issue 16, item 25: reveal followed the role, so a view-only delegate from another
+    branch could see the full ID number. "View" is the masked page; "view and change", the
+    delegation for holiday cover, serves the customer as their RM does."""
+    from django.contrib.auth.models import Permission
+
+    from bankcrm.roles import Role
+
+    cover = factories.user(Role.RELATIONSHIP_MANAGER, branch=other_branch)
+    CustomerDelegation.objects.create(
+        user=cover, content_object=theirs, permission=Permission.objects.get(codename=access),
+        expires_at=timezone.now() + timedelta(days=7), reason="休假代岗",
+    )  # fmt: skip
+    login(cover)
+    page = client.get(f"/customers/{theirs.pk}/").content.decode()
+    assert (f"/customers/{theirs.pk}/reveal/" in page) is (reveal == 200)
+    response = client.post(
+        f"/customers/{theirs.pk}/reveal/", {"field": "national_id", "reason": "核实客户身份"}
+    )
+    assert response.status_code == reveal
+    assert (theirs.national_id in response.content.decode()) is (reveal == 200)
+
+
 def test_branch_manager_sees_the_branch_only(client, login, branch_manager, mine, other_branch):
     outsider = factories.customer(branch=other_branch, name="外行客户")
     login(branch_manager)

@@ -209,6 +209,8 @@ SERVICE_NOTIFY_FILE_DIR = env_str(
     "SERVICE_NOTIFY_FILE_DIR", str(Path(tempfile.gettempdir()) / "bankcrm-outbox")
 )
 SERVICE_EMAIL_DOMAIN = env_str("SERVICE_EMAIL_DOMAIN", "bankcrm.local")
+# How long after a ticket is resolved or closed its agent may still open the customer.
+SERVICE_AGENT_REACH_DAYS = env_int("SERVICE_AGENT_REACH_DAYS", 7, minimum=0)
 # Links in messages to customers (the survey): the public address of the site.
 SITE_URL = env_str(
     "SITE_URL", "http://localhost:8000" if DEV_DEFAULTS else f"https://{ALLOWED_HOSTS[0]}"

@@ -1,11 +1,21 @@
-"""The only way views reach tickets, and what each role may do with them.
+"""The only way views reach tickets, and what each role may do with them, and how the
+service desk's roles reach customers.
 
 Agents see the tickets of their queues and those assigned to them; supervisors and
 compliance every ticket (compliance read-only); relationship and branch managers the tickets
 of the customers they may see (read-only, on the 360 page). Everything else is 404.
+
+Customers (registered with customers.access by service/apps.py): an agent reaches the
+customers of the tickets assigned to them that are open, or were resolved or closed within
+SERVICE_AGENT_REACH_DAYS (a call back, a reopened case), not every customer they ever
+served; a supervisor the customers of every open ticket.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from bankcrm.access import not_found, require  # noqa: F401 - require: views use access.require
 from bankcrm.roles import Role
@@ -61,3 +71,26 @@ def can_work(user, ticket: Ticket) -> bool:
     if ticket.assignee_id == user.pk:
         return True
     return ticket.queue_id is not None and user.service_queues.filter(pk=ticket.queue_id).exists()
+
+
+# ---- customers the service desk reaches (customers.access.register_scope) ---------------
+
+
+def agent_customer_scope(user) -> Q:
+    """The customers of the agent's open tickets and of those resolved or closed recently.
+    An agent's tickets are few: the ids are read first, so the planner gets plain values."""
+    since = timezone.now() - timedelta(days=settings.SERVICE_AGENT_REACH_DAYS)
+    worked = (
+        Ticket.objects.filter(assignee=user)
+        .filter(
+            ~Q(status__in=Ticket.CLOSED_STATES)
+            | Q(closed_at__gte=since)
+            | Q(status=Ticket.Status.RESOLVED, resolved_at__gte=since)
+        )
+        .values_list("customer_id", flat=True)
+    )
+    return Q(pk__in=set(worked))
+
+
+def supervisor_customer_scope(user) -> Q:
+    return Q(pk__in=Ticket.objects.open().values("customer_id"))

@@ -8,13 +8,12 @@ class ServiceConfig(AppConfig):
 
     def ready(self) -> None:
         from auditlog.registry import auditlog
-        from django.db.models import Q
 
         from bankcrm.roles import Role
         from customers.access import register_scope
         from customers.ingest.services import register_handler
         from customers.panels import register_panel
-        from service import models
+        from service import access, models
         from service.intake import apply_service_request
         from service.models import Ticket
         from service.panels import customer_tickets
@@ -45,15 +44,6 @@ class ServiceConfig(AppConfig):
                 )  # fmt: skip
         register_panel(customer_tickets)
 
-        # Agents reach a customer only through a ticket they work; supervisors through
-        # any open ticket.
-        def agent_scope(user):
-            # An agent's own tickets are few: read the ids, give the planner plain values.
-            ids = Ticket.objects.filter(assignee=user).values_list("customer_id", flat=True)
-            return Q(pk__in=set(ids))
-
-        def supervisor_scope(user):
-            return Q(pk__in=Ticket.objects.open().values("customer_id"))
-
-        register_scope(Role.SERVICE_AGENT, agent_scope)
-        register_scope(Role.SERVICE_SUPERVISOR, supervisor_scope)
+        # Who on the desk reaches which customers is decided in service/access.py.
+        register_scope(Role.SERVICE_AGENT, access.agent_customer_scope)
+        register_scope(Role.SERVICE_SUPERVISOR, access.supervisor_customer_scope)

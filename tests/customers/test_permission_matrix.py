@@ -272,3 +272,41 @@ def test_reading_many_customers_transactions_trips_the_rules(client, branch):
     assert (alert.user, alert.count, manager.is_frozen) == (manager, 16, True)
     # The freeze ends the session: the next fragment is not served.
     assert client.get(f"/customers/{wealthy[0].pk}/transactions/").status_code == 302
+
+
+# ---- how far an agent reaches (issue 16, item 23) ------------------------------------------
+# An agent opens the customer of a ticket assigned to them while it is open, and for
+# SERVICE_AGENT_REACH_DAYS (7) after it is resolved or closed; then not (404).
+AGENT_REACH = [
+    # (ticket status, days since it was resolved/closed, status of the customer's page)
+    ("in_progress", None, 200),
+    ("resolved", 2, 200),
+    ("closed", 6, 200),
+    ("closed", 8, 404),
+    ("resolved", 400, 404),
+]
+
+
+@pytest.mark.parametrize(("status", "days_ago", "expected"), AGENT_REACH)
+def test_an_agents_reach_ends_days_after_the_ticket(client, branch, status, days_ago, expected):
+    agent = factories.user(AGENT, branch=branch)
+    customer = factories.customer(branch=branch)
+    when = timezone.now() - timedelta(days=days_ago or 0)
+    factories.ticket(
+        customer, assignee=agent, status=status,
+        resolved_at=when if days_ago is not None else None,
+        closed_at=when if status == "closed" else None,
+    )  # fmt: skip
+    client.force_login(agent)
+    assert client.get(f"/customers/{customer.pk}/").status_code == expected
+
+
+def test_a_ticket_now_assigned_to_a_colleague_ends_the_agents_reach(client, branch):
+    agent, colleague = (factories.user(AGENT, branch=branch) for _ in range(2))
+    customer = factories.customer(branch=branch)
+    ticket = factories.ticket(customer, assignee=agent, status="in_progress")
+    client.force_login(agent)
+    assert client.get(f"/customers/{customer.pk}/").status_code == 200
+    ticket.assignee = colleague
+    ticket.save(update_fields=["assignee"])
+    assert client.get(f"/customers/{customer.pk}/").status_code == 404

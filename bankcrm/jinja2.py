@@ -11,11 +11,16 @@ What the templates have beside Jinja2's built-ins:
   `add` filters, with Django's semantics (local time, number formatting);
 - the Django backend's `request`, `csrf_input`, `csrf_token` and the context processors.
 
-A method left uncalled in `{{ }}` (Django templates call them, Jinja2 does not) raises
-instead of printing "<bound method …>": `finalize` checks every printed value.
+A method left uncalled (Django templates call them, Jinja2 does not) raises instead of
+being silently wrong: `{{ form.x.value }}` would print "<bound method …>" (`finalize`
+checks every printed value), and `{% if form.x.value %}` is always true, since a method
+is (a list filter ticked on every page, issue 16). Attribute lookups in templates give
+methods wrapped in `UncalledMethod`, which calls through but refuses to be tested,
+compared, iterated or printed.
 """
 
 import functools
+import inspect
 from datetime import date as datetime_date
 from datetime import datetime
 
@@ -83,6 +88,40 @@ def display(obj, field_name: str) -> str:
     return _labels(type(obj), field_name, get_language()).get(make_hashable(value), value)
 
 
+class UncalledMethod:
+    """A method read by a template (`obj.method`): calling it calls the method; using it as
+    a value raises, naming the method, so a forgotten `()` fails the first test that
+    renders the line instead of quietly reading as true."""
+
+    __slots__ = ("method",)
+
+    def __init__(self, method):
+        self.method = method
+
+    def __call__(self, *args, **kwargs):
+        return self.method(*args, **kwargs)
+
+    def _misused(self, *args):
+        raise TypeError(f"template uses a method without calling it: {self.method!r}")
+
+    __bool__ = __len__ = __iter__ = __contains__ = __str__ = __html__ = _misused
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misused
+    __hash__ = None  # unhashable, like anything that refuses __eq__
+
+    def __repr__(self) -> str:
+        return f"<uncalled {self.method!r}>"
+
+
+class ProjectEnvironment(Environment):
+    def getattr(self, obj, attribute):
+        value = super().getattr(obj, attribute)
+        if inspect.ismethod(value) or (
+            inspect.isbuiltin(value) and not inspect.ismodule(getattr(value, "__self__", None))
+        ):
+            return UncalledMethod(value)
+        return value
+
+
 def _finalize(value):
     """Every printed value: None as nothing, datetimes in local time (as Django templates
     do), and an uncalled method as an error."""
@@ -90,14 +129,16 @@ def _finalize(value):
         return ""
     if isinstance(value, datetime):
         return localize(template_localtime(value))
-    if callable(value) and not isinstance(value, (Undefined, type)):
+    if isinstance(value, UncalledMethod) or (
+        callable(value) and not isinstance(value, (Undefined, type))
+    ):
         raise TypeError(f"template prints an uncalled method: {value!r}")
     return value
 
 
 def environment(**options) -> Environment:
     options.pop("autoescape", None)
-    env = Environment(
+    env = ProjectEnvironment(
         autoescape=True, extensions=["jinja2.ext.i18n"], finalize=_finalize, **options
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext,

@@ -466,6 +466,44 @@ def test_list_filters_show_what_was_chosen(client, login, rm, mine):
     assert 'value="高净值"' in html
 
 
+def test_an_unfiltered_list_ticks_nothing_and_a_tier_shows_all_of_it(client, login, rm, branch):
+    """Issue 16, item 1: "KYC due in 30 days" was shown ticked on every list, so any other
+    filter (applied at once, with the form's fields) also filtered by it."""
+    for n in range(2):
+        factories.customer(branch=branch, rm=rm, tier="private", name=f"私行{n}")
+    factories.customer(branch=branch, rm=rm, tier="mass")
+    login(rm)
+    html = client.get("/customers/").content.decode()
+    assert 'id="id_kyc_expiring" class="form-check-input">' in html  # not checked
+    assert '<option value="" selected>' in html  # "all tiers"
+    # What the filter form sends when 价值等级 changes: every field, the box unticked.
+    query = {"tier": "private", "lifecycle": "", "risk_level": "", "tag": "", "sort": "cif"}
+    html = client.get("/customers/", query, headers={"HX-Request": "true"}).content.decode()
+    assert "私行0" in html and "私行1" in html
+
+
+def test_the_export_link_carries_the_filter_and_says_how_many(client, login, rm, branch):
+    """Issue 16, item 2: the link is in the fragment the filters replace, with its count."""
+    import csv
+    import io
+
+    for n in range(2):
+        factories.customer(branch=branch, rm=rm, tier="private", name=f"私行{n}")
+    for n in range(3):
+        factories.customer(branch=branch, rm=rm, tier="mass", name=f"大众{n}")
+    login(rm)
+    fragment = client.get(
+        "/customers/", {"tier": "private", "sort": "cif"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    link = fragment.split('data-testid="export" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert link == "/customers/export/?tier=private&sort=cif"
+    assert "导出 2 位客户" in fragment
+    response = client.get(link)
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert sorted(r[1] for r in rows[1:]) == ["私行0", "私行1"]
+    assert "导出 5 位客户" in client.get("/customers/").content.decode()
+
+
 def test_the_contact_form_shows_masked_details_and_is_a_logged_read(client, login, rm, mine):
     """Opening "edit contact" is no back door around the reason-gated reveal (issue 16,
     item 8): the current details are shown masked and the read is logged as such."""

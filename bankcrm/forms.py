@@ -1,6 +1,9 @@
+from datetime import date
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 
@@ -42,3 +45,21 @@ class TokenForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
     )
+
+
+class BoundedDateField(forms.DateField):
+    """A date a bank's pages can compute with: from 1900 to 2100. Python's dates run to
+    9999-12-31, where "the day after" (an inclusive end date) overflows."""
+
+    EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        message = _("Enter a date between %(earliest)s and %(latest)s.") % {
+            "earliest": self.EARLIEST.isoformat(),
+            "latest": self.LATEST.isoformat(),
+        }
+        self.validators += [
+            MinValueValidator(self.EARLIEST, message=message),
+            MaxValueValidator(self.LATEST, message=message),
+        ]

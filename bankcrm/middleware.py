@@ -31,6 +31,29 @@ class LivenessMiddleware:
         return self.get_response(request)
 
 
+class UnstorableInputMiddleware:
+    """A NUL character in any query or form parameter is a 400 before any view runs: no
+    text column can store it (PostgreSQL refuses it with an error), no person types it, and
+    a view that passes it to a query would answer 500 (issue 16). Views then need not think
+    of it. The signed API checks its own JSON bodies."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and (
+            _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST))
+        ):
+            from django.core.exceptions import BadRequest
+
+            raise BadRequest("a parameter holds a NUL character")  # never the value
+        return self.get_response(request)
+
+
+def _holds_nul(params) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in params.lists())
+
+
 class RequestIdMiddleware:
     """Give every request an id (or accept a sane one from the proxy) for logs and audit."""
 

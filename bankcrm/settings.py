@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bankcrm.middleware.RequestIdMiddleware",
+    "bankcrm.middleware.UnstorableInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "bankcrm.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -338,7 +339,10 @@ LOG_LEVEL = env_choice("DJANGO_LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "bankcrm.logging.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "bankcrm.logging.RequestContextFilter"},
+        "mask_pii": {"()": "bankcrm.logging.PiiMaskingFilter"},
+    },
     "formatters": {
         "json": {"()": "bankcrm.logging.JsonFormatter"},
         "text": {
@@ -348,7 +352,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["request_context"],
+            "filters": ["request_context", "mask_pii"],
             "formatter": "json" if env_bool("DJANGO_LOG_JSON", not DEBUG) else "text",
         }
     },

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from bankcrm.forms import BoundedDateField
 from bankcrm.validators import normalise_mobile
 from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
 
@@ -49,6 +50,12 @@ class CustomerFilterForm(BootstrapMixin, forms.Form):
             ("newest", _("Newest first")),
         ],
     )
+
+
+class SearchForm(forms.Form):
+    """The search box: what was typed, at most 100 characters."""
+
+    q = forms.CharField(required=False, max_length=100, strip=True)
 
 
 class InteractionForm(BootstrapMixin, forms.ModelForm):
@@ -144,15 +151,20 @@ class RevealForm(BootstrapMixin, forms.Form):
 
 
 class TransactionFilterForm(BootstrapMixin, forms.Form):
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     kind = forms.CharField(label=_("Type"), required=False, max_length=40)
-    min_amount = forms.DecimalField(label=_("Min amount"), required=False, min_value=0)
-    max_amount = forms.DecimalField(label=_("Max amount"), required=False, min_value=0)
+    # As the amount column holds them (numeric(18, 2)).
+    min_amount = forms.DecimalField(
+        label=_("Min amount"), required=False, min_value=0, max_digits=18, decimal_places=2
+    )
+    max_amount = forms.DecimalField(
+        label=_("Max amount"), required=False, min_value=0, max_digits=18, decimal_places=2
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
     def clean(self):

@@ -25,6 +25,7 @@ from customers.forms import (
     InteractionForm,
     RevealForm,
     RiskQuestionnaireForm,
+    SearchForm,
     TransactionFilterForm,
 )
 from customers.imports import TEMPLATES, FileError
@@ -103,7 +104,12 @@ def customer_export(request):
 @login_required
 @require_GET
 def customer_search(request):
-    query = request.GET.get("q", "").strip()[:100]
+    form = SearchForm({"q": request.GET.get("q", "")[:100]})
+    template = "customers/_search_results.html" if request.htmx else "customers/search.html"
+    if not form.is_valid():  # a character no customer's name holds (NUL)
+        context = {"query": "", "result": selectors.SearchResult([], False, ""), "form": form}
+        return render(request, template, context, status=400)
+    query = form.cleaned_data["q"]
     result = selectors.SearchResult([], False, "")
     if query:
         scope = access.customers_for_user(request.user).defer(*access.ENCRYPTED_FIELDS)
@@ -117,9 +123,7 @@ def customer_search(request):
                 customer_id=result.customers[0].pk if len(result.customers) == 1 else None,
                 detail={"by": result.kind, "hits": len(result.customers)},
             )
-    context = {"query": query, "result": result}
-    template = "customers/_search_results.html" if request.htmx else "customers/search.html"
-    return render(request, template, context)
+    return render(request, template, {"query": query, "result": result, "form": form})
 
 
 @login_required

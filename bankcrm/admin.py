@@ -1,8 +1,39 @@
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.models import Branch, Heartbeat, User
+from bankcrm.roles import Role
+
+
+def role_label(code: str) -> str:
+    """A role (a group) by its translated name; a group that is not a role by its own."""
+    return str(Role(code).label) if code in Role.values else code
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return Role.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(groups__name=self.value()) if self.value() else queryset
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(DjangoGroupAdmin):
+    list_display = ["label", "name"]
+
+    @admin.display(description=_("role"), ordering="name")
+    def label(self, obj):
+        return role_label(obj.name)
 
 
 @admin.register(Branch)
@@ -35,7 +66,7 @@ class UserAdmin(DjangoUserAdmin):
         "is_staff",
         "last_login",
     ]
-    list_filter = ["groups", "branch__region", "branch", "is_active", "is_staff"]
+    list_filter = [RoleFilter, "branch__region", "branch", "is_active", "is_staff"]
     # A freeze is lifted by compliance, with a reason (compliance › user activity).
     readonly_fields = ["frozen_at"]
     search_fields = ["username", "first_name", "last_name", "email", "branch__name", "branch__code"]
@@ -74,7 +105,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("roles"))
     def role_names(self, obj):
-        return ", ".join(sorted(group.name for group in obj.groups.all()))
+        return ", ".join(sorted(role_label(group.name) for group in obj.groups.all()))
 
 
 @admin.register(Heartbeat)

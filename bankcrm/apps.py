@@ -24,3 +24,45 @@ class BankAdminConfig(admin_apps.AdminConfig):
     # Django admin only for verified (TOTP) staff.
     default = False
     default_site = "bankcrm.admin_site.BankAdminSite"
+
+
+# Third-party apps under names a bank's administrator reads in their language: the packages
+# ship no Chinese catalogue, so the names (and their models' names) are given here.
+from auditlog.apps import AuditlogConfig as _AuditlogConfig  # noqa: E402
+from axes.apps import AppConfig as _AxesConfig  # noqa: E402
+from django_otp.plugins.otp_totp.apps import DefaultConfig as _TotpConfig  # noqa: E402
+
+
+def _name_models(app_config, names: dict) -> None:
+    for model_name, (singular, plural) in names.items():
+        meta = app_config.get_model(model_name)._meta
+        meta.verbose_name, meta.verbose_name_plural = singular, plural
+
+
+class AxesConfig(_AxesConfig):
+    verbose_name = _("Sign-in lockouts")
+
+    def ready(self) -> None:
+        super().ready()
+        _name_models(self, {
+            "AccessAttempt": (_("failed sign-in attempt"), _("failed sign-in attempts")),
+            "AccessFailureLog": (_("failed sign-in"), _("failed sign-ins")),
+            "AccessLog": (_("sign-in record"), _("sign-in records")),
+            "AccessAttemptExpiration": (_("lockout expiry"), _("lockout expiries")),
+        })  # fmt: skip
+
+
+class AuditlogConfig(_AuditlogConfig):
+    verbose_name = _("Configuration change log")
+
+    def ready(self) -> None:
+        super().ready()
+        _name_models(self, {"LogEntry": (_("configuration change"), _("configuration changes"))})
+
+
+class TotpConfig(_TotpConfig):
+    verbose_name = _("Two-factor authentication")
+
+    def ready(self) -> None:
+        super().ready()
+        _name_models(self, {"TOTPDevice": (_("authenticator app"), _("authenticator apps"))})

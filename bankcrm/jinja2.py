@@ -25,7 +25,7 @@ from datetime import date as datetime_date
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import intcomma
+from django.contrib.humanize.templatetags import humanize
 from django.template import defaultfilters
 from django.templatetags.static import static
 from django.urls import reverse
@@ -43,6 +43,12 @@ GETTEXT_FUNCTIONS = ("_", "gettext", "ngettext", "pgettext", "npgettext")
 
 def url(name: str, *args, **kwargs) -> str:
     return reverse(name, args=args or None, kwargs=kwargs or None)
+
+
+def intcomma(value) -> str:
+    """1,234,567.00 in every language. Django's zh-Hans number format has no grouping, so
+    its intcomma wrote 100000 in Chinese pages (and 52,000.50, grouped by another path)."""
+    return humanize.intcomma(value, use_l10n=False)
 
 
 def linebreaksbr(value) -> str:

@@ -71,11 +71,11 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "csp",
-    "axes",
+    "bankcrm.apps.AxesConfig",  # django-axes, named for the admin (bankcrm/apps.py)
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "bankcrm.apps.TotpConfig",  # django_otp.plugins.otp_totp
     "guardian",
-    "auditlog",
+    "bankcrm.apps.AuditlogConfig",  # django-auditlog
     "ninja",  # serves the API docs page's Swagger UI from the package (no CDN)
     "bankcrm",
     "customers",

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Collate, Greatest, Upper
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from bankcrm import crypto
 from bankcrm.roles import Role
@@ -178,7 +179,7 @@ def balance_history(customer: Customer, current_total: Decimal, months: int = 12
     today = timezone.localdate()
     first = date(today.year, today.month, 1)
     starts = []
-    for _ in range(months):
+    for _month in range(months):
         starts.append(first)
         first = (first - timedelta(days=1)).replace(day=1)
     starts.reverse()
@@ -274,15 +275,19 @@ def timeline(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
                 actor=consent.recorded_by.display_name if consent.recorded_by else "",
             )
         )
-    for profile in customer.risk_profiles.select_related("assessed_by").order_by("-assessed_at")[
-        :limit
-    ]:
+    profiles = customer.risk_profiles.select_related("assessed_by", "questionnaire")
+    for profile in profiles.order_by("-assessed_at")[:limit]:
         entries.append(
             TimelineEntry(
                 at=profile.assessed_at,
                 kind="risk",
                 title=profile.get_level_display(),
-                detail=str(profile.score),
+                detail=_("score %(score)s, questionnaire v%(version)s, valid until %(until)s")
+                % {
+                    "score": profile.score,
+                    "version": profile.questionnaire.version,
+                    "until": profile.expires_on.isoformat(),
+                },
                 actor=profile.assessed_by.display_name if profile.assessed_by else "",
             )
         )

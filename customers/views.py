@@ -33,6 +33,8 @@ from customers.models import CustomerDelegation, RiskQuestionnaire
 from customers.panels import panels_for
 
 PAGE_SIZE = 25
+# Ids of the 360 page's forms that its fragments render again.
+REVEAL_IDS, TX_IDS = "reveal_%s", "tx_%s"
 
 
 def _filtered(request):
@@ -123,6 +125,9 @@ def customer_search(request):
                 customer_id=result.customers[0].pk if len(result.customers) == 1 else None,
                 detail={"by": result.kind, "hits": len(result.customers)},
             )
+        # An exact reference (CIF, ID, mobile, account number) names one customer: open it.
+        if result.kind != "name" and len(result.customers) == 1 and not request.htmx:
+            return redirect("customers:detail", pk=result.customers[0].pk)
     return render(request, template, {"query": query, "result": result, "form": form})
 
 
@@ -144,10 +149,11 @@ def customer_detail(request, pk):
         "risk": selectors.latest_risk_profile(customer),
         "relationships": selectors.relationships(customer, request.user),
         "household": selectors.household(customer, request.user) if see_assets else None,
-        "interaction_form": InteractionForm(),
-        "consent_form": ConsentForm(),
-        "reveal_form": RevealForm(),
-        "tx_form": TransactionFilterForm(),
+        # One page, several forms: each its own ids, so every label names its own field.
+        "interaction_form": InteractionForm(auto_id="interaction_%s"),
+        "consent_form": ConsentForm(auto_id="consent_%s"),
+        "reveal_form": RevealForm(auto_id=REVEAL_IDS),
+        "tx_form": TransactionFilterForm(auto_id=TX_IDS),
         "panels": panels_for(request, customer),
     }
     if access.can_delegate(request.user, customer):
@@ -155,7 +161,7 @@ def customer_detail(request, pk):
             can_delegate=True,
             now=timezone.now(),
             delegations=selectors.delegations(customer),
-            delegation_form=DelegationForm(),
+            delegation_form=DelegationForm(auto_id="delegation_%s"),
         )
     if see_assets:
         holdings = selectors.holdings(customer)
@@ -176,7 +182,7 @@ def customer_detail(request, pk):
 @login_required
 @require_GET
 def customer_transactions(request, pk):
-    form = TransactionFilterForm(request.GET)
+    form = TransactionFilterForm(request.GET, auto_id=TX_IDS)
     if not form.is_valid():  # the form's errors only: no transaction is shown, nothing read
         customer = access.customer_for_user(request.user, pk, defer=access.ENCRYPTED_FIELDS)
         access.require(access.can_see_assets(request.user))
@@ -209,7 +215,7 @@ def customer_transactions(request, pk):
 def customer_reveal(request, pk):
     customer = access.customer_for_user(request.user, pk)
     access.require(access.can_reveal(request.user, customer))
-    form = RevealForm(request.POST)
+    form = RevealForm(request.POST, auto_id=REVEAL_IDS)
     if not form.is_valid():
         return render(
             request, "customers/_reveal.html", {"customer": customer, "reveal_form": form},

@@ -52,6 +52,15 @@ def test_django_filters_keep_django_semantics():
     assert render('{{ url("customers:detail", 7) }}') == "/customers/7/"
 
 
+def test_amounts_are_grouped_by_thousands_in_every_language():
+    """Issue 16, item 13: Django's zh-Hans format has no grouping (额度 100000)."""
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            assert render("{{ n|floatformat(0)|intcomma }}", n=Decimal("100000")) == "100,000"
+            assert render("{{ n|intcomma }}", n=1234567) == "1,234,567"
+            assert render("{{ n|intcomma }}", n=Decimal("-52000.50")) == "-52,000.50"
+
+
 def test_once_per_language_renders_the_body_once_per_language(settings):
     settings.DEBUG = False
     jinja2._FRAGMENTS.clear()

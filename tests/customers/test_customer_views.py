@@ -117,8 +117,10 @@ def test_agent_cannot_export(client, login, agent):
 )
 def test_search_finds_own_customer_by_name_mobile_and_id(client, login, rm, mine, query, kind):
     login(rm)
-    response = client.get("/customers/search/", {"q": query})
+    response = client.get("/customers/search/", {"q": query}, follow=True)
     assert "王小明" in response.content.decode()
+    # An exact reference opens the customer (issue 16, item 13); a name lists matches.
+    assert len(response.redirect_chain) == (kind != "name")
     logged = AccessLog.objects.filter(action="search").first()
     if kind == "name":
         assert logged is None
@@ -130,9 +132,13 @@ def test_search_finds_own_customer_by_name_mobile_and_id(client, login, rm, mine
 def test_search_by_cif_and_account_number(client, login, rm, mine):
     factories.account(mine, number="6217001234567890123")
     login(rm)
-    assert "王小明" in client.get("/customers/search/", {"q": mine.cif}).content.decode()
-    html = client.get("/customers/search/", {"q": "6217 0012 3456 7890 123"}).content.decode()
-    assert "王小明" in html
+    response = client.get("/customers/search/", {"q": mine.cif})
+    assert response["Location"] == f"/customers/{mine.pk}/"  # an exact CIF opens the customer
+    response = client.get("/customers/search/", {"q": "6217 0012 3456 7890 123"}, follow=True)
+    assert "王小明" in response.content.decode()
+    # As you type (htmx), the box lists what it finds instead.
+    fragment = client.get("/customers/search/", {"q": mine.cif}, headers={"HX-Request": "true"})
+    assert 'data-testid="search-results"' in fragment.content.decode()
 
 
 def test_search_never_leaves_the_users_scope(client, login, rm, theirs):
@@ -159,6 +165,15 @@ def test_360_page_shows_everything_and_logs_the_view(client, login, rm, mine):
     assert "no-store" in response["Cache-Control"]
     log = AccessLog.objects.get(action="view")
     assert (log.actor, log.customer_id) == (rm, mine.pk)
+
+
+def test_every_label_on_the_360_page_names_its_own_field(client, login, rm, mine):
+    """Issue 16, item 13: its forms shared ids (id_channel, id_reason), so a label could
+    put the cursor in another form's field."""
+    from tests.html import id_problems
+
+    login(rm)
+    assert id_problems(client.get(f"/customers/{mine.pk}/").content.decode()) == []
 
 
 def test_360_query_count_is_constant_however_long_the_history(
@@ -347,7 +362,7 @@ def test_contact_edit_reencrypts_and_reindexes(client, login, rm, mine):
     assert mine.mobile == "+8613900001111"
     assert mine.mobile_masked == "139****1111"
     assert mine.email == "wang@example.cn"
-    html = client.get("/customers/search/", {"q": "13900001111"}).content.decode()
+    html = client.get("/customers/search/", {"q": "13900001111"}, follow=True).content.decode()
     assert "王小明" in html
     bad = client.post(f"/customers/{mine.pk}/contact/", {"mobile": "12345"})
     assert bad.status_code == 200

@@ -126,6 +126,20 @@ def test_verified_admin_can_search_and_filter_users_branches_roles(
     assert "relationship_manager" in html
 
 
+def test_django_admin_speaks_the_banks_language(client, login, admin_user, rm):
+    """Issue 16, item 13: third-party apps and roles showed as 'Axes', 'Otp_Totp' and
+    'relationship_manager'."""
+    login(admin_user)
+    index = client.get("/admin/").content.decode()
+    for english in ("Axes", "Otp_Totp", "Audit log", "TOTP devices", "access attempts"):
+        assert english not in index, english
+    assert "登录锁定" in index and "双因素认证" in index and "配置变更日志" in index
+    groups = client.get("/admin/auth/group/").content.decode()
+    assert "客户经理" in groups
+    users = client.get("/admin/bankcrm/user/", {"role": "relationship_manager"}).content.decode()
+    assert "客户经理" in users and ">rm<" in users
+
+
 def test_security_headers_on_customer_pages(client, login, rm):
     login(rm)
     response = client.get("/")

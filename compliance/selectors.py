@@ -5,7 +5,7 @@ activity merge the three, page by page, each read off its own index."""
 
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
 from django.db.models import Q, QuerySet
@@ -61,7 +61,7 @@ def audit_rows(params: dict) -> Source:
             qs = qs.filter(object_type=params["object_type"].replace("_", ".", 1))
     if params.get("since"):
         qs = qs.filter(at__gte=_day_start(params["since"]))
-    if params.get("until"):
+    if params.get("until") and params["until"] < date.max:
         qs = qs.filter(at__lt=_day_start(params["until"] + timedelta(days=1)))
     if params.get("ip"):
         qs = qs.filter(ip_address=params["ip"])
@@ -92,13 +92,26 @@ def user_activity(user: User) -> dict[str, Source]:
 # ---- keyset pages over one kind or several merged -----------------------------------------
 
 
-def _parse_cursor(cursor: str | None):
-    """ "<iso time>|<kind rank>|<id>" of the last row shown, or None."""
+class CursorError(ValueError):
+    """A page link that no page gave: the views answer 400."""
+
+
+def parse_cursor(cursor: str | None):
+    """ "<iso time>|<kind rank>|<id>" of the last row shown; None for the first page."""
+    if not cursor:
+        return None
     try:
         at_text, rank_text, pk_text = cursor.rsplit("|", 2)
-        return datetime.fromisoformat(at_text), int(rank_text), int(pk_text)
-    except (AttributeError, ValueError):
-        return None
+        at, rank, pk = datetime.fromisoformat(at_text), int(rank_text), int(pk_text)
+    except ValueError:
+        raise CursorError(cursor) from None
+    if timezone.is_naive(at) or rank not in _RANK.values() or not 0 < pk < 2**63:
+        raise CursorError(cursor)
+    try:
+        at.astimezone(UTC)  # as PostgreSQL will get it: year 1 at +08:00 is out of range
+    except OverflowError:
+        raise CursorError(cursor) from None
+    return at, rank, pk
 
 
 def _after(qs: QuerySet, rank: int, cursor) -> QuerySet:
@@ -137,8 +150,9 @@ def newest(kind: str, source: Source, *, limit: int, cursor=None, until=None) ->
 
 def page_after(sources: dict[str, Source], cursor: str | None) -> tuple[list, str | None]:
     """One page of the merged kinds after `cursor`, and the cursor of the next page. Each
-    kind costs one query of at most PAGE + 1 rows, whatever the page."""
-    position = _parse_cursor(cursor)
+    kind costs one query of at most PAGE + 1 rows, whatever the page. CursorError if the
+    cursor is not one a page gave."""
+    position = parse_cursor(cursor)
     candidates = []
     for kind, source in sources.items():
         for row in newest(kind, source, limit=PAGE + 1, cursor=position):

@@ -21,14 +21,21 @@ EXPORT_LIMIT = 100_000
 
 
 def _filtered(request):
+    """The filter form, its cleaned values and the records it selects (None when the
+    filter is not valid: nothing is listed rather than everything)."""
     form = AuditFilterForm(request.GET or None)
-    params = form.cleaned_data if form.is_valid() else {"kind": selectors.READS}
+    if request.GET and not form.is_valid():
+        return form, {}, None
+    params = form.cleaned_data if form.is_bound else {}
     params["kind"] = params.get("kind") or selectors.READS
     return form, params, {params["kind"]: selectors.audit_rows(params)}
 
 
-def _page(request, sources: dict) -> dict:
-    rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
+def _page(request, sources: dict | None) -> dict:
+    """One page of entries after the "older" link's cursor; CursorError for a made-up one."""
+    rows, next_cursor = [], None
+    if sources is not None:
+        rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
     query = request.GET.copy()
     query.pop("after", None)
     return {
@@ -38,11 +45,15 @@ def _page(request, sources: dict) -> dict:
     }
 
 
-def _render_page(request, template: str, context: dict):
+def _render_page(request, template: str, context: dict, *, status: int = 200):
     """The whole page, or only its rows for htmx (the "older" link)."""
     if request.htmx:
-        return render(request, "compliance/_entries.html", context)
-    return render(request, template, context)
+        return render(request, "compliance/_entries.html", context, status=status)
+    return render(request, template, context, status=status)
+
+
+def _bad_link():
+    return HttpResponseBadRequest(_("This page link is not valid: open the list again."))
 
 
 def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None):
@@ -82,16 +93,20 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
 def audit_trail(request):
     access.require_reviewer(request.user)
     form, params, sources = _filtered(request)
-    context = {"form": form, "params": params, **_page(request, sources)}
-    return _render_page(request, "compliance/audit.html", context)
+    try:
+        context = {"form": form, "params": params, **_page(request, sources)}
+    except selectors.CursorError:
+        return _bad_link()
+    status = 200 if sources is not None else 400
+    return _render_page(request, "compliance/audit.html", context, status=status)
 
 
 @login_required
 @require_GET
 def audit_export(request):
     access.require_reviewer(request.user)
-    form, params, sources = _filtered(request)
-    if request.GET and not form.is_valid():
+    _form, params, sources = _filtered(request)
+    if sources is None:
         return HttpResponseBadRequest(_("The filter is not valid."))
     shown = {k: str(getattr(v, "pk", v)) for k, v in params.items() if v not in ("", None)}
     customer = params.get("customer")
@@ -112,8 +127,11 @@ def customer_history(request, pk: int):
             request, AccessLog.Action.VIEW, object_type="compliance.customer_history",
             object_id=customer.pk, customer_id=customer.pk,
         )  # fmt: skip
-    context = {"customer": customer, **_page(request, selectors.customer_history(customer))}
-    return _render_page(request, "compliance/customer_history.html", context)
+    try:  # a first page has no cursor to be bad: the history's opening is logged once
+        page = _page(request, selectors.customer_history(customer))
+    except selectors.CursorError:
+        return _bad_link()
+    return _render_page(request, "compliance/customer_history.html", {"customer": customer, **page})
 
 
 @login_required
@@ -130,6 +148,10 @@ def customer_history_export(request, pk: int):
 @require_GET
 def user_activity(request, pk: int):
     account = access.account_for_reviewer(request.user, pk)
+    try:
+        page = _page(request, selectors.user_activity(account))
+    except selectors.CursorError:
+        return _bad_link()
     # Through the reviewer's alerts: none when the account is their own.
     alerts = (
         access.alerts_for_reviewer(request.user).filter(user=account)
@@ -140,7 +162,7 @@ def user_activity(request, pk: int):
         "alerts": alerts,
         "can_act": access.can_act_on(request.user, account),
         "freeze_form": FreezeForm(),
-        **_page(request, selectors.user_activity(account)),
+        **page,
     }
     return _render_page(request, "compliance/user_activity.html", context)
 

@@ -5,11 +5,13 @@ import csv
 import html
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import unquote
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bankcrm.models import AccessLog
 from compliance.models import DataChange
@@ -146,3 +148,91 @@ def test_a_page_after_a_cursor_starts_the_index_scan_at_the_cursor(rm, customer)
     assert len(rows) == 2
     (sql,) = [q["sql"] for q in queries.captured_queries]
     assert re.search(r'"at" <= [^)]+ AND \(', sql), sql
+
+
+# ---- hostile filters get a 4xx or a form error, never a 500 ---------------------------------
+
+PROPERTY = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,  # the same examples on every run: CI is repeatable
+)
+FIELDS = ["kind", "customer", "actor", "action", "object_type", "since", "until", "ip", "after"]
+EDGES = [
+    "9999-12-31", "0001-01-01", "1899-12-31", "2026-02-30", "99999-01-01", "\x00", "a\x00b",
+    "::1", "999.1.1.1", "fe80::1%eth0", "1.2.3.4/24", "reads", "writes", "security",
+    "9999-12-31T23:59:59+00:00|0|1", "0001-01-01T00:00:00+14:00|2|1", "2026-01-01T00:00:00|0|1",
+    "2026-01-01T00:00:00+08:00|9|1", "2026-01-01T00:00:00+08:00|0|99999999999999999999",
+    "2026-01-01T00:00:00+08:00|0|-1", "|||", "TC00000001",
+]  # fmt: skip
+CURSORS = st.builds(
+    lambda at, rank, pk: f"{at.isoformat()}|{rank}|{pk}",
+    st.datetimes(timezones=st.sampled_from([UTC, timezone.get_fixed_timezone(14 * 60)])),
+    st.integers(-3, 5),
+    st.integers(-(2**70), 2**70),
+)
+VALUES = st.one_of(
+    st.sampled_from(EDGES),
+    st.text(max_size=40),
+    st.integers(-(10**30), 10**30).map(str),
+    st.dates().map(str),
+    CURSORS,
+)
+
+
+@pytest.fixture
+def officer_client(client, login, compliance_officer):
+    login(compliance_officer)
+    return client
+
+
+@PROPERTY
+@given(params=st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=5))
+def test_no_audit_filter_gives_a_server_error(officer_client, rm, customer, params):
+    """Out-of-range dates (?until=9999-12-31 gave a 500), NUL bytes, huge numbers, bad IPs
+    and made-up page links: a 4xx or a form error on the page and its export."""
+    page = officer_client.get("/compliance/audit/", params)
+    assert page.status_code in (200, 400), (params, page.status_code)
+    export = officer_client.get("/compliance/audit/export.csv", params)
+    assert export.status_code in (200, 400), (params, export.status_code)
+    if export.status_code == 200:
+        b"".join(export.streaming_content)  # errors while streaming are 500s too
+
+
+@PROPERTY
+@given(after=VALUES, pk=st.one_of(st.just(None), st.integers(0, 10**30)))
+def test_no_page_link_gives_a_server_error(officer_client, rm, customer, after, pk):
+    """A customer's history and a user's activity, with any "older" link and any id."""
+    for url in (
+        f"/compliance/customers/{customer.pk if pk is None else pk}/history/",
+        f"/compliance/users/{rm.pk if pk is None else pk}/activity/",
+    ):
+        response = officer_client.get(url, {"after": after})
+        assert response.status_code in (200, 400, 404), (url, after, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"until": "9999-12-31"}, {"since": "0001-01-01"}, {"ip": "999.1.1.1"}, {"customer": "\x00"}],
+)
+def test_out_of_range_filters_are_form_errors(officer_client, params):
+    page = officer_client.get("/compliance/audit/", params)
+    text = page.content.decode()
+    if params == {"until": "9999-12-31"}:  # the end of time: up to now
+        assert page.status_code == 200 and "invalid-feedback" not in text
+    else:
+        assert page.status_code == 400 and "invalid-feedback" in text
+        assert 'data-testid="audit-row"' not in text  # nothing rather than everything
+    export = officer_client.get("/compliance/audit/export.csv", params)
+    assert export.status_code == (200 if params == {"until": "9999-12-31"} else 400)
+
+
+def test_a_made_up_page_link_is_a_bad_request(officer_client, rm, customer):
+    for url in (
+        "/compliance/audit/",
+        f"/compliance/customers/{customer.pk}/history/",
+        f"/compliance/users/{rm.pk}/activity/",
+    ):
+        response = officer_client.get(url, {"after": "2026-01-01T00:00:00+08:00|0|1e99"})
+        assert response.status_code == 400, url

@@ -1,5 +1,3 @@
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,6 +12,7 @@ from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog
 from compliance import access, selectors, services
+from compliance.entries import Entry, csv_detail, entries_for, iterate_entries, plain
 from compliance.forms import AuditFilterForm, FreezeForm, ReviewForm
 from compliance.models import AccessAlert
 
@@ -38,11 +37,7 @@ def _page(request, sources: dict | None) -> dict:
         rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
     query = request.GET.copy()
     query.pop("after", None)
-    return {
-        "entries": selectors.entries(rows),
-        "next_cursor": next_cursor,
-        "query": query.urlencode(),
-    }
+    return {"entries": entries_for(rows), "next_cursor": next_cursor, "query": query.urlencode()}
 
 
 def _render_page(request, template: str, context: dict, *, status: int = 200):
@@ -69,23 +64,27 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
         customer_id=customer_id,
         detail={**detail, "rows": count},
     )
+    # Usernames and CIF numbers stay in columns of their own, for matching with other
+    # systems' records; everything else reads as on the screen.
     header = [
-        _("When"), _("Who"), _("Records"), _("Action"), _("By (system)"), _("Account"),
-        _("Object"), _("CIF number"), _("IP address"), _("Request id"), _("Reason"),
-        _("Detail"),
+        _("When (Beijing time)"), _("Username"), _("Who"), _("Records"), _("Action"),
+        _("By (system)"), _("Account"), _("Object"), _("CIF number"), _("Customer"),
+        _("IP address"), _("Request id"), _("Reason"), _("Detail"),
     ]  # fmt: skip
 
-    def line(e: selectors.Entry) -> list:
+    def line(e: Entry) -> list:
+        username = e.actor.obj.username if e.actor and e.actor.obj else ""
+        subject = (e.subject.obj.username if e.subject.obj else e.subject.text) if e.subject else ""
         return [
-            timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"),
-            e.actor.username if e.actor else "", e.kind_label, e.action, e.actor_label,
-            e.subject.username if e.subject else "", e.object,
-            e.customer.cif if e.customer else (e.customer_id or ""), e.ip, e.request_id,
-            e.reason, json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
+            timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"), username,
+            e.actor.text if e.actor else "", e.kind_label, e.action, plain(e.source), subject,
+            " ".join(filter(None, [e.object_kind, e.object.plain if e.object else ""])),
+            e.customer.cif if e.customer else "", e.customer_part.text if e.customer_part else "",
+            e.ip, e.request_id, e.reason, csv_detail(e),
         ]  # fmt: skip
 
     rows = selectors.iterate_merged(sources, limit=EXPORT_LIMIT, until=until)
-    return csv_download(header, (line(e) for e in selectors.iterate_entries(rows)), name=name)
+    return csv_download(header, (line(e) for e in iterate_entries(rows)), name=name)
 
 
 @login_required
@@ -273,7 +272,7 @@ def alert_detail(request, pk: int):
         "alert": alert,
         "form": form,
         "can_review": can_review,
-        "entries": selectors.entries(rows),
+        "entries": entries_for(rows),
         "activity_url": reverse("compliance:user-activity", args=[alert.user_id]),
     }
     return render(request, "compliance/alert_detail.html", context)

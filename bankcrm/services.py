@@ -44,7 +44,9 @@ def user_freeze(
 
 
 @transaction.atomic
-def user_unfreeze(*, user: User, actor: User, reason: str, request=None) -> bool:
+def user_unfreeze(
+    *, user: User, actor: User, reason: str, detail: dict | None = None, request=None
+) -> bool:
     """Lifts the freeze; False if the account was not frozen."""
     lifted = User.objects.filter(pk=user.pk, frozen_at__isnull=False).update(frozen_at=None)
     if not lifted:
@@ -52,6 +54,6 @@ def user_unfreeze(*, user: User, actor: User, reason: str, request=None) -> bool
     user.refresh_from_db(fields=["frozen_at"])
     record_security_event(
         SecurityEvent.Kind.UNFROZEN, request=request, user=user, actor=actor,
-        detail={"reason": reason},
+        detail={"reason": reason, **(detail or {})},
     )  # fmt: skip
     return True

@@ -1,5 +1,8 @@
+from datetime import date
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.models import AccessLog, SecurityEvent, User
@@ -21,6 +24,10 @@ AUDITED_TABLES = [
     ("compliance_accessrule", _("Access anomaly rule")),
     ("compliance_accessalert", _("Access alert")),
 ]
+
+
+# No audit trail is older; year 1 in Beijing time is before year 1 in UTC (no such date).
+EARLIEST = MinValueValidator(date(1900, 1, 1), message=_("Enter a date from 1900 on."))
 
 
 class AuditFilterForm(BootstrapMixin, forms.Form):
@@ -54,11 +61,13 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
         label=_("Object type"), required=False, choices=[("", _("Any")), *AUDITED_TABLES]
     )
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[EARLIEST],
+    )  # fmt: skip
     until = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[EARLIEST],
+    )  # fmt: skip
     ip = forms.GenericIPAddressField(label=_("IP address"), required=False)
 
     def clean_customer(self):

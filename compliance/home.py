@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from bankcrm.models import SecurityEvent, User
 from compliance import access, selectors
+from compliance.entries import entries_for
 from compliance.models import DataChange
 
 LIST_SIZE = 10
@@ -32,6 +33,7 @@ def compliance(request):
         "failed_logins": SecurityEvent.objects.filter(
             kind=SecurityEvent.Kind.LOGIN_FAILED, at__gte=since
         ).count(),
-        "recent_changes": selectors.entries(changes),
+        # Who changed which object: the values are on the audit trail.
+        "recent_changes": entries_for(changes, values=False),
     }
     return "compliance/home.html", context

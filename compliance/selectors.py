@@ -4,8 +4,7 @@ costs the same on the first and the millionth row. A customer's history and a us
 activity merge the three, page by page, each read off its own index."""
 
 import heapq
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 
 from django.db.models import Q, QuerySet
@@ -61,7 +60,7 @@ def audit_rows(params: dict) -> Source:
             qs = qs.filter(object_type=params["object_type"].replace("_", ".", 1))
     if params.get("since"):
         qs = qs.filter(at__gte=_day_start(params["since"]))
-    if params.get("until"):
+    if params.get("until") and params["until"] < date.max:
         qs = qs.filter(at__lt=_day_start(params["until"] + timedelta(days=1)))
     if params.get("ip"):
         qs = qs.filter(ip_address=params["ip"])
@@ -92,13 +91,26 @@ def user_activity(user: User) -> dict[str, Source]:
 # ---- keyset pages over one kind or several merged -----------------------------------------
 
 
-def _parse_cursor(cursor: str | None):
-    """ "<iso time>|<kind rank>|<id>" of the last row shown, or None."""
+class CursorError(ValueError):
+    """A page link that no page gave: the views answer 400."""
+
+
+def parse_cursor(cursor: str | None):
+    """ "<iso time>|<kind rank>|<id>" of the last row shown; None for the first page."""
+    if not cursor:
+        return None
     try:
         at_text, rank_text, pk_text = cursor.rsplit("|", 2)
-        return datetime.fromisoformat(at_text), int(rank_text), int(pk_text)
-    except (AttributeError, ValueError):
-        return None
+        at, rank, pk = datetime.fromisoformat(at_text), int(rank_text), int(pk_text)
+    except ValueError:
+        raise CursorError(cursor) from None
+    if timezone.is_naive(at) or rank not in _RANK.values() or not 0 < pk < 2**63:
+        raise CursorError(cursor)
+    try:
+        at.astimezone(UTC)  # as PostgreSQL will get it: year 1 at +08:00 is out of range
+    except OverflowError:
+        raise CursorError(cursor) from None
+    return at, rank, pk
 
 
 def _after(qs: QuerySet, rank: int, cursor) -> QuerySet:
@@ -137,8 +149,9 @@ def newest(kind: str, source: Source, *, limit: int, cursor=None, until=None) ->
 
 def page_after(sources: dict[str, Source], cursor: str | None) -> tuple[list, str | None]:
     """One page of the merged kinds after `cursor`, and the cursor of the next page. Each
-    kind costs one query of at most PAGE + 1 rows, whatever the page."""
-    position = _parse_cursor(cursor)
+    kind costs one query of at most PAGE + 1 rows, whatever the page. CursorError if the
+    cursor is not one a page gave."""
+    position = parse_cursor(cursor)
     candidates = []
     for kind, source in sources.items():
         for row in newest(kind, source, limit=PAGE + 1, cursor=position):
@@ -172,126 +185,3 @@ def iterate_merged(sources: dict[str, Source], *, limit: int, until):
         reverse=True,
     )
     return islice(merged, limit)
-
-
-# ---- one shape for every record, as the screens and the export show it --------------------
-
-
-# What the screens call the objects of reads and changes.
-OBJECT_LABELS = {
-    "customers.customer": _("Customer"),
-    "customers_customer": _("Customer"),
-    "customers_account": _("Holding"),
-    "customers_consent": _("Consent"),
-    "customers_customerdelegation": _("Delegation"),
-    "service_ticket": _("Ticket"),
-    "bankcrm_user": _("User"),
-    "bankcrm_user_groups": _("Role membership"),
-    "bankcrm_user_user_permissions": _("User permission"),
-    "auth_group": _("Role"),
-    "auth_group_permissions": _("Role permission"),
-    "compliance_accessrule": _("Access anomaly rule"),
-    "compliance_accessalert": _("Access alert"),
-    "compliance.audit": _("Audit trail"),
-    "compliance.customer_history": _("Access history"),
-}
-
-
-def _object(kind: str, pk) -> str:
-    label = OBJECT_LABELS.get(kind)
-    return f"{label} #{pk}" if label and pk not in ("", None) else str(label or kind)
-
-
-def _values(changes: dict, side: int) -> dict:
-    """A creation's new values (or a deletion's old ones), without the empty ones."""
-    return {
-        k: "***" if pair == ["***", "***"] else pair[side]
-        for k, pair in changes.items()
-        if pair[side] not in (None, "", [], {}) or pair == ["***", "***"]
-    }
-
-
-@dataclass
-class Entry:
-    kind: str
-    pk: int
-    at: datetime
-    action: str
-    actor: User | None = None
-    actor_label: str = ""
-    subject: User | None = None
-    object: str = ""
-    customer_id: int | None = None
-    customer: Customer | None = None
-    ip: str = ""
-    request_id: str = ""
-    reason: str = ""
-    detail: dict = field(default_factory=dict)
-    # For data changes: {column: [old, new]} when changed, else None (detail holds the
-    # created or deleted row's values).
-    diff: dict | None = None
-
-    @property
-    def kind_label(self) -> str:
-        return str(KIND_LABELS[self.kind])
-
-
-def _entry(row, users: dict) -> Entry:
-    kind = row.audit_kind
-    common = {"kind": kind, "pk": row.pk, "at": row.at, "customer_id": row.customer_id,
-              "ip": row.ip_address or "", "request_id": row.request_id}  # fmt: skip
-    if kind == READS:
-        return Entry(
-            action=row.get_action_display(), actor=row.actor, reason=row.reason,
-            object=_object(row.object_type, row.object_id), detail=row.detail, **common,
-        )  # fmt: skip
-    if kind == WRITES:
-        changed = row.op == DataChange.Op.UPDATE
-        return Entry(
-            action=row.get_op_display(), actor=users.get(row.actor_id), reason="",
-            actor_label=row.actor_label if row.actor_label != "web" else "",
-            object=_object(row.table_name, row.row_pk),
-            diff=row.changes if changed else None,
-            detail={} if changed else _values(row.changes, 1 if row.op == "I" else 0),
-            **common,
-        )  # fmt: skip
-    return Entry(
-        action=row.get_kind_display(), actor=row.actor, subject=row.user,
-        actor_label="" if row.actor_id else _system_label(row),
-        object=row.username if row.user_id is None else "", reason=row.detail.get("reason", ""),
-        detail={k: v for k, v in row.detail.items() if k != "reason"}, **common,
-    )  # fmt: skip
-
-
-def _system_label(row: SecurityEvent) -> str:
-    if row.kind in (SecurityEvent.Kind.LOGIN_FAILED, SecurityEvent.Kind.LOCKED_OUT):
-        return ""
-    if row.kind == SecurityEvent.Kind.LOGOUT and row.detail.get("reason") == "timeout":
-        return str(_("session timed out"))
-    if "rule" in row.detail:
-        return str(_("access rule"))
-    return str(_("system"))
-
-
-def entries(rows: list) -> list[Entry]:
-    """The rows as entries, with their users (data changes keep bare ids, since they
-    outlive renames) and customers read in one query each."""
-    users = User.objects.in_bulk(
-        {r.actor_id for r in rows if r.audit_kind == WRITES and r.actor_id}
-    )
-    customers = Customer.objects.only("pk", "cif", "name", "tier").in_bulk(
-        {r.customer_id for r in rows if r.customer_id}
-    )
-    result = []
-    for row in rows:
-        entry = _entry(row, users)
-        entry.customer = customers.get(entry.customer_id)
-        result.append(entry)
-    return result
-
-
-def iterate_entries(rows, chunk: int = 1000):
-    """`entries()` over a stream of rows, a chunk at a time (two queries per chunk)."""
-    rows = iter(rows)
-    while batch := list(islice(rows, chunk)):
-        yield from entries(batch)

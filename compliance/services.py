@@ -27,8 +27,9 @@ def alert_review(
     alert.refresh_from_db()
     if unfreeze:
         user_unfreeze(
-            user=alert.user, actor=reviewer, reason=f"alert {alert.pk}: {note}", request=request
-        )
+            user=alert.user, actor=reviewer, reason=note, detail={"alert": alert.pk},
+            request=request,
+        )  # fmt: skip
     return True
 
 

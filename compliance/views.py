@@ -1,5 +1,3 @@
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,6 +12,7 @@ from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog
 from compliance import access, selectors, services
+from compliance.entries import Entry, csv_detail, entries_for, iterate_entries, plain
 from compliance.forms import AuditFilterForm, FreezeForm, ReviewForm
 from compliance.models import AccessAlert
 
@@ -21,28 +20,35 @@ EXPORT_LIMIT = 100_000
 
 
 def _filtered(request):
+    """The filter form, its cleaned values and the records it selects (None when the
+    filter is not valid: nothing is listed rather than everything)."""
     form = AuditFilterForm(request.GET or None)
-    params = form.cleaned_data if form.is_valid() else {"kind": selectors.READS}
+    if request.GET and not form.is_valid():
+        return form, {}, None
+    params = form.cleaned_data if form.is_bound else {}
     params["kind"] = params.get("kind") or selectors.READS
     return form, params, {params["kind"]: selectors.audit_rows(params)}
 
 
-def _page(request, sources: dict) -> dict:
-    rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
+def _page(request, sources: dict | None) -> dict:
+    """One page of entries after the "older" link's cursor; CursorError for a made-up one."""
+    rows, next_cursor = [], None
+    if sources is not None:
+        rows, next_cursor = selectors.page_after(sources, request.GET.get("after"))
     query = request.GET.copy()
     query.pop("after", None)
-    return {
-        "entries": selectors.entries(rows),
-        "next_cursor": next_cursor,
-        "query": query.urlencode(),
-    }
+    return {"entries": entries_for(rows), "next_cursor": next_cursor, "query": query.urlencode()}
 
 
-def _render_page(request, template: str, context: dict):
+def _render_page(request, template: str, context: dict, *, status: int = 200):
     """The whole page, or only its rows for htmx (the "older" link)."""
     if request.htmx:
-        return render(request, "compliance/_entries.html", context)
-    return render(request, template, context)
+        return render(request, "compliance/_entries.html", context, status=status)
+    return render(request, template, context, status=status)
+
+
+def _bad_link():
+    return HttpResponseBadRequest(_("This page link is not valid: open the list again."))
 
 
 def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None):
@@ -58,23 +64,27 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
         customer_id=customer_id,
         detail={**detail, "rows": count},
     )
+    # Usernames and CIF numbers stay in columns of their own, for matching with other
+    # systems' records; everything else reads as on the screen.
     header = [
-        _("When"), _("Who"), _("Records"), _("Action"), _("By (system)"), _("Account"),
-        _("Object"), _("CIF number"), _("IP address"), _("Request id"), _("Reason"),
-        _("Detail"),
+        _("When (Beijing time)"), _("Username"), _("Who"), _("Records"), _("Action"),
+        _("By (system)"), _("Account"), _("Object"), _("CIF number"), _("Customer"),
+        _("IP address"), _("Request id"), _("Reason"), _("Detail"),
     ]  # fmt: skip
 
-    def line(e: selectors.Entry) -> list:
+    def line(e: Entry) -> list:
+        username = e.actor.obj.username if e.actor and e.actor.obj else ""
+        subject = (e.subject.obj.username if e.subject.obj else e.subject.text) if e.subject else ""
         return [
-            timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"),
-            e.actor.username if e.actor else "", e.kind_label, e.action, e.actor_label,
-            e.subject.username if e.subject else "", e.object,
-            e.customer.cif if e.customer else (e.customer_id or ""), e.ip, e.request_id,
-            e.reason, json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail else "",
+            timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"), username,
+            e.actor.text if e.actor else "", e.kind_label, e.action, plain(e.source), subject,
+            " ".join(filter(None, [e.object_kind, e.object.plain if e.object else ""])),
+            e.customer.cif if e.customer else "", e.customer_part.text if e.customer_part else "",
+            e.ip, e.request_id, e.reason, csv_detail(e),
         ]  # fmt: skip
 
     rows = selectors.iterate_merged(sources, limit=EXPORT_LIMIT, until=until)
-    return csv_download(header, (line(e) for e in selectors.iterate_entries(rows)), name=name)
+    return csv_download(header, (line(e) for e in iterate_entries(rows)), name=name)
 
 
 @login_required
@@ -82,16 +92,20 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
 def audit_trail(request):
     access.require_reviewer(request.user)
     form, params, sources = _filtered(request)
-    context = {"form": form, "params": params, **_page(request, sources)}
-    return _render_page(request, "compliance/audit.html", context)
+    try:
+        context = {"form": form, "params": params, **_page(request, sources)}
+    except selectors.CursorError:
+        return _bad_link()
+    status = 200 if sources is not None else 400
+    return _render_page(request, "compliance/audit.html", context, status=status)
 
 
 @login_required
 @require_GET
 def audit_export(request):
     access.require_reviewer(request.user)
-    form, params, sources = _filtered(request)
-    if request.GET and not form.is_valid():
+    _form, params, sources = _filtered(request)
+    if sources is None:
         return HttpResponseBadRequest(_("The filter is not valid."))
     shown = {k: str(getattr(v, "pk", v)) for k, v in params.items() if v not in ("", None)}
     customer = params.get("customer")
@@ -112,8 +126,11 @@ def customer_history(request, pk: int):
             request, AccessLog.Action.VIEW, object_type="compliance.customer_history",
             object_id=customer.pk, customer_id=customer.pk,
         )  # fmt: skip
-    context = {"customer": customer, **_page(request, selectors.customer_history(customer))}
-    return _render_page(request, "compliance/customer_history.html", context)
+    try:  # a first page has no cursor to be bad: the history's opening is logged once
+        page = _page(request, selectors.customer_history(customer))
+    except selectors.CursorError:
+        return _bad_link()
+    return _render_page(request, "compliance/customer_history.html", {"customer": customer, **page})
 
 
 @login_required
@@ -130,6 +147,10 @@ def customer_history_export(request, pk: int):
 @require_GET
 def user_activity(request, pk: int):
     account = access.account_for_reviewer(request.user, pk)
+    try:
+        page = _page(request, selectors.user_activity(account))
+    except selectors.CursorError:
+        return _bad_link()
     # Through the reviewer's alerts: none when the account is their own.
     alerts = (
         access.alerts_for_reviewer(request.user).filter(user=account)
@@ -140,7 +161,7 @@ def user_activity(request, pk: int):
         "alerts": alerts,
         "can_act": access.can_act_on(request.user, account),
         "freeze_form": FreezeForm(),
-        **_page(request, selectors.user_activity(account)),
+        **page,
     }
     return _render_page(request, "compliance/user_activity.html", context)
 
@@ -251,7 +272,7 @@ def alert_detail(request, pk: int):
         "alert": alert,
         "form": form,
         "can_review": can_review,
-        "entries": selectors.entries(rows),
+        "entries": entries_for(rows),
         "activity_url": reverse("compliance:user-activity", args=[alert.user_id]),
     }
     return render(request, "compliance/alert_detail.html", context)

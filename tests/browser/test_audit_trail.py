@@ -63,6 +63,9 @@ def test_compliance_finds_who_revealed_an_id_yesterday_and_exports_the_history(
     assert rows.count() == 1
     found = rows.first.inner_text()
     assert rm.username in found and "客户临柜办理挂失，核对身份" in found and "10.31.8.21" in found
+    # Labelled and in Beijing time, as the officer reads it: not `field: national_id`.
+    assert f"{yesterday.isoformat()} 10:05:00" in found and "查看的信息 证件号码" in found
+    assert "national_id" not in found and "field" not in found
     assert "11010519491231002X" not in page.content()
     screenshot(page, "compliance-who-revealed-yesterday")
 
@@ -72,6 +75,12 @@ def test_compliance_finds_who_revealed_an_id_yesterday_and_exports_the_history(
     history = page.locator("[data-testid=audit-row]")
     # Four reads, the history's own opening and the customer's creation (a data change).
     assert history.count() == 6
+    created = page.locator("[data-testid=audit-row][data-kind=writes]")
+    created.locator("summary").click()
+    values = created.inner_text()
+    # The creation's values by their labels, the RM by name, the tier by its label.
+    assert "客户号" in values and customer.cif in values and "价值等级 私人银行" in values
+    assert f"客户经理 {rm.display_name}" in values and "primary_rm" not in values
     screenshot(page, "compliance-customer-history")
     with page.expect_download() as download_info:
         page.click("[data-testid=history-export]")

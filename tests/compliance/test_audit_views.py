@@ -5,14 +5,18 @@ import csv
 import html
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
+from html.parser import HTMLParser
 from urllib.parse import unquote
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bankcrm.models import AccessLog
+from bankcrm.models import AccessLog, SecurityEvent, User
 from compliance.models import DataChange
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +150,336 @@ def test_a_page_after_a_cursor_starts_the_index_scan_at_the_cursor(rm, customer)
     assert len(rows) == 2
     (sql,) = [q["sql"] for q in queries.captured_queries]
     assert re.search(r'"at" <= [^)]+ AND \(', sql), sql
+
+
+# ---- every kind of entry reads as labelled, translated text ---------------------------------
+
+# What a screen or export must never show a compliance officer.
+INTERNALS = [
+    (r"\b[a-z]+_[a-z0-9_]+\b", "a column or key name"),
+    (r"[\[\]{}]", "a list or dict literal"),
+    (r"\b(?:True|False|None)\b", "True/False/None"),
+    (r"\d{4}-\d\d-\d\dT\d\d:", "an ISO timestamp"),
+    (r"\d:\d\d\.\d", "microseconds"),
+    (r"[+-]\d\d:\d\d\b", "a UTC offset"),
+    (r"#\d", "an id number"),
+]
+# ASCII words a Chinese screen may show: abbreviations officers use, currency codes, SR
+# numbers' prefix, priorities and product risk levels, the masked e-mail's domain.
+PLAIN_WORDS = {"IP", "KYC", "SLA", "CNY", "SR", "P1", "P2", "P3", "P4", "R1", "R2", "R3", "R4",
+               "R5", "example", "cn"}  # fmt: skip
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees in the audit rows (not markup, not attributes)."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.parts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth or dict(attrs).get("data-testid") == "audit-rows":
+            self.depth += tag not in ("br", "input", "img")
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.parts.append(data)
+
+
+def visible_rows(html_text: str) -> str:
+    parser = _Visible()
+    parser.feed(html_text)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def assert_reads_as_text(text: str, allowed: set[str], where: str) -> None:
+    problems = [
+        f"{what}: …{text[max(0, m.start() - 40) : m.end() + 40]}…"
+        for pattern, what in INTERNALS
+        for m in re.finditer(pattern, text)
+    ]
+    words = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text) if w not in allowed}
+    assert not problems and not words, (where, problems[:5], sorted(words)[:20])
+
+
+def walk_rows(client, url: str, params: dict) -> str:
+    """The visible text of every page of a paged audit screen."""
+    texts, after = [], None
+    while True:
+        response = client.get(url, {**params, **({"after": after} if after else {})})
+        assert response.status_code == 200, (url, params)
+        text = response.content.decode()
+        texts.append(visible_rows(text))
+        more = re.search(r'after=([^"]+)" data-testid="audit-next"', text)
+        if not more:
+            return " ".join(texts)
+        after = unquote(html.unescape(more.group(1)))
+
+
+def csv_text(client, url: str, params: dict | None = None) -> tuple[str, int]:
+    """The columns of an export a reader reads (not the username, account, CIF, IP and
+    request id columns, kept machine-readable), and its row count."""
+    response = client.get(url, params or {})
+    assert response.status_code == 200, url
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert header[0] == "时间（北京时间）"
+    columns = ("操作人", "记录类型", "操作", "系统操作来源", "对象", "客户", "事由", "详情")
+    read = [header.index(name) for name in columns]
+    for row in body:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0]), row[0]
+    return " ".join(row[i] for row in body for i in read), len(body)
+
+
+def post_login(client, username, password=factories.PASSWORD, ip="10.0.0.1"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def audited_tables() -> set[str]:
+    """Every table a data-change trigger watches (compliance migration 0002 and later)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgrelid::regclass::text FROM pg_trigger"
+            " WHERE tgname = tgrelid::regclass::text || '_audit' AND NOT tgisinternal"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
+    client, login, settings, branch, rm, other_rm, agent, supervisor, compliance_officer,
+    admin_user, customer, desk,
+):  # fmt: skip
+    """Every AccessLog action, every SecurityEvent kind and a data change of every audited
+    table, each made by the code that makes it in production, on every audit screen and
+    export: no raw keys, literals, True/False, UTC times, ids or untranslated names."""
+    import time
+
+    import time_machine
+    from django.contrib.auth.models import Group, Permission
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from bankcrm.audit import audit_context
+    from compliance.anomalies import alert_raise
+    from compliance.models import AccessRule
+    from customers import services
+    from tests.conftest import totp_now
+
+    names = {rm: "王思远", other_rm: "李晓彤", agent: "刘婷", supervisor: "陈刚",
+             compliance_officer: "赵敏", admin_user: "孙立"}  # fmt: skip
+    for user, name in names.items():
+        user.last_name, user.first_name = name[0], name[1:]
+        user.save(update_fields=["last_name", "first_name"])
+
+    # Sensitive reads, by an RM on the web: a view, two reveals, a search, an export.
+    desk_rm = Client()
+    assert post_login(desk_rm, "rm").status_code == 302
+    desk_rm.get(f"/customers/{customer.pk}/")
+    desk_rm.post(f"/customers/{customer.pk}/reveal/", {"field": "national_id",
+                                                        "reason": "客户临柜办理挂失"})  # fmt: skip
+    desk_rm.get(f"/customers/{customer.pk}/contact/")
+    address = "上海市浦东新区世纪大道1号"
+    contact = {"mobile": "13912345678", "email": "", "address": address}
+    desk_rm.post(f"/customers/{customer.pk}/contact/", contact)
+    desk_rm.get("/customers/search/", {"q": "13912345678"})
+    desk_rm.get("/customers/export/", {"tier": "mass", "kyc_expiring": "on", "sort": "name"})
+    # Data changes: a consent, a delegation (run out later), a holding, the customer's tier.
+    desk_rm.post(f"/customers/{customer.pk}/consents/", {"purpose": "marketing",
+                 "channel": "sms", "granted": "1", "source": "柜台签署"})  # fmt: skip
+    services.delegation_grant(
+        actor=rm, customer=customer, user=other_rm, access="change_customer",
+        expires_at=timezone.now() + timedelta(hours=1), reason="休假代班",
+    )  # fmt: skip
+    account = factories.account(customer)
+    with audit_context(actor=rm, label="web"):
+        account.status = "closed"
+        account.save(update_fields=["status"])
+        customer.tier = "private"
+        customer.save(update_fields=["tier"])
+    desk_rm.post("/accounts/logout/")
+
+    # A ticket opened for a caller found by mobile number, then taken.
+    desk_agent = Client()
+    post_login(desk_agent, "agent")
+    opened = desk_agent.post("/service/tickets/new/", {
+        "customer_ref": customer.cif, "subject": "信用卡挂失", "description": "客户来电",
+        "channel": "phone", "category": "card_lost", "priority": "P2"})  # fmt: skip
+    assert opened.status_code == 302, opened.content[:300]
+    desk_agent.post(opened["Location"] + "take/")
+    with time_machine.travel(time.time() + 2 * settings.SESSION_IDLE_SECONDS):
+        desk_agent.get("/")  # the session times out
+
+    # Roles and permissions, kept in admin.
+    auditors = Group.objects.create(name="审计只读")
+    auditors.permissions.add(Permission.objects.get(codename="view_ticket"))
+    rm.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    supervisor.groups.remove(Group.objects.get(name="service_supervisor"))
+
+    # Sign-ins that fail, and a lockout.
+    post_login(Client(), "nobody-here", password="guess")
+    locked = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(locked, "supervisor", password="wrong", ip="10.0.0.9")
+    # Two-factor: an admin enrols, fails a code, passes one.
+    mfa = Client()
+    post_login(mfa, "admin")
+    mfa.get("/accounts/mfa/setup/")
+    device = TOTPDevice.objects.get(user=admin_user)
+    mfa.post("/accounts/mfa/setup/", {"token": totp_now(device)})
+    mfa.post("/accounts/logout/")
+    post_login(mfa, "admin")
+    mfa.post("/accounts/mfa/verify/", {"token": "000000"})
+    device.refresh_from_db()
+    with time_machine.travel(time.time() + 31):
+        mfa.post("/accounts/mfa/verify/", {"token": totp_now(device)})
+
+    # An access rule freezes an account; compliance reviews the alert and lifts the freeze,
+    # freezes another account by hand and lifts that freeze too.
+    rule = AccessRule.objects.create(name="集中查看私人银行客户", threshold=1, window_minutes=10,
+                                     min_tier="private", freeze_account=True)  # fmt: skip
+    with audit_context(label="web"):
+        rule.threshold = 2
+        rule.save(update_fields=["threshold"])
+    alert = alert_raise(rule=rule, user=other_rm, count=3)
+    services.delegations_record_expired(now=timezone.now() + timedelta(hours=2))
+    login(compliance_officer)
+    client.post(f"/compliance/alerts/{alert.pk}/", {"decision": "dismissed",
+                "note": "经核实为正常业务查询", "unfreeze": "on"})  # fmt: skip
+    client.post(f"/compliance/users/{agent.pk}/freeze/", {"reason": "疑似违规批量查询客户"})
+    client.post(f"/compliance/users/{agent.pk}/unfreeze/", {"reason": "核实后解除冻结"})
+    # Exports of the audit trail: filtered, a customer's history, a user's activity.
+    client.get("/compliance/audit/export.csv", {
+        "kind": "reads", "customer": customer.cif, "actor": "rm", "action": "reveal",
+        "object_type": "customers_customer", "since": "2026-01-01", "until": "2099-12-31",
+        "ip": "10.0.0.1"})  # fmt: skip
+    client.get(f"/compliance/customers/{customer.pk}/history.csv")
+    client.get(f"/compliance/users/{rm.pk}/activity.csv")
+
+    # Everything the system writes is here: new kinds of record must read well too.
+    assert set(AccessLog.objects.values_list("action", flat=True)) == set(AccessLog.Action.values)
+    assert set(SecurityEvent.objects.values_list("kind", flat=True)) == set(
+        SecurityEvent.Kind.values
+    )
+    assert set(DataChange.objects.values_list("table_name", flat=True)) >= audited_tables()
+    assert set(DataChange.objects.values_list("op", flat=True)) == set(DataChange.Op.values)
+
+    allowed = PLAIN_WORDS | {"nobody", "here", customer.cif, branch.code}
+    allowed |= set(User.objects.values_list("username", flat=True))
+    shown = {}
+    for kind in ("reads", "writes", "security"):
+        shown[kind] = walk_rows(client, "/compliance/audit/", {"kind": kind})
+        text, count = csv_text(client, "/compliance/audit/export.csv", {"kind": kind})
+        assert count > 5, kind
+        assert_reads_as_text(text, allowed, f"export of {kind}")
+    shown["history"] = walk_rows(client, f"/compliance/customers/{customer.pk}/history/", {})
+    for user in (rm, other_rm, agent, supervisor, admin_user):
+        shown[user.username] = walk_rows(client, f"/compliance/users/{user.pk}/activity/", {})
+    shown["alert"] = visible_rows(client.get(f"/compliance/alerts/{alert.pk}/").content.decode())
+    for where, text in shown.items():
+        assert_reads_as_text(text, allowed, where)
+    for url in (f"/compliance/customers/{customer.pk}/history.csv",
+                f"/compliance/users/{rm.pk}/activity.csv"):  # fmt: skip
+        assert_reads_as_text(csv_text(client, url)[0], allowed, url)
+
+    # People and objects by name: the ticket by its SR number, who took it, the rule.
+    ticket_number = DataChange.objects.get(table_name="service_ticket", op="I").changes["number"][1]
+    writes = shown["writes"]
+    assert f"工单 {ticket_number}" in writes and "处理人 （空） → 刘婷 agent" in writes
+    assert "访问异常规则 集中查看私人银行客户" in writes and "允许上限 1 → 2" in writes
+    assert "冻结账户 是" in writes and "状态 活跃 → 已销户" in shown["history"]
+
+
+# ---- hostile filters get a 4xx or a form error, never a 500 ---------------------------------
+
+PROPERTY = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,  # the same examples on every run: CI is repeatable
+)
+FIELDS = ["kind", "customer", "actor", "action", "object_type", "since", "until", "ip", "after"]
+EDGES = [
+    "9999-12-31", "0001-01-01", "1899-12-31", "2026-02-30", "99999-01-01", "\x00", "a\x00b",
+    "::1", "999.1.1.1", "fe80::1%eth0", "1.2.3.4/24", "reads", "writes", "security",
+    "9999-12-31T23:59:59+00:00|0|1", "0001-01-01T00:00:00+14:00|2|1", "2026-01-01T00:00:00|0|1",
+    "2026-01-01T00:00:00+08:00|9|1", "2026-01-01T00:00:00+08:00|0|99999999999999999999",
+    "2026-01-01T00:00:00+08:00|0|-1", "|||", "TC00000001",
+]  # fmt: skip
+CURSORS = st.builds(
+    lambda at, rank, pk: f"{at.isoformat()}|{rank}|{pk}",
+    st.datetimes(timezones=st.sampled_from([UTC, timezone.get_fixed_timezone(14 * 60)])),
+    st.integers(-3, 5),
+    st.integers(-(2**70), 2**70),
+)
+VALUES = st.one_of(
+    st.sampled_from(EDGES),
+    st.text(max_size=40),
+    st.integers(-(10**30), 10**30).map(str),
+    st.dates().map(str),
+    CURSORS,
+)
+
+
+@pytest.fixture
+def officer_client(client, login, compliance_officer):
+    login(compliance_officer)
+    return client
+
+
+@PROPERTY
+@given(params=st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=5))
+def test_no_audit_filter_gives_a_server_error(officer_client, rm, customer, params):
+    """Out-of-range dates (?until=9999-12-31 gave a 500), NUL bytes, huge numbers, bad IPs
+    and made-up page links: a 4xx or a form error on the page and its export."""
+    page = officer_client.get("/compliance/audit/", params)
+    assert page.status_code in (200, 400), (params, page.status_code)
+    export = officer_client.get("/compliance/audit/export.csv", params)
+    assert export.status_code in (200, 400), (params, export.status_code)
+    if export.status_code == 200:
+        b"".join(export.streaming_content)  # errors while streaming are 500s too
+
+
+@PROPERTY
+@given(after=VALUES, pk=st.one_of(st.just(None), st.integers(0, 10**30)))
+def test_no_page_link_gives_a_server_error(officer_client, rm, customer, after, pk):
+    """A customer's history and a user's activity, with any "older" link and any id."""
+    for url in (
+        f"/compliance/customers/{customer.pk if pk is None else pk}/history/",
+        f"/compliance/users/{rm.pk if pk is None else pk}/activity/",
+    ):
+        response = officer_client.get(url, {"after": after})
+        assert response.status_code in (200, 400, 404), (url, after, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"until": "9999-12-31"}, {"since": "0001-01-01"}, {"ip": "999.1.1.1"}, {"customer": "\x00"}],
+)
+def test_out_of_range_filters_are_form_errors(officer_client, params):
+    page = officer_client.get("/compliance/audit/", params)
+    text = page.content.decode()
+    if params == {"until": "9999-12-31"}:  # the end of time: up to now
+        assert page.status_code == 200 and "invalid-feedback" not in text
+    else:
+        assert page.status_code == 400 and "invalid-feedback" in text
+        assert 'data-testid="audit-row"' not in text  # nothing rather than everything
+    export = officer_client.get("/compliance/audit/export.csv", params)
+    assert export.status_code == (200 if params == {"until": "9999-12-31"} else 400)
+
+
+def test_a_made_up_page_link_is_a_bad_request(officer_client, rm, customer):
+    for url in (
+        "/compliance/audit/",
+        f"/compliance/customers/{customer.pk}/history/",
+        f"/compliance/users/{rm.pk}/activity/",
+    ):
+        response = officer_client.get(url, {"after": "2026-01-01T00:00:00+08:00|0|1e99"})
+        assert response.status_code == 400, url

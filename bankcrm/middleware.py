@@ -242,8 +242,5 @@ class RefusedAccessMiddleware:
         elif isinstance(exception, PermissionDenied):
             match = getattr(request, "resolver_match", None)
             kwargs = match.kwargs if match else {}
-            record_refusal(
-                request, status=403, object_type=match.view_name if match else "",
-                object_id=str(kwargs.get("pk", ""))[:50],
-            )  # fmt: skip
+            record_refusal(request, status=403, object_id=str(kwargs.get("pk", ""))[:50])
         return None  # Django answers the 404 or 403 as usual

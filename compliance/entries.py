@@ -303,6 +303,8 @@ OBJECT_LABELS = {
     "bankcrm_user_user_permissions": gettext_lazy("User permission"),
     "auth_group": gettext_lazy("Role"),
     "auth_group_permissions": gettext_lazy("Role permission"),
+    "customers.transactions": gettext_lazy("Transactions"),
+    "customers.contact": gettext_lazy("Contact details"),
     "compliance.audit": gettext_lazy("Audit trail"),
     "compliance.customer_history": gettext_lazy("Access history"),
     "compliance.user_activity": gettext_lazy("User activity"),
@@ -441,8 +443,16 @@ SEARCHED_BY = {
     "national_id": gettext_lazy("ID number"),
     "mobile": gettext_lazy("mobile number"),
     "account": gettext_lazy("account number"),
+    "cif": gettext_lazy("CIF number"),
     "ticket_intake": gettext_lazy("CIF or mobile number, to open a ticket"),
+    "caller_lookup": gettext_lazy("CIF or mobile number, to open a ticket"),
 }
+REFUSALS = {
+    404: gettext_lazy("not found: outside the user's scope, or no such record"),
+    403: gettext_lazy("forbidden: the user's role may not do this"),
+}
+METHODS = {"GET": gettext_lazy("opening a page"), "POST": gettext_lazy("submitting a form")}
+SHOWN = {"masked": gettext_lazy("masked values only")}
 LOGOUT_REASONS = {
     "timeout": gettext_lazy("the session timed out"),
     "user": gettext_lazy("the user signed out"),
@@ -520,6 +530,22 @@ def _logout(refs: Refs, value, context) -> list[Part]:
     return _text(LOGOUT_REASONS.get(value, value))
 
 
+def _refusal(refs: Refs, value, context) -> list[Part]:
+    return _text(REFUSALS.get(value, value))
+
+
+def _object_kind(refs: Refs, value, context) -> list[Part]:
+    return _text(object_label(value) if value else _("a page"))
+
+
+def _method(refs: Refs, value, context) -> list[Part]:
+    return _text(METHODS.get(value, value))
+
+
+def _shown(refs: Refs, value, context) -> list[Part]:
+    return _text(SHOWN.get(value, value))
+
+
 def _yes(refs: Refs, value, context) -> list[Part]:
     return _yes_no(bool(value))
 
@@ -534,6 +560,13 @@ DETAIL = {
     "field": (gettext_lazy("Identifier shown"), _field_names),
     "fields": (gettext_lazy("Identifiers shown"), _field_names),
     "by": (gettext_lazy("Searched by"), _searched_by),
+    "match": (gettext_lazy("Matched by"), _searched_by),
+    "shown": (gettext_lazy("Shown"), _shown),
+    "status": (gettext_lazy("Refused as"), _refusal),
+    "object_type": (gettext_lazy("Asked for"), _object_kind),
+    "object_id": (gettext_lazy("Record number"), lambda refs, value, context: _text(value)),
+    "path": (gettext_lazy("Page address"), lambda refs, value, context: _text(value)),
+    "method": (gettext_lazy("While"), _method),
     "hits": (gettext_lazy("Customers found"), _count),
     "rows": (gettext_lazy("Rows exported"), _count),
     "filter": (gettext_lazy("Filter"), _filter),

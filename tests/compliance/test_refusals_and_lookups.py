@@ -73,9 +73,8 @@ def test_a_forbidden_action_is_a_security_event_and_a_mistyped_url_is_not(
     assert client.get(f"/customers/{customer.pk}/transactions/").status_code == 403
     event = SecurityEvent.objects.get(kind="access_refused")
     assert event.detail["status"] == 403
-    assert (event.detail["object_type"], event.detail["object_id"]) == (
-        "customers:transactions", str(customer.pk),
-    )  # fmt: skip
+    assert (event.detail["object_type"], event.detail["object_id"]) == ("", str(customer.pk))
+    assert event.detail["path"] == f"/customers/{customer.pk}/transactions/"
     assert client.get("/customers/no-such-page/").status_code == 404
     client.logout()
     client.get(f"/customers/{customer.pk}/")  # anonymous: sent to the login page

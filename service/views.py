@@ -307,12 +307,11 @@ def ticket_reopen(request, pk):
 @login_required
 @require_POST
 def ticket_take(request, pk):
-    """An agent takes this ticket (from the team queue)."""
+    """An agent takes this ticket (from the team queue); a colleague's ticket is refused
+    (checked by the service under the row lock)."""
     ticket = _work(request, pk)
-    if ticket.assignee_id not in (None, request.user.pk):
-        return _refused(request, ticket, _("Someone else has this ticket; ask a supervisor."))
     try:
-        services.ticket_assign(actor=request.user, ticket=ticket, assignee=request.user)
+        services.ticket_take(agent=request.user, ticket=ticket)
     except TicketStateError as exc:
         return _refused(request, ticket, exc)
     return _done(request, ticket, _("Ticket %(number)s is yours.") % {"number": ticket.number})

@@ -13,7 +13,7 @@ from bankcrm.audit import record_access
 from bankcrm.models import AccessLog, User
 from bankcrm.roles import Role
 from customers.access import customer_for_user
-from service import access, services
+from service import access, selectors, services
 from service.forms import (
     ApprovalForm,
     AssignForm,
@@ -428,15 +428,7 @@ def supervisor(request):
         )
         .order_by("queue__code")
     )
-    load = (
-        open_tickets.filter(assignee__isnull=False)
-        .values("assignee__username", "assignee__first_name", "assignee__last_name")
-        .annotate(
-            total=Count("pk"),
-            breached=Count("pk", filter=Q(due_at__lt=now, paused_at__isnull=True)),
-        )
-        .order_by("-total", "assignee__username")
-    )
+    load = selectors.agent_load(request.user, open_tickets, now=now)
     at_risk = _rows(open_tickets.filter(paused_at__isnull=True, due_at__lt=soon))[:PAGE_SIZE]
     approvals = _rows(scope.filter(approval=Ticket.Approval.REQUESTED))[:PAGE_SIZE]
     escalations = (

@@ -292,3 +292,25 @@ def test_the_queue_and_the_home_page_put_a_p1_first_and_say_why(
         assert re.search(r">P1</span> · .*剩余 1[0-4].分钟", why[0]), why[0]
         assert re.search(r">P2</span> · .*已超时 1.小时", why[1]), why[1]
         assert 'data-testid="queue-order"' in page and "P1 总在 P2 之前" in page
+
+
+def test_agent_load_lists_every_active_agent_of_the_queues_idle_ones_too(
+    client, login, desk, agent, supervisor, customer, branch
+):
+    idle = factories.user(Role.SERVICE_AGENT, branch=branch, username="idle")
+    idle.last_name, idle.first_name = "陈", "静"
+    idle.save()
+    left = factories.user(Role.SERVICE_AGENT, branch=branch, username="left", is_active=False)
+    desk["general"].members.add(idle, left)
+    factories.user(Role.SERVICE_AGENT, branch=branch, username="noqueue")  # in no queue
+    ticket = services.ticket_open(actor=agent, customer=customer, subject="咨询", channel="app")
+    services.ticket_assign(actor=supervisor, ticket=ticket, assignee=agent)
+    login(supervisor)
+    body = client.get("/service/supervisor/").content.decode()
+    load = body.split('data-testid="agent-load"')[1].split("</table>")[0]
+    assert "陈静" in load  # no open tickets: listed all the same
+    rows = load.split('data-testid="agent-load-row"')[1:]
+    cells = [re.findall(r'<td class="text-end[^"]*">(\d+)</td>', row) for row in rows]
+    assert len(rows) == 2 and "陈静" in rows[0] and "空闲" in rows[0]  # least loaded first
+    assert cells == [["0", "0"], ["1", "0"]] and "agent" in rows[1]
+    assert "left" not in load and "noqueue" not in load

@@ -16,7 +16,9 @@ from customers.access import customer_for_user
 from service import access, selectors, services
 from service.forms import (
     ApprovalForm,
+    ArticleLinkForm,
     AssignForm,
+    KnowledgeSearchForm,
     MacroForm,
     MoveForm,
     ReopenForm,
@@ -24,6 +26,7 @@ from service.forms import (
     ResolveForm,
     StatusForm,
     SurveyForm,
+    TakeNextForm,
     TicketForm,
 )
 from service.models import KnowledgeArticle, SlaMilestone, Ticket
@@ -99,9 +102,12 @@ def team_queue(request, code):
 @require_POST
 def take_next(request):
     access.require(access.is_desk_user(request.user))
+    form = TakeNextForm(request.POST)
+    if not form.is_valid():
+        raise Http404  # not the code of any queue
     queue = None
-    if request.POST.get("queue"):
-        queue = access.queues_for_user(request.user).filter(code=request.POST["queue"]).first()
+    if code := form.cleaned_data["queue"]:
+        queue = access.queues_for_user(request.user).filter(code=code).first()
         if queue is None:
             raise Http404
     ticket = services.ticket_claim_next(agent=request.user, queue=queue)
@@ -372,13 +378,17 @@ def macro_fill(request, pk):
 @require_GET
 def kb_search(request):
     access.require(access.is_desk_user(request.user))
-    query = request.GET.get("q", "").strip()[:100]
-    ticket = None
-    if request.GET.get("ticket"):
-        ticket = access.ticket_for_user(request.user, request.GET["ticket"])
-    articles = services.articles_search(query) if query else []
-    context = {"query": query, "articles": articles, "ticket": ticket}
     template = "service/_kb_results.html" if request.htmx else "service/kb.html"
+    form = KnowledgeSearchForm(request.GET)
+    if not form.is_valid():
+        context = {"query": "", "articles": [], "ticket": None, "form": form}
+        return render(request, template, context, status=400)
+    query = form.cleaned_data["q"]
+    ticket = None
+    if form.cleaned_data["ticket"] is not None:
+        ticket = access.ticket_for_user(request.user, form.cleaned_data["ticket"])
+    articles = services.articles_search(query) if query else []
+    context = {"query": query, "articles": articles, "ticket": ticket, "form": form}
     return render(request, template, context)
 
 
@@ -396,12 +406,10 @@ def kb_article(request, pk):
 @require_POST
 def ticket_link_article(request, pk):
     ticket = _work(request, pk)
-    article = KnowledgeArticle.objects.filter(
-        is_published=True, pk=request.POST.get("article") or 0
-    ).first()
-    if article is None:
-        raise Http404
-    services.article_link(actor=request.user, ticket=ticket, article=article)
+    form = ArticleLinkForm(request.POST)
+    if not form.is_valid():
+        raise Http404  # no published article has this id
+    services.article_link(actor=request.user, ticket=ticket, article=form.cleaned_data["article"])
     return _done(request, ticket, _("Article linked."))
 
 

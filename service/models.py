@@ -299,14 +299,14 @@ class Ticket(models.Model):
                 name="ticket_queue_rank_idx",
                 condition=~Q(status__in=["resolved", "closed"]),
             ),
-            # The supervisor's "breached or due soon": a range of due times over all open
-            # tickets.
+            # The supervisor's "breached or due soon", in by_urgency order: the clocks that
+            # run, walked priority by priority; the due-time bound is checked in the index.
             models.Index(
-                models.F("due_at").asc(nulls_last=True),
                 "priority",
+                models.F("due_at").asc(nulls_last=True),
                 "id",
-                name="ticket_open_urgency_idx",
-                condition=~Q(status__in=["resolved", "closed"]),
+                name="ticket_running_rank_idx",
+                condition=Q(paused_at__isnull=True) & ~Q(status__in=["resolved", "closed"]),
             ),
             # Take next walks only unassigned tickets, in by_urgency order, filtering by the
             # agent's queues: over all open tickets it would skip every assigned ticket

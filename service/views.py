@@ -436,7 +436,7 @@ def supervisor(request):
         )
         .order_by("queue__code")
     )
-    load = selectors.agent_load(request.user, open_tickets, now=now)
+    load = selectors.agent_load(request.user, now=now)
     at_risk = _rows(open_tickets.filter(paused_at__isnull=True, due_at__lt=soon))[:PAGE_SIZE]
     approvals = _rows(scope.filter(approval=Ticket.Approval.REQUESTED))[:PAGE_SIZE]
     escalations = (

@@ -40,7 +40,16 @@ class Migration(migrations.Migration):
                 name="ticket_unassigned_rank_idx",
             ),
         ),
+        AddIndexConcurrently(
+            model_name="ticket",
+            index=models.Index(
+                models.F("priority"), DUE, models.F("id"),
+                condition=models.Q(("paused_at__isnull", True), OPEN),
+                name="ticket_running_rank_idx",
+            ),
+        ),
         RemoveIndexConcurrently(model_name="ticket", name="ticket_open_assignee_idx"),
         RemoveIndexConcurrently(model_name="ticket", name="ticket_open_queue_idx"),
         RemoveIndexConcurrently(model_name="ticket", name="ticket_unassigned_idx"),
+        RemoveIndexConcurrently(model_name="ticket", name="ticket_open_urgency_idx"),
     ]  # fmt: skip

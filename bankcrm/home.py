@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from bankcrm import health
+from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customers_for_user
 from customers.models import Customer, Interaction
@@ -55,14 +56,26 @@ def relationship_manager(request):
     return "bankcrm/home_rm.html", context
 
 
+def _rm_load(user) -> tuple[list[tuple[User, int]], int]:
+    """Customers per relationship manager: every active RM of the branch, those with no
+    customers included, and any other primary RM of the customers the manager sees; with
+    how many have none. Two queries however many RMs and customers."""
+    per_rm = dict(
+        customers_for_user(user).order_by().values_list("primary_rm_id").annotate(n=Count("pk"))
+    )
+    unassigned = per_rm.pop(None, 0)
+    scope = Q(pk__in=list(per_rm))
+    if user.branch_id:
+        rms = User.objects.filter(groups__name=Role.RELATIONSHIP_MANAGER).values("pk")
+        scope |= Q(pk__in=rms, branch_id=user.branch_id, is_active=True)
+    users = User.objects.filter(scope).only("username", "first_name", "last_name")
+    rows = sorted(((u, per_rm.get(u.pk, 0)) for u in users), key=lambda r: (-r[1], r[0].username))
+    return rows, unassigned
+
+
 def branch_manager(request):
     context = _customer_overview(request.user)
-    context["rm_load"] = (
-        customers_for_user(request.user)
-        .values("primary_rm__username", "primary_rm__first_name", "primary_rm__last_name")
-        .annotate(n=Count("pk"))
-        .order_by("-n")[:LIST_SIZE]
-    )
+    context["rm_load"], context["rm_unassigned"] = _rm_load(request.user)
     return "bankcrm/home_branch.html", context
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import pgettext_lazy
 
 from customers.forms import BootstrapMixin
 from customers.models import Customer
-from service.models import Category, Macro, Priority, Queue, Ticket
+from service.models import Category, KnowledgeArticle, Macro, Priority, Queue, Ticket
 
 
 class TicketForm(BootstrapMixin, forms.Form):
@@ -111,6 +111,26 @@ class MoveForm(BootstrapMixin, forms.Form):
     priority = forms.ChoiceField(
         label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False
     )
+
+
+class TakeNextForm(forms.Form):
+    """Take next from one queue (its code), or from all the agent's queues."""
+
+    queue = forms.SlugField(required=False, max_length=30)
+
+
+class KnowledgeSearchForm(forms.Form):
+    """The knowledge-base search, optionally from a ticket (to link what is found)."""
+
+    q = forms.CharField(required=False)
+    ticket = forms.IntegerField(required=False)
+
+    def clean_q(self) -> str:
+        return self.cleaned_data["q"][:100]  # longer queries are cut, as the box does
+
+
+class ArticleLinkForm(forms.Form):
+    article = forms.ModelChoiceField(queryset=KnowledgeArticle.objects.filter(is_published=True))
 
 
 class MacroForm(forms.Form):

@@ -34,6 +34,10 @@ class TicketStateError(Exception):
     """The ticket is not (or no longer) in a state that allows this; nothing changed."""
 
 
+class TicketTakenError(TicketStateError):
+    """A colleague holds the ticket; only a supervisor moves it (ticket_assign)."""
+
+
 # Which status may follow which (reopening goes through ticket_reopen).
 TRANSITIONS = {
     Status.NEW: {Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING_CUSTOMER, Status.RESOLVED},
@@ -259,8 +263,28 @@ def _assign(ticket: Ticket, assignee, *, actor) -> None:
 
 
 @transaction.atomic
+def ticket_take(*, agent, ticket: Ticket) -> Ticket:
+    """The agent takes a ticket nobody holds (taking one's own changes nothing). Checked
+    under the row lock: of two agents taking it at once, the second waits for the first's
+    commit, sees the first as the assignee and is refused (TicketTakenError); only a
+    supervisor's ticket_assign moves a ticket from one agent to another."""
+    ticket = _lock(ticket)
+    if not ticket.is_open:
+        raise TicketStateError(_("A resolved or closed ticket cannot be taken."))
+    if ticket.assignee_id not in (None, agent.pk):
+        raise TicketTakenError(
+            _("%(name)s has already taken this ticket; ask a supervisor to reassign it.")
+            % {"name": ticket.assignee.display_name}
+        )
+    if ticket.assignee_id is None:
+        _assign(ticket, agent, actor=agent)
+    return ticket
+
+
+@transaction.atomic
 def ticket_assign(*, actor, ticket: Ticket, assignee) -> Ticket:
-    """Assigns (or reassigns) a ticket; the caller has checked that actor may."""
+    """Assigns (or reassigns, over whoever holds it) a ticket: a supervisor's decision; the
+    caller has checked that actor may. Agents take tickets with ticket_take."""
     ticket = _lock(ticket)
     if not ticket.is_open:
         raise TicketStateError(_("A resolved or closed ticket cannot be reassigned."))

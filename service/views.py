@@ -14,10 +14,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customer_for_intake, customer_for_user
-from service import access, services
+from service import access, selectors, services
 from service.forms import (
     ApprovalForm,
+    ArticleLinkForm,
     AssignForm,
+    KnowledgeSearchForm,
     MacroForm,
     MoveForm,
     ReopenForm,
@@ -25,6 +27,7 @@ from service.forms import (
     ResolveForm,
     StatusForm,
     SurveyForm,
+    TakeNextForm,
     TicketForm,
 )
 from service.models import KnowledgeArticle, SlaMilestone, Ticket
@@ -100,9 +103,12 @@ def team_queue(request, code):
 @require_POST
 def take_next(request):
     access.require(access.is_desk_user(request.user))
+    form = TakeNextForm(request.POST)
+    if not form.is_valid():
+        raise Http404  # not the code of any queue
     queue = None
-    if request.POST.get("queue"):
-        queue = access.queues_for_user(request.user).filter(code=request.POST["queue"]).first()
+    if code := form.cleaned_data["queue"]:
+        queue = access.queues_for_user(request.user).filter(code=code).first()
         if queue is None:
             raise Http404
     ticket = services.ticket_claim_next(agent=request.user, queue=queue)
@@ -305,12 +311,11 @@ def ticket_reopen(request, pk):
 @login_required
 @require_POST
 def ticket_take(request, pk):
-    """An agent takes this ticket (from the team queue)."""
+    """An agent takes this ticket (from the team queue); a colleague's ticket is refused
+    (checked by the service under the row lock)."""
     ticket = _work(request, pk)
-    if ticket.assignee_id not in (None, request.user.pk):
-        return _refused(request, ticket, _("Someone else has this ticket; ask a supervisor."))
     try:
-        services.ticket_assign(actor=request.user, ticket=ticket, assignee=request.user)
+        services.ticket_take(agent=request.user, ticket=ticket)
     except TicketStateError as exc:
         return _refused(request, ticket, exc)
     return _done(request, ticket, _("Ticket %(number)s is yours.") % {"number": ticket.number})
@@ -371,13 +376,17 @@ def macro_fill(request, pk):
 @require_GET
 def kb_search(request):
     access.require(access.is_desk_user(request.user))
-    query = request.GET.get("q", "").strip()[:100]
-    ticket = None
-    if request.GET.get("ticket"):
-        ticket = access.ticket_for_user(request.user, request.GET["ticket"])
-    articles = services.articles_search(query) if query else []
-    context = {"query": query, "articles": articles, "ticket": ticket}
     template = "service/_kb_results.html" if request.htmx else "service/kb.html"
+    form = KnowledgeSearchForm(request.GET)
+    if not form.is_valid():
+        context = {"query": "", "articles": [], "ticket": None, "form": form}
+        return render(request, template, context, status=400)
+    query = form.cleaned_data["q"]
+    ticket = None
+    if form.cleaned_data["ticket"] is not None:
+        ticket = access.ticket_for_user(request.user, form.cleaned_data["ticket"])
+    articles = services.articles_search(query) if query else []
+    context = {"query": query, "articles": articles, "ticket": ticket, "form": form}
     return render(request, template, context)
 
 
@@ -395,12 +404,10 @@ def kb_article(request, pk):
 @require_POST
 def ticket_link_article(request, pk):
     ticket = _work(request, pk)
-    article = KnowledgeArticle.objects.filter(
-        is_published=True, pk=request.POST.get("article") or 0
-    ).first()
-    if article is None:
-        raise Http404
-    services.article_link(actor=request.user, ticket=ticket, article=article)
+    form = ArticleLinkForm(request.POST)
+    if not form.is_valid():
+        raise Http404  # no published article has this id
+    services.article_link(actor=request.user, ticket=ticket, article=form.cleaned_data["article"])
     return _done(request, ticket, _("Article linked."))
 
 
@@ -427,15 +434,7 @@ def supervisor(request):
         )
         .order_by("queue__code")
     )
-    load = (
-        open_tickets.filter(assignee__isnull=False)
-        .values("assignee__username", "assignee__first_name", "assignee__last_name")
-        .annotate(
-            total=Count("pk"),
-            breached=Count("pk", filter=Q(due_at__lt=now, paused_at__isnull=True)),
-        )
-        .order_by("-total", "assignee__username")
-    )
+    load = selectors.agent_load(request.user, now=now)
     at_risk = _rows(open_tickets.filter(paused_at__isnull=True, due_at__lt=soon))[:PAGE_SIZE]
     approvals = _rows(scope.filter(approval=Ticket.Approval.REQUESTED))[:PAGE_SIZE]
     escalations = (

@@ -3,8 +3,10 @@ of their queues, fills the reply from a canned reply (htmx), sends it and resolv
 ticket; a supervisor approves a complaint's resolution from the supervisor view."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from service import services
@@ -93,6 +95,42 @@ def test_agent_takes_the_most_urgent_ticket_replies_with_a_canned_reply_and_reso
     assert Notification.objects.filter(ticket=urgent, key__contains=":resolved:").exists()
     # Nothing else was taken.
     assert list(Ticket.objects.filter(assignee=agent).order_by("pk")) == [mine, urgent]
+
+
+def test_take_next_gives_a_new_p1_fraud_before_an_overdue_p2_and_the_queue_says_why(
+    page, screenshot, desk, agent, customer
+):
+    # A lost card (P2) has waited past its target for 40 minutes when a card fraud comes
+    # in: routed as P1 with 15 minutes to first response. Take next gave the P2 before.
+    lost = services.ticket_open(
+        actor=agent, customer=customer, subject="银行卡丢失，申请挂失", channel="phone",
+        category="card_lost", priority="P2", queue=desk["fraud"],
+    )  # fmt: skip
+    Ticket.objects.filter(pk=lost.pk).update(due_at=timezone.now() - timedelta(minutes=40))
+    fraud = services.ticket_open(
+        actor=agent, customer=customer, subject="信用卡被盗刷，请立即冻结", channel="phone"
+    )
+    assert (fraud.priority, fraud.queue) == ("P1", desk["fraud"])
+
+    sign_in(page, "agent")
+    expect(page.get_by_test_id("home-title")).to_be_visible()
+    page.goto("/service/queues/card-fraud/")
+    rows = page.get_by_test_id("queue-table").get_by_test_id("ticket-row")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text(fraud.number)
+    expect(rows.nth(0).get_by_test_id("why-here")).to_have_text(re.compile(r"P1 · 剩余 1\d"))
+    expect(rows.nth(1)).to_contain_text(lost.number)
+    expect(rows.nth(1).get_by_test_id("why-here")).to_have_text(re.compile(r"P2 · .*已超时 4\d"))
+    expect(page.get_by_test_id("queue-order")).to_contain_text("P1 总在 P2 之前")
+    screenshot(page, "07-agent-queue-p1-before-overdue-p2")
+
+    page.get_by_test_id("take-next").click()
+    expect(page).to_have_url(re.compile(rf"/service/tickets/{fraud.pk}/$"))
+    expect(page.get_by_test_id("ticket-number")).to_have_text(fraud.number)
+    expect(page.get_by_role("alert")).to_contain_text(fraud.number)
+    fraud.refresh_from_db()
+    lost.refresh_from_db()
+    assert fraud.assignee == agent and lost.assignee is None
 
 
 def test_supervisor_approves_a_complaint_from_the_supervisor_view(

@@ -1,6 +1,8 @@
 """The service desk pages: who may open what (the permission matrix for every service/ URL),
 the flows agents and supervisors use, and constant query counts on the lists."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -264,3 +266,51 @@ def test_the_knowledge_base_finds_articles_and_links_them(client, login, ticket,
     client.post(f"/service/tickets/{ticket.pk}/articles/", {"article": article.pk})
     assert list(ticket.articles.all()) == [article]
     assert ticket.events.filter(kind="article").count() == 1
+
+
+def test_the_queue_and_the_home_page_put_a_p1_first_and_say_why(
+    client, login, desk, agent, customer
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = services.ticket_open(
+        actor=agent, customer=customer, subject="银行卡丢失", channel="phone",
+        category="card_lost", priority="P2", queue=desk["fraud"],
+    )  # fmt: skip
+    Ticket.objects.filter(pk=lost.pk).update(due_at=timezone.now() - timedelta(minutes=90))
+    fraud = services.ticket_open(
+        actor=agent, customer=customer, subject="信用卡被盗刷", channel="phone"
+    )
+    login(agent)
+    for url, row in (("/service/queues/card-fraud/", "ticket-row"), ("/", "home-ticket")):
+        page = client.get(url).content.decode()
+        rows = page.split(f'data-testid="{row}"')[1:]
+        assert [fraud.number in rows[0], lost.number in rows[1]] == [True, True], url
+        why = [r.split('data-testid="why-here"')[1].split("</span></span>")[0] for r in rows]
+        assert re.search(r">P1</span> · .*剩余 1[0-4].分钟", why[0]), why[0]
+        assert re.search(r">P2</span> · .*已超时 1.小时", why[1]), why[1]
+        assert 'data-testid="queue-order"' in page and "P1 总在 P2 之前" in page
+
+
+def test_agent_load_lists_every_active_agent_of_the_queues_idle_ones_too(
+    client, login, desk, agent, supervisor, customer, branch
+):
+    idle = factories.user(Role.SERVICE_AGENT, branch=branch, username="idle")
+    idle.last_name, idle.first_name = "陈", "静"
+    idle.save()
+    left = factories.user(Role.SERVICE_AGENT, branch=branch, username="left", is_active=False)
+    desk["general"].members.add(idle, left)
+    factories.user(Role.SERVICE_AGENT, branch=branch, username="noqueue")  # in no queue
+    ticket = services.ticket_open(actor=agent, customer=customer, subject="咨询", channel="app")
+    services.ticket_assign(actor=supervisor, ticket=ticket, assignee=agent)
+    login(supervisor)
+    body = client.get("/service/supervisor/").content.decode()
+    load = body.split('data-testid="agent-load"')[1].split("</table>")[0]
+    assert "陈静" in load  # no open tickets: listed all the same
+    rows = load.split('data-testid="agent-load-row"')[1:]
+    cells = [re.findall(r'<td class="text-end[^"]*">(\d+)</td>', row) for row in rows]
+    assert len(rows) == 2 and "陈静" in rows[0] and "空闲" in rows[0]  # least loaded first
+    assert cells == [["0", "0"], ["1", "0"]] and "agent" in rows[1]
+    assert "left" not in load and "noqueue" not in load

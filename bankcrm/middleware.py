@@ -44,9 +44,14 @@ class UnstorableInputMiddleware:
         if not request.path.startswith("/api/") and (
             _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST))
         ):
-            from django.core.exceptions import BadRequest
+            from django.shortcuts import render
+            from django.utils.translation import gettext as _
 
-            raise BadRequest("a parameter holds a NUL character")  # never the value
+            reason = _(
+                "What was sent holds a character no field can store (a NUL byte, usually "
+                "from a paste). Nothing was saved: go back, type the value again and retry."
+            )
+            return render(request, "400.html", {"reason": reason}, status=400)
         return self.get_response(request)
 
 

@@ -46,6 +46,29 @@ def ticket_for_user(user, pk, *, related=("customer", "queue", "assignee")) -> T
         raise not_found("service.ticket", pk) from None
 
 
+def ticket_read_by_user(request, pk) -> Ticket:
+    """A ticket for its page: the page shows the customer's name, CIF, masked mobile and
+    what they told the bank, so opening it is a logged read of that customer, counted by
+    the access-anomaly rules like any customer page (issue 16, item 24)."""
+    from bankcrm.audit import record_access
+    from bankcrm.models import AccessLog
+
+    ticket = ticket_for_user(request.user, pk)
+    record_access(
+        request, AccessLog.Action.VIEW, object_type="service.ticket", object_id=ticket.pk,
+        customer_id=ticket.customer_id,
+    )  # fmt: skip
+    return ticket
+
+
+def queue_for_user(user, code: str) -> Queue:
+    """One of the user's queues by its code; another queue is not found (and recorded)."""
+    queue = queues_for_user(user).filter(code=code).first()
+    if queue is None:
+        raise not_found("service.queue", code)
+    return queue
+
+
 def queues_for_user(user) -> QuerySet[Queue]:
     if user.has_role(Role.SERVICE_SUPERVISOR):
         return Queue.objects.filter(is_active=True)

@@ -92,9 +92,7 @@ def my_tickets(request):
 @require_GET
 def team_queue(request, code):
     access.require(access.is_desk_user(request.user))
-    queue = access.queues_for_user(request.user).filter(code=code).first()
-    if queue is None:
-        raise Http404
+    queue = access.queue_for_user(request.user, code)
     tickets = access.tickets_for_user(request.user).open().filter(queue=queue)
     return _queue_page(request, tickets=tickets, title=queue.name, queue=queue)
 
@@ -108,9 +106,7 @@ def take_next(request):
         raise Http404  # not the code of any queue
     queue = None
     if code := form.cleaned_data["queue"]:
-        queue = access.queues_for_user(request.user).filter(code=code).first()
-        if queue is None:
-            raise Http404
+        queue = access.queue_for_user(request.user, code)
     ticket = services.ticket_claim_next(agent=request.user, queue=queue)
     if ticket is None:
         messages.info(request, _("Nothing is waiting to be taken."))
@@ -196,7 +192,7 @@ def _assignees(ticket):
 @login_required
 @require_GET
 def ticket_detail(request, pk):
-    ticket = access.ticket_for_user(request.user, pk)
+    ticket = access.ticket_read_by_user(request, pk)
     return render(request, "service/ticket_detail.html", _detail_context(request, ticket))
 
 

@@ -86,12 +86,15 @@ def test_refusals_of_other_objects_are_recorded_too(client, login, agent, other_
     assert client.get("/service/tickets/999999/").status_code == 404
     assert client.get("/customers/imports/999999/").status_code == 404
     assert client.get("/customers/99999999999999999999999/").status_code == 404
+    client.force_login(agent)
+    assert client.get("/service/queues/not-mine/").status_code == 404
     kinds = [
         (e.detail["status"], e.detail["object_type"])
         for e in SecurityEvent.objects.filter(kind="access_refused").order_by("pk")
     ]
     assert kinds == [
         (404, "service.ticket"), (404, "customers.importbatch"), (404, "customers.customer"),
+        (404, "service.queue"),
     ]  # fmt: skip
 
 

@@ -87,6 +87,25 @@ def test_bad_signatures_are_401_and_store_nothing(source, change, code):
     assert not InboxEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("header", "value", "code"),
+    [
+        (signing.TIMESTAMP_HEADER, "9" * 400, "bad_timestamp"),  # was OverflowError
+        (signing.TIMESTAMP_HEADER, "+1", "bad_timestamp"),
+        (signing.TIMESTAMP_HEADER, "١٧٩٥٤٠٠٠٠٠", "bad_timestamp"),  # digits, not ASCII
+        (signing.SIGNATURE_HEADER, "v1=é", "bad_signature"),  # was TypeError
+        (signing.SIGNATURE_HEADER, "v1=" + "签" * 64, "bad_signature"),
+        (signing.SOURCE_HEADER, "core\x00", "unknown_source"),  # was DataError
+        (signing.SOURCE_HEADER, "c" * 5000, "unknown_source"),
+    ],
+)
+def test_hostile_headers_are_refused_in_json(source, header, value, code):
+    response = post("/api/v1/events", event(), source, headers={header: value})
+    assert (response.status_code, error(response)["code"]) == (401, code)
+    assert response["Content-Type"] == "application/json"
+    assert not InboxEvent.objects.exists()
+
+
 def test_a_tampered_body_fails_the_signature(source):
     body = json.dumps(event()).encode()
     headers = signing.headers(source.secret, source.code, body)
@@ -210,6 +229,20 @@ def test_bad_events_answer_a_code_and_the_field(source, payload, status, code, f
     assert not InboxEvent.objects.exists()
 
 
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/batch"])
+@pytest.mark.parametrize(
+    ("depth", "status", "code"),
+    [(10_000, 400, "too_deeply_nested"), (500, 422, None)],  # 10,000: was RecursionError
+)
+def test_deeply_nested_json_is_a_client_error(source, path, depth, status, code):
+    for opening, closing in ((b"[", b"]"), (b'{"a":', b"}")):
+        body = opening * depth + b"1" + closing * depth
+        response = post(path, None, source, raw=body)
+        assert response.status_code == status, response.content[:200]
+        assert code is None or error(response)["code"] == code
+    assert not InboxEvent.objects.exists()
+
+
 def test_customer_updates_validate_mobile_and_email(source):
     payload = event(type="customer.updated")
     payload["data"] = {"customer_ref": "C1", "mobile": "12345", "email": "no-at-sign"}
@@ -276,6 +309,17 @@ def test_state_of_a_source_is_signed_and_only_its_own(source):
     IntegrationSource.objects.create(code="cards", name="Cards", kind="cards")
     assert Client().get("/api/v1/sources/cards/state", headers=headers).status_code == 404
     assert Client().get("/api/v1/sources/core/state").status_code == 401
+
+
+@pytest.mark.parametrize("query", ["x=1", "after=5&note=上海"])
+def test_state_is_signed_over_the_query_string_as_the_docs_say(source, query):
+    """It answered 413 'body is over 0 bytes' to any query string (the signed query was
+    counted as the body), and signed non-ASCII queries over other bytes than sent."""
+    headers = signing.headers(source.secret, source.code, query.encode())
+    response = Client().get(f"/api/v1/sources/core/state?{query}", headers=headers)
+    assert response.status_code == 200, response.content
+    other = Client().get("/api/v1/sources/core/state?x=2", headers=headers)
+    assert (other.status_code, error(other)["code"]) == (401, "bad_signature")
 
 
 def test_the_openapi_document_and_docs_page_are_served(source):

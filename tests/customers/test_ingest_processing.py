@@ -314,3 +314,20 @@ def test_a_worker_looks_again_after_applying_but_not_for_an_empty_kick(source, b
     store(source, [tx(1)])
     assert tasks.process_inbox() == 1
     assert naps == [tasks.IDLE_LINGER]  # then once more, for events stored meanwhile
+
+
+def test_a_feed_answer_nested_too_deep_is_a_resync_error(source, monkeypatch):
+    """json.loads raised RecursionError, which the sweep does not catch: the sources after
+    this one in its loop were not resynced."""
+    import io
+
+    from customers.ingest import signing
+
+    body = b"[" * 10_000 + b"]" * 10_000
+    answer = io.BytesIO(body)
+    answer.headers = signing.headers(source.secret, source.code, body)
+    monkeypatch.setattr(resync.urllib.request, "urlopen", lambda request, timeout: answer)
+    source.feed_url = "https://core.example.cn/feed"
+    source.save(update_fields=["feed_url"])
+    with pytest.raises(resync.ResyncError):
+        resync.resync_source(source=source)

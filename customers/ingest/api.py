@@ -33,6 +33,11 @@ configured in the admin with a signing secret. Every request carries three heade
 An event is stored durably before the 2xx answer. Sending it again with the same body answers
 the same; the same `event_id` with another body is 409. Times without an offset are read in
 the source's configured time zone.
+
+What is accepted can be applied: lengths and amounts are those of the columns the values are
+stored in, text cannot contain NUL (U+0000), times lie in the years
+{schemas.EARLIEST_YEAR} to {schemas.LATEST_YEAR}. Every error is a 4xx with
+`{{"error": {{"code", "message", "field"}}}}`.
 """
 
 

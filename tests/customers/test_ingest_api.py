@@ -229,6 +229,77 @@ def test_bad_events_answer_a_code_and_the_field(source, payload, status, code, f
     assert not InboxEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"occurred_at": "0001-01-01T00:00:00"}, "occurred_at"),  # was OverflowError
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:59:59-05:00"}, "occurred_at"),
+        # Stored, then it could not be shown in Asia/Shanghai (the year 10000).
+        ({"occurred_at": "9999-12-31T23:59:59"}, "occurred_at"),
+        ({"occurred_at": "1899-12-31T23:59:59Z"}, "occurred_at"),
+        ({"occurred_at": "2200-01-01T00:00:00Z"}, "occurred_at"),
+        ({"data": {"booked_at": "0001-01-01T00:00:00"}}, "data.booked_at"),
+    ],
+)
+def test_times_outside_the_years_1900_to_2199_are_refused(source, change, field):
+    response = post("/api/v1/events", event(**change), source)
+    assert response.status_code == 422, response.content
+    assert (error(response)["code"], error(response)["field"]) == ("out_of_range", field)
+    assert not InboxEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"counterparty": "甲" * 65}, "data.counterparty"),  # the column holds 64
+        ({"kind": "乙" * 41}, "data.kind"),
+    ],
+)
+def test_what_the_columns_cannot_hold_is_refused(source, data, field):
+    response = post("/api/v1/events", event(data=data), source)
+    assert response.status_code == 422, response.content
+    assert (error(response)["code"], error(response)["field"]) == ("invalid_value", field)
+
+
+def test_an_email_longer_than_its_column_is_refused(source):
+    payload = event(type="customer.updated")
+    local, domain = "a" * 64, ".".join(["b" * 50] * 4) + ".cn"  # 64 + 1 + 206: valid
+    payload["data"] = {"customer_ref": "C1", "email": f"{local}@{domain}"}
+    response = post("/api/v1/events", payload, source)
+    assert response.status_code == 422, response.content  # was 202, then failed in the worker
+    assert (error(response)["field"], error(response)["message"]) == (
+        "data.email",
+        "String should have at most 120 characters",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (
+            {**event(), "type": "customer.updated", "data": {"customer_ref": "C-\x00-1"}},
+            "data.customer_ref",
+        ),
+        (event(data={"counterparty": "张\x00三"}), "data.counterparty"),
+        (event(data={"transaction_id": "\x00"}), "data.transaction_id"),
+    ],
+)
+def test_nul_is_refused_at_the_door(source, payload, field):
+    """PostgreSQL's text cannot hold NUL; such an event used to be answered 202 and then
+    stopped the worker for every source."""
+    response = post("/api/v1/events", payload, source)
+    assert response.status_code == 422, response.content
+    assert error(response) == {
+        "code": "invalid_character",
+        "message": "Text cannot contain NUL (U+0000).",
+        "field": field,
+    }
+    batch = post("/api/v1/events/batch", {"events": [payload, event(2)]}, source).json()
+    assert [r["status"] for r in batch["results"]] == [422, 202]
+    assert list(InboxEvent.objects.values_list("sequence", flat=True)) == [2]
+
+
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/batch"])
 @pytest.mark.parametrize(
     ("depth", "status", "code"),

@@ -6,6 +6,7 @@ is parsed, and events are validated one by one so a batch answers per event. Eve
 """
 
 import json
+import re
 import time
 
 from django.db.models.signals import post_delete, post_save
@@ -32,6 +33,11 @@ configured in the admin with a signing secret. Every request carries three heade
 An event is stored durably before the 2xx answer. Sending it again with the same body answers
 the same; the same `event_id` with another body is 409. Times without an offset are read in
 the source's configured time zone.
+
+What is accepted can be applied: lengths and amounts are those of the columns the values are
+stored in, text cannot contain NUL (U+0000), times lie in the years
+{schemas.EARLIEST_YEAR} to {schemas.LATEST_YEAR}. Every error is a 4xx with
+`{{"error": {{"code", "message", "field"}}}}`.
 """
 
 
@@ -136,9 +142,17 @@ def _forget_sources(**kwargs) -> None:
     _sources.clear()
 
 
+# What a source's code can be (IntegrationSource.code, a slug): anything else is unknown
+# without a query, whatever bytes it holds.
+_SOURCE_CODE = re.compile(
+    rf"[-a-zA-Z0-9_]{{1,{IntegrationSource._meta.get_field('code').max_length}}}"
+)
+
+
 def authenticate(request: HttpRequest, *, max_bytes: int, signed: bytes | None = None):
     """The signing source, after the size, timestamp and signature checks (in that order,
-    cheapest first; nothing is parsed before the signature matches)."""
+    cheapest first; nothing is parsed before the signature matches). The signature covers
+    the body, or `signed` if given (a GET's query string); `max_bytes` bounds the body."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -150,14 +164,18 @@ def authenticate(request: HttpRequest, *, max_bytes: int, signed: bytes | None =
         raise ApiError(401, "missing_source", f"{signing.SOURCE_HEADER} is required.")
     stamp = request.headers.get(signing.TIMESTAMP_HEADER)
     signing.check_timestamp(stamp)
-    source = _enabled_source(code)
+    source = _enabled_source(code) if _SOURCE_CODE.fullmatch(code) else None
     if source is None:
         raise ApiError(401, "unknown_source", f"No enabled source {code!r}.")
-    body = request.body if signed is None else signed
+    body = request.body
     if len(body) > max_bytes:
         raise ApiError(413, "body_too_large", f"The body is over {max_bytes} bytes.")
     signing.verify(
-        source.signing_secrets(), code, stamp, body, request.headers.get(signing.SIGNATURE_HEADER)
+        source.signing_secrets(),
+        code,
+        stamp,
+        body if signed is None else signed,
+        request.headers.get(signing.SIGNATURE_HEADER),
     )
     return source
 
@@ -169,6 +187,8 @@ def _json(request):
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {exc}") from None
+    except RecursionError:  # arrays or objects nested about a thousand deep
+        raise ApiError(400, "too_deeply_nested", "The JSON is nested too deeply.") from None
 
 
 _ERRORS = {
@@ -242,9 +262,9 @@ def post_batch(request):
     summary="A source's sequence, lag and backlog",
 )
 def source_state(request, code: str):
-    source = authenticate(
-        request, max_bytes=0, signed=request.META.get("QUERY_STRING", "").encode()
-    )
+    # WSGI hands the query string over as bytes decoded as Latin-1: these are the bytes sent.
+    query = request.META.get("QUERY_STRING", "").encode("iso-8859-1")
+    source = authenticate(request, max_bytes=0, signed=query)
     if source.code != code:
         raise Http404  # a source reads only its own state
     return Status(200, services.source_state(source))

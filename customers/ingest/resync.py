@@ -45,7 +45,7 @@ def fetch_page(source: IntegrationSource, after: int, limit: int = PAGE) -> list
         raise ResyncError(f"feed of {source.code}: {exc.message}") from exc
     try:
         events = json.loads(body)["events"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ResyncError(f"feed of {source.code} answered malformed JSON") from exc
     if not isinstance(events, list):
         raise ResyncError(f"feed of {source.code} answered malformed JSON")

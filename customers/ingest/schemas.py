@@ -1,6 +1,13 @@
 """What sources send: an envelope (event id, sequence, type, time) around type-specific data.
 The pydantic models validate each event and give the OpenAPI document its schemas; errors
-carry a machine-readable code and the path of the field at fault."""
+carry a machine-readable code and the path of the field at fault.
+
+What is accepted must be applicable: an event answered 202 and then refused by the database
+would wait in the inbox for ever. So string lengths and decimal digits come from the columns
+the values land in (tests/customers/test_ingest_limits.py walks every field and compares),
+no text may hold NUL (PostgreSQL's text cannot), and times must lie in years Python can move
+between time zones and show.
+"""
 
 import functools
 import operator
@@ -23,7 +30,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bankcrm.validators import normalise_mobile
-from customers.models import Transaction
+from customers.ingest.models import InboxEvent
+from customers.models import Account, Customer, ExternalIdentity, Transaction
 
 MAX_BATCH = 1000
 
@@ -57,6 +65,62 @@ def _email(value: str | None) -> str | None:
     return value
 
 
+# PostgreSQL's text cannot hold U+0000: every free-text field refuses it (the others' patterns
+# admit no control character at all).
+NO_NUL = r"^[^\x00]*$"
+
+
+def _length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+def _text(max_length: int, min_length: int | None = None, **extra) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=NO_NUL, **extra)
+
+
+def _money(model, name: str, *, positive: bool = False) -> Any:
+    """The limits of a numeric(max_digits, decimal_places) column, checked by pydantic and
+    told by the document: a number below 10^(whole digits), or a string of that form."""
+    column = model._meta.get_field(name)
+    whole, places = column.max_digits - column.decimal_places, column.decimal_places
+    sign = "" if positive else "-?"
+
+    def document(schema: dict) -> None:
+        number, string = schema["anyOf"]
+        number["exclusiveMaximum"] = 10**whole
+        if not positive:
+            number["exclusiveMinimum"] = -(10**whole)
+        string["pattern"] = rf"^{sign}[0-9]{{1,{whole}}}(\.[0-9]{{1,{places}}})?$"
+
+    return Field(
+        max_digits=column.max_digits,
+        decimal_places=places,
+        gt=0 if positive else None,
+        json_schema_extra=document,
+    )
+
+
+# Python's datetime ends at years 1 and 9999, where moving a time to UTC or showing it in
+# Asia/Shanghai overflows; no event of a bank's systems lies near either end.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise PydanticCustomError(
+            "out_of_range",
+            "Times from {earliest} to {latest} are accepted.",
+            {"earliest": EARLIEST_YEAR, "latest": LATEST_YEAR},
+        )
+    return value
+
+
+Moment = Annotated[
+    datetime,
+    AfterValidator(_in_range),
+    Field(description=f"A time in the years {EARLIEST_YEAR} to {LATEST_YEAR}."),
+]
+
 # The document lists the supported codes; a well-formed other code gets its own error code.
 Currency = Annotated[
     str,
@@ -66,9 +130,11 @@ Currency = Annotated[
     ),
     AfterValidator(_currency),
 ]
-Money = Annotated[Decimal, Field(max_digits=18, decimal_places=2)]
 AccountNumber = Annotated[str, Field(min_length=6, max_length=34, pattern=r"^[0-9A-Za-z]+$")]
-Ref = Annotated[str, Field(min_length=1, max_length=64)]
+CustomerRef = Annotated[str, _text(_length(ExternalIdentity, "external_id"), min_length=1)]
+# service.models.Ticket's columns (a lower app does not import a higher one; the limits test
+# compares them).
+TICKET_REF_LENGTH, TICKET_SUBJECT_LENGTH = 64, 200
 
 
 class _Data(BaseModel):
@@ -79,22 +145,23 @@ class TransactionPosted(_Data):
     """A booked transaction; `balance_after` (optional) updates the account's balance."""
 
     account_number: AccountNumber
-    transaction_id: Ref
-    amount: Annotated[Money, Field(gt=0)]
+    transaction_id: Annotated[str, _text(_length(Transaction, "external_id"), min_length=1)]
+    amount: Annotated[Decimal, _money(Transaction, "amount", positive=True)]
     currency: Currency
-    direction: Literal["credit", "debit"]
+    direction: Literal[tuple(Transaction.Direction.values)]  # type: ignore[valid-type]
     channel: Literal[tuple(Transaction.Channel.values)]  # type: ignore[valid-type]
-    kind: Annotated[str, Field(min_length=1, max_length=40)]
-    counterparty: Annotated[str, Field(max_length=100)] | None = None
-    booked_at: datetime | None = None  # default: the event's occurred_at
-    balance_after: Money | None = None
+    kind: Annotated[str, _text(_length(Transaction, "kind"), min_length=1)]
+    # Stored masked, which keeps or shortens the length.
+    counterparty: Annotated[str, _text(_length(Transaction, "counterparty_masked"))] | None = None
+    booked_at: Moment | None = None  # default: the event's occurred_at
+    balance_after: Annotated[Decimal, _money(Account, "balance")] | None = None
 
 
 class BalanceChanged(_Data):
     """The account's balance as the source holds it at the event's time."""
 
     account_number: AccountNumber
-    balance: Money
+    balance: Annotated[Decimal, _money(Account, "balance")]
     currency: Currency
 
 
@@ -102,26 +169,31 @@ class CustomerUpdated(_Data):
     """The customer's contact master data as the source holds it (a snapshot: the newest
     sequence wins, so late events never overwrite newer data)."""
 
-    customer_ref: Ref
-    # Mainland numbers as the pattern says (others in E.164 with a +, checked on arrival).
+    customer_ref: CustomerRef
+    # Mainland numbers as the pattern says (others in E.164 with a +, checked on arrival);
+    # stored in E.164, at most 16 characters.
     mobile: Annotated[
         str | None,
-        Field(json_schema_extra={"pattern": r"^(\+86)?1(3[0-9]|5[0-35-9]|8[0-9])[0-9]{8}$"}),
+        _text(32, json_schema_extra={"pattern": r"^(\+86)?1(3[0-9]|5[0-35-9]|8[0-9])[0-9]{8}$"}),
         AfterValidator(_mobile),
     ] = None
+    # Stored encrypted and masked; the mask keeps the length.
     email: Annotated[
-        str | None, Field(max_length=254, json_schema_extra={"format": "email"}),
+        str | None,
+        _text(_length(Customer, "email_masked"), json_schema_extra={"format": "email"}),
         AfterValidator(_email),
-    ] = None  # fmt: skip
-    address: Annotated[str, Field(max_length=200)] | None = None
+    ] = None
+    # Stored encrypted (no column limit); the customer form's limit.
+    address: Annotated[str, _text(200)] | None = None
 
 
 class AppActivity(_Data):
     """Customer behaviour in the mobile app; it appears on the 360 timeline."""
 
-    customer_ref: Ref
+    customer_ref: CustomerRef
     action: Literal["login", "product_view"]
-    product: Annotated[str, Field(max_length=100)] | None = None
+    # Named in the interaction's subject ("Viewed a product in the app: …", 200 at most).
+    product: Annotated[str, _text(100)] | None = None
 
 
 class ServiceRequested(_Data):
@@ -129,14 +201,14 @@ class ServiceRequested(_Data):
     ticket (routing rules set priority and queue; the customer gets the ticket number by
     SMS). `request_id` is the channel's own id: the same request twice opens one ticket."""
 
-    customer_ref: Ref
-    request_id: Ref
+    customer_ref: CustomerRef
+    request_id: Annotated[str, _text(TICKET_REF_LENGTH, min_length=1)]
     channel: Literal["app", "web"]
     category: Literal[
         "card_lost", "card_fraud", "account", "complaint", "enquiry", "loan", "wealth", "other"
     ]
-    subject: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=5000)] = ""
+    subject: Annotated[str, _text(TICKET_SUBJECT_LENGTH, min_length=1)]
+    description: Annotated[str, _text(5000)] = ""  # a text column
 
 
 EVENT_TYPES: dict[str, type[_Data]] = {
@@ -182,10 +254,17 @@ class EventIn(BaseModel):
         },
     )
 
-    event_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+    event_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=_length(InboxEvent, "event_id"),
+            pattern=r"^[A-Za-z0-9._:\-]+$",
+        ),
+    ]
     sequence: Annotated[int, Field(gt=0, lt=2**63)]
-    type: Annotated[str, AfterValidator(_event_type)]
-    occurred_at: datetime
+    type: Annotated[str, _text(_length(InboxEvent, "event_type")), AfterValidator(_event_type)]
+    occurred_at: Moment
     data: TransactionPosted | BalanceChanged | CustomerUpdated | AppActivity | ServiceRequested
 
 
@@ -249,7 +328,13 @@ class SourceState(BaseModel):
 # ---- validation ---------------------------------------------------------------------------
 
 _CODES = {"missing": "missing_field", "extra_forbidden": "unknown_field"}
-_OWN_CODES = {"unsupported_currency", "unknown_event_type", "invalid_mobile", "invalid_email"}
+_OWN_CODES = {
+    "unsupported_currency",
+    "unknown_event_type",
+    "invalid_mobile",
+    "invalid_email",
+    "out_of_range",
+}
 
 
 def error_details(exc: ValidationError, prefix: str = "") -> list[dict]:
@@ -257,10 +342,14 @@ def error_details(exc: ValidationError, prefix: str = "") -> list[dict]:
     by name, every other constraint as `invalid_value`."""
     details = []
     for error in exc.errors(include_url=False):
-        kind = error["type"]
+        kind, message = error["type"], error["msg"]
         code = kind if kind in _OWN_CODES else _CODES.get(kind, "invalid_value")
+        if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] == NO_NUL:
+            code, message = "invalid_character", "Text cannot contain NUL (U+0000)."
+        elif kind == "string_unicode":  # a lone surrogate (\ud800-\udfff), not UTF-8
+            code, message = "invalid_character", "Text cannot contain unpaired surrogates."
         field = ".".join([prefix, *map(str, error["loc"])] if prefix else map(str, error["loc"]))
-        details.append({"code": code, "message": error["msg"], "field": field or None})
+        details.append({"code": code, "message": message, "field": field or None})
     return details
 
 

@@ -5,13 +5,16 @@ keys) and answers per event; the API answers 2xx only after it has committed. Wo
 inbox_process(), which claims pending rows with SKIP LOCKED and applies each in the same
 transaction that marks it done: a crash rolls both back, so every event takes effect once.
 Applying is order-independent: transactions are keyed by (source, id), balances and master
-data are replaced only by a later sequence.
+data are replaced only by a later sequence. One event that cannot be applied, whatever the
+reason, fails alone in its savepoint and the others flow on; its error names what went wrong
+and where, never the values (they may be identifiers).
 """
 
 import hashlib
 import hmac
 import json
 import logging
+import traceback
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -182,7 +185,7 @@ class _Batch:
     identities: dict  # (source code, external id) -> ExternalIdentity
 
 
-def _prefetch(events: list[InboxEvent]) -> _Batch:
+def _lookups(events: list[InboxEvent]) -> _Batch:
     indexes, refs = set(), set()
     for event in events:
         data = event.payload
@@ -203,6 +206,28 @@ def _prefetch(events: list[InboxEvent]) -> _Batch:
             q |= Q(source=code, external_id=ref)
         identities = {(i.source, i.external_id): i for i in ExternalIdentity.objects.filter(q)}
     return _Batch(accounts, identities)
+
+
+def _prefetch(events: list[InboxEvent], results: dict) -> _Batch:
+    """The batch's lookups. If one event's values break them (say a NUL in a reference, in a
+    row that did not come through the API), each event is looked up alone and those that
+    fail are failed, so one event cannot hold up the rest."""
+    try:
+        with transaction.atomic():
+            return _lookups(events)
+    except Exception:  # noqa: S110 (each event's own lookup tells which one and why)
+        pass
+    batch = _Batch({}, {})
+    for event in events:
+        try:
+            with transaction.atomic():
+                own = _lookups([event])
+        except Exception as exc:
+            results[event.pk] = _failed(event, exc)
+            continue
+        batch.accounts.update(own.accounts)
+        batch.identities.update(own.identities)
+    return batch
 
 
 def _account(batch: _Batch, data: dict) -> Account:
@@ -327,6 +352,40 @@ def register_handler(event_type: str, handler) -> None:
     HANDLERS[event_type] = handler
 
 
+def error_text(exc: BaseException) -> str:
+    """What went wrong, without the values involved (messages quote them, and they may be
+    identifiers): the exception's type and, for the database's errors, the condition, its
+    SQLSTATE and the table, column or constraint named."""
+    parts = [type(exc).__name__]
+    cause = exc.__cause__ if isinstance(exc, DatabaseError) else exc
+    if isinstance(cause, psycopg.Error):
+        if type(cause).__name__ != parts[0]:
+            parts.append(type(cause).__name__)
+        if cause.sqlstate:
+            parts.append(cause.sqlstate)
+            diag = cause.diag
+            parts += [n for n in (diag.table_name, diag.column_name, diag.constraint_name) if n]
+        else:  # psycopg refused the value before sending it (a NUL, say)
+            parts.append("value not storable")
+    return " ".join(parts)[: InboxEvent._meta.get_field("error").max_length]
+
+
+def _failed(event: InboxEvent, exc: Exception) -> tuple[str, str]:
+    """An attempt that raised: logged with the code it went through, not the values. A value
+    the database refuses (DataError) fails at once; anything else (a race, a deadlock, a bug)
+    is tried again by the next batches, MAX_ATTEMPTS in all."""
+    error = error_text(exc)
+    logger.error(
+        "inbox.apply_failed event=%s type=%s: %s\n%s",
+        event.pk,
+        event.event_type,
+        error,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    done = isinstance(exc, DataError) or event.attempts + 1 >= MAX_ATTEMPTS
+    return (InboxEvent.Status.FAILED if done else InboxEvent.Status.PENDING, error)
+
+
 _MARK = """
 UPDATE customers_inboxevent e
    SET status = v.status, error = v.error, attempts = e.attempts + 1, processed_at = %s
@@ -380,8 +439,8 @@ def _bulk_transactions(events: list[InboxEvent], batch: _Batch, results: dict) -
                     cursor.execute(
                         _BALANCES, [list(balances), list(amounts), list(as_of), list(sequences)]
                     )
-        except Exception:
-            logger.warning("inbox.bulk_apply_failed", exc_info=True)
+        except Exception as exc:  # one by one, so the event at fault fails alone
+            logger.warning("inbox.bulk_apply_failed: %s", error_text(exc))
             rest.extend(event for event, _ in rows)
         else:
             for event, _ in rows:
@@ -391,7 +450,8 @@ def _bulk_transactions(events: list[InboxEvent], batch: _Batch, results: dict) -
 
 def inbox_process(*, limit: int = 500) -> int:
     """Apply up to `limit` pending events; returns how many were claimed. Concurrent workers
-    take disjoint rows (SKIP LOCKED); each event's effect commits with its status."""
+    take disjoint rows (SKIP LOCKED); each event's effect commits with its status, and an
+    event that raises is rolled back to its savepoint and marked, never the batch."""
     with transaction.atomic():
         events = list(
             InboxEvent.objects.pending()
@@ -401,19 +461,17 @@ def inbox_process(*, limit: int = 500) -> int:
         )
         if not events:
             return 0
-        batch = _prefetch(events)
         results: dict[int, tuple[str, str]] = {}
-        for event in _bulk_transactions(events, batch, results):
+        batch = _prefetch(events, results)
+        todo = [event for event in events if event.pk not in results]
+        for event in _bulk_transactions(todo, batch, results):
             try:
                 with transaction.atomic():
                     HANDLERS[event.event_type](event, batch)
             except ParkedError as exc:
                 results[event.pk] = (InboxEvent.Status.PARKED, str(exc))
-            except Exception as exc:  # a bug or bad data: kept, retried, then failed
-                logger.exception("inbox.apply_failed", extra={"event": event.pk})
-                failed = event.attempts + 1 >= MAX_ATTEMPTS
-                status = InboxEvent.Status.FAILED if failed else InboxEvent.Status.PENDING
-                results[event.pk] = (status, f"{type(exc).__name__}: {exc}"[:200])
+            except Exception as exc:  # bad data or a bug: this event fails, the others go on
+                results[event.pk] = _failed(event, exc)
             else:
                 results[event.pk] = (InboxEvent.Status.APPLIED, "")
         with connection.cursor() as cursor:

@@ -9,6 +9,8 @@ secret and sends three headers:
 
 The timestamp must be within TOLERANCE of our clock (replays of old captures fail), the
 comparison is constant-time, and during a rotation the previous secret is accepted too.
+Headers are checked for their shape before anything is computed from them: a timestamp is
+at most 12 ASCII digits, a signature ASCII, so neither can raise on its way to a 401.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ import hmac
 import time
 
 TOLERANCE = 300  # seconds
+TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658
 SOURCE_HEADER = "X-Bankcrm-Source"
 TIMESTAMP_HEADER = "X-Bankcrm-Timestamp"
 SIGNATURE_HEADER = "X-Bankcrm-Signature"
@@ -45,10 +48,11 @@ def headers(secret: str, source: str, body: bytes, timestamp: int | None = None)
 def check_timestamp(value: str | None, now: float | None = None) -> None:
     if not value:
         raise SignatureError("missing_timestamp", f"{TIMESTAMP_HEADER} is required.")
-    try:
-        stamp = int(value)
-    except ValueError:
-        raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds.") from None
+    # int() would also take "+1", " 1", "1_0", other scripts' digits and 400-digit numbers
+    # (which overflow the float comparison below).
+    if not (value.isascii() and value.isdigit() and len(value) <= TIMESTAMP_DIGITS):
+        raise SignatureError("bad_timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds.")
+    stamp = int(value)
     now = time.time() if now is None else now
     if abs(now - stamp) > TOLERANCE:
         raise SignatureError(
@@ -60,6 +64,8 @@ def check_timestamp(value: str | None, now: float | None = None) -> None:
 def verify(secrets: list[str], source: str, timestamp: str, body: bytes, given: str | None):
     if not given:
         raise SignatureError("missing_signature", f"{SIGNATURE_HEADER} is required.")
+    if not given.isascii():  # compare_digest refuses non-ASCII strings (TypeError)
+        raise SignatureError("bad_signature", "The signature does not match the request.")
     # Every secret is compared, so the time taken does not tell which one nearly matched.
     matched = False
     for secret in secrets:

@@ -131,3 +131,37 @@ def test_viewing_the_queue_does_not_allow_putting_events_back(client, login, bra
     assert parked.status == "parked"
     deliveries = client.get("/admin/customers/outbounddelivery/").content.decode()
     assert 'value="retry"' not in deliveries
+
+
+def test_an_event_that_failed_is_shown_and_replayed_as_parked_ones_are(client, login, admin_user):
+    """An event the worker could not apply (here: a NUL in its reference, in a row that did
+    not come through the API) is counted on the status page with its error, listed under
+    "failed" and can be replayed; its source's other event was handled meanwhile (parked:
+    its customer is not mapped)."""
+    source = IntegrationSource.objects.create(code="app", name="Mobile app", kind="app")
+    inbox_store(source=source, events=[app_event(1)])
+    poison = InboxEvent.objects.create(
+        source=source,
+        event_id="raw-9",
+        sequence=9,
+        event_type="app.activity",
+        occurred_at="2026-11-23T09:00:00+08:00",
+        payload={"customer_ref": "C-\x00SECRET", "action": "login"},
+        body_digest="-",
+    )
+    inbox_process()
+    login(admin_user)
+    status = client.get("/admin/customers/integrationsource/status/").content.decode()
+    table = status.split('data-testid="integration-status"', 1)[1]
+    cells = re.findall(r"<td>(.*?)</td>", table, re.S)
+    assert re.sub(r"<.*?>", "", cells[8]) == "1"  # parked: the unknown customer
+    assert re.sub(r"<.*?>", "", cells[9]) == "1"  # failed
+    assert "DataError value not storable" in status  # the latest error
+    listing = client.get("/admin/customers/inboxevent/?status__exact=failed").content.decode()
+    assert "raw-9" in listing and "DataError value not storable" in listing
+    assert "SECRET" not in listing
+    client.post(
+        "/admin/customers/inboxevent/", {"action": "replay", "_selected_action": [poison.pk]}
+    )
+    poison.refresh_from_db()
+    assert (poison.status, poison.error) == ("pending", "")

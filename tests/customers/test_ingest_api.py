@@ -87,6 +87,25 @@ def test_bad_signatures_are_401_and_store_nothing(source, change, code):
     assert not InboxEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("header", "value", "code"),
+    [
+        (signing.TIMESTAMP_HEADER, "9" * 400, "bad_timestamp"),  # was OverflowError
+        (signing.TIMESTAMP_HEADER, "+1", "bad_timestamp"),
+        (signing.TIMESTAMP_HEADER, "١٧٩٥٤٠٠٠٠٠", "bad_timestamp"),  # digits, not ASCII
+        (signing.SIGNATURE_HEADER, "v1=é", "bad_signature"),  # was TypeError
+        (signing.SIGNATURE_HEADER, "v1=" + "签" * 64, "bad_signature"),
+        (signing.SOURCE_HEADER, "core\x00", "unknown_source"),  # was DataError
+        (signing.SOURCE_HEADER, "c" * 5000, "unknown_source"),
+    ],
+)
+def test_hostile_headers_are_refused_in_json(source, header, value, code):
+    response = post("/api/v1/events", event(), source, headers={header: value})
+    assert (response.status_code, error(response)["code"]) == (401, code)
+    assert response["Content-Type"] == "application/json"
+    assert not InboxEvent.objects.exists()
+
+
 def test_a_tampered_body_fails_the_signature(source):
     body = json.dumps(event()).encode()
     headers = signing.headers(source.secret, source.code, body)
@@ -210,6 +229,91 @@ def test_bad_events_answer_a_code_and_the_field(source, payload, status, code, f
     assert not InboxEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"occurred_at": "0001-01-01T00:00:00"}, "occurred_at"),  # was OverflowError
+        ({"occurred_at": "0001-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "9999-12-31T23:59:59-05:00"}, "occurred_at"),
+        # Stored, then it could not be shown in Asia/Shanghai (the year 10000).
+        ({"occurred_at": "9999-12-31T23:59:59"}, "occurred_at"),
+        ({"occurred_at": "1899-12-31T23:59:59Z"}, "occurred_at"),
+        ({"occurred_at": "2200-01-01T00:00:00Z"}, "occurred_at"),
+        ({"data": {"booked_at": "0001-01-01T00:00:00"}}, "data.booked_at"),
+    ],
+)
+def test_times_outside_the_years_1900_to_2199_are_refused(source, change, field):
+    response = post("/api/v1/events", event(**change), source)
+    assert response.status_code == 422, response.content
+    assert (error(response)["code"], error(response)["field"]) == ("out_of_range", field)
+    assert not InboxEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"counterparty": "甲" * 65}, "data.counterparty"),  # the column holds 64
+        ({"kind": "乙" * 41}, "data.kind"),
+    ],
+)
+def test_what_the_columns_cannot_hold_is_refused(source, data, field):
+    response = post("/api/v1/events", event(data=data), source)
+    assert response.status_code == 422, response.content
+    assert (error(response)["code"], error(response)["field"]) == ("invalid_value", field)
+
+
+def test_an_email_longer_than_its_column_is_refused(source):
+    payload = event(type="customer.updated")
+    local, domain = "a" * 64, ".".join(["b" * 50] * 4) + ".cn"  # 64 + 1 + 206: valid
+    payload["data"] = {"customer_ref": "C1", "email": f"{local}@{domain}"}
+    response = post("/api/v1/events", payload, source)
+    assert response.status_code == 422, response.content  # was 202, then failed in the worker
+    assert (error(response)["field"], error(response)["message"]) == (
+        "data.email",
+        "String should have at most 120 characters",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        (
+            {**event(), "type": "customer.updated", "data": {"customer_ref": "C-\x00-1"}},
+            "data.customer_ref",
+        ),
+        (event(data={"counterparty": "张\x00三"}), "data.counterparty"),
+        (event(data={"transaction_id": "\x00"}), "data.transaction_id"),
+    ],
+)
+def test_nul_is_refused_at_the_door(source, payload, field):
+    """PostgreSQL's text cannot hold NUL; such an event used to be answered 202 and then
+    stopped the worker for every source."""
+    response = post("/api/v1/events", payload, source)
+    assert response.status_code == 422, response.content
+    assert error(response) == {
+        "code": "invalid_character",
+        "message": "Text cannot contain NUL (U+0000).",
+        "field": field,
+    }
+    batch = post("/api/v1/events/batch", {"events": [payload, event(2)]}, source).json()
+    assert [r["status"] for r in batch["results"]] == [422, 202]
+    assert list(InboxEvent.objects.values_list("sequence", flat=True)) == [2]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/batch"])
+@pytest.mark.parametrize(
+    ("depth", "status", "code"),
+    [(10_000, 400, "too_deeply_nested"), (500, 422, None)],  # 10,000: was RecursionError
+)
+def test_deeply_nested_json_is_a_client_error(source, path, depth, status, code):
+    for opening, closing in ((b"[", b"]"), (b'{"a":', b"}")):
+        body = opening * depth + b"1" + closing * depth
+        response = post(path, None, source, raw=body)
+        assert response.status_code == status, response.content[:200]
+        assert code is None or error(response)["code"] == code
+    assert not InboxEvent.objects.exists()
+
+
 def test_customer_updates_validate_mobile_and_email(source):
     payload = event(type="customer.updated")
     payload["data"] = {"customer_ref": "C1", "mobile": "12345", "email": "no-at-sign"}
@@ -276,6 +380,17 @@ def test_state_of_a_source_is_signed_and_only_its_own(source):
     IntegrationSource.objects.create(code="cards", name="Cards", kind="cards")
     assert Client().get("/api/v1/sources/cards/state", headers=headers).status_code == 404
     assert Client().get("/api/v1/sources/core/state").status_code == 401
+
+
+@pytest.mark.parametrize("query", ["x=1", "after=5&note=上海"])
+def test_state_is_signed_over_the_query_string_as_the_docs_say(source, query):
+    """It answered 413 'body is over 0 bytes' to any query string (the signed query was
+    counted as the body), and signed non-ASCII queries over other bytes than sent."""
+    headers = signing.headers(source.secret, source.code, query.encode())
+    response = Client().get(f"/api/v1/sources/core/state?{query}", headers=headers)
+    assert response.status_code == 200, response.content
+    other = Client().get("/api/v1/sources/core/state?x=2", headers=headers)
+    assert (other.status_code, error(other)["code"]) == (401, "bad_signature")
 
 
 def test_the_openapi_document_and_docs_page_are_served(source):

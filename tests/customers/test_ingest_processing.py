@@ -7,6 +7,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from customers import simulator
 from customers.ingest import resync
@@ -146,7 +147,79 @@ def test_a_failing_event_is_retried_then_marked_failed(source, book, monkeypatch
         inbox_process()
     event = InboxEvent.objects.get()
     assert (event.status, event.attempts) == ("failed", services.MAX_ATTEMPTS)
-    assert event.error == "RuntimeError: core said nonsense"
+    assert event.error == "RuntimeError"  # messages may quote the values: never kept
+
+
+# ---- one bad event does not hold up the rest ---------------------------------------------
+
+
+def bypassing_the_api(source, seq, type_, payload) -> InboxEvent:
+    """An event stored without the API's checks (by SQL, an older version, a bug)."""
+    return InboxEvent.objects.create(
+        source=source,
+        event_id=f"raw-{seq}",
+        sequence=seq,
+        event_type=type_,
+        occurred_at=timezone.now(),
+        payload=payload,
+        body_digest="-",
+    )
+
+
+def test_a_poison_event_fails_alone_and_the_rest_flow_on(source, book, monkeypatch, caplog):
+    """A NUL in a customer reference broke the batch's lookup query, so every run of
+    process_inbox and sweep_inbox raised DataError and no event of any source was applied."""
+    from customers import tasks
+
+    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: None)
+    app = IntegrationSource.objects.create(code="app", name="App", kind="app")
+    ExternalIdentity.objects.create(source="app", external_id="U-BOB", customer=book[1])
+    poison = bypassing_the_api(
+        source, 1, "app.activity", {"customer_ref": "C-\x00ALICE-4401", "action": "login"}
+    )
+    store(source, [tx(2), other(3, "app.activity", {"customer_ref": "C-BOB", "action": "login"})])
+    store(app, [other(1, "app.activity", {"customer_ref": "U-BOB", "action": "login"})])
+    tasks.process_inbox()
+    poison.refresh_from_db()
+    assert (poison.status, poison.attempts) == ("failed", 1)  # refused values: at once
+    assert poison.error == "DataError value not storable"
+    assert InboxEvent.objects.filter(status="applied").count() == 3
+    assert Transaction.objects.count() == 1
+
+    # Another, in a transaction's text this time, met by the beat's sweep.
+    bypassing_the_api(source, 4, "transaction.posted", {**tx(4)["data"], "kind": "a\x00b"})
+    store(source, [tx(5)])
+    tasks.sweep_inbox()
+    assert dict(InboxEvent.objects.filter(source=source).values_list("sequence", "status")) == {
+        1: "failed", 2: "applied", 3: "applied", 4: "failed", 5: "applied",
+    }  # fmt: skip
+    assert "ALICE-4401" not in caplog.text  # nor in the logs
+
+
+def test_a_database_error_is_kept_without_the_values_it_quotes(source, book, monkeypatch, caplog):
+    """PostgreSQL's messages quote the values (a unique violation's key, say): the inbox keeps
+    the condition and the constraint, the log the code's path; neither the values."""
+    from customers.ingest import services
+
+    def clashing(event, batch):  # maps a reference that is mapped already
+        ref = event.payload["customer_ref"]
+        ExternalIdentity.objects.create(source="core", external_id=ref, customer=book[0])
+
+    monkeypatch.setitem(services.HANDLERS, "app.activity", clashing)
+    store(
+        source,
+        [
+            other(1, "app.activity", {"customer_ref": "C-ALICE", "action": "login"}),
+            tx(2),
+        ],
+    )
+    inbox_process()
+    failed, applied = InboxEvent.objects.order_by("sequence")
+    assert (failed.status, applied.status) == ("pending", "applied")  # a race may pass: again
+    assert failed.error.startswith("IntegrityError UniqueViolation 23505 customers_externalid")
+    assert "C-ALICE" not in failed.error
+    assert "inbox.apply_failed" in caplog.text and "clashing" in caplog.text
+    assert "C-ALICE" not in caplog.text
 
 
 def _events():
@@ -314,3 +387,20 @@ def test_a_worker_looks_again_after_applying_but_not_for_an_empty_kick(source, b
     store(source, [tx(1)])
     assert tasks.process_inbox() == 1
     assert naps == [tasks.IDLE_LINGER]  # then once more, for events stored meanwhile
+
+
+def test_a_feed_answer_nested_too_deep_is_a_resync_error(source, monkeypatch):
+    """json.loads raised RecursionError, which the sweep does not catch: the sources after
+    this one in its loop were not resynced."""
+    import io
+
+    from customers.ingest import signing
+
+    body = b"[" * 10_000 + b"]" * 10_000
+    answer = io.BytesIO(body)
+    answer.headers = signing.headers(source.secret, source.code, body)
+    monkeypatch.setattr(resync.urllib.request, "urlopen", lambda request, timeout: answer)
+    source.feed_url = "https://core.example.cn/feed"
+    source.save(update_fields=["feed_url"])
+    with pytest.raises(resync.ResyncError):
+        resync.resync_source(source=source)

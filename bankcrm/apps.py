@@ -11,9 +11,13 @@ class BankcrmConfig(AppConfig):
 
     def ready(self) -> None:
         from auditlog.registry import auditlog
+        from django.db.backends.signals import connection_created
 
         from bankcrm import signals  # noqa: F401 - registers receivers
+        from bankcrm.audit import reapply_audit_context
         from bankcrm.models import Branch, User
+
+        connection_created.connect(reapply_audit_context, dispatch_uid="bankcrm.audit.context")
 
         # Role changes are group-membership changes: record them as m2m changes.
         auditlog.register(User, m2m_fields={"groups"}, exclude_fields=["password", "last_login"])

@@ -5,6 +5,7 @@ connection's audit context set here."""
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 
+from bankcrm.dbsession import CONTEXT_SQL
 from bankcrm.models import AccessLog, SecurityEvent
 
 # Sent after a sensitive read is logged, with the AccessLog row's actor_id, action and
@@ -129,26 +130,45 @@ def log_bulk_changes(pairs, *, actor, remote_addr=None, additional_data=None) ->
 
 # ---- who is writing: context the database's audit triggers read ---------------------------
 
-_CONTEXT_SQL = (
-    "SELECT set_config('bankcrm.actor_id', %s, false), set_config('bankcrm.actor_label', %s,"
-    " false), set_config('bankcrm.ip', %s, false), set_config('bankcrm.request_id', %s, false)"
-)
-
 
 def set_audit_context(*, actor_id=None, label: str = "", ip=None, request_id: str = "") -> None:
     """Tell the data-change triggers (compliance migration 0002) who writes on this
     connection: a user, or a label such as `task:…` or `import:…`. Session settings on a
-    pooled connection: clear_audit_context() must follow."""
+    pooled connection: clear_audit_context() must follow.
+
+    The context is kept on Django's connection object as well, and put on the database
+    session again whenever Django connects anew: Celery's Django fix-up closes the
+    connection before each task, after the task's context was set (so a task's changes
+    were recorded as nobody's), and a pooled connection may change under a long task."""
     from django.db import connection
 
+    values = {"actor_id": actor_id, "label": label, "ip": ip, "request_id": request_id}
+    connection.bankcrm_audit_context = values
+    if connection.connection is not None:
+        _apply(connection, values)
+
+
+def _apply(connection, values: dict | None) -> None:
+    values = values or {}
+    actor_id = values.get("actor_id")
     with connection.cursor() as cursor:
         cursor.execute(
-            _CONTEXT_SQL,
-            [str(actor_id) if actor_id else "", label[:100], ip or "", request_id[:64]],
+            CONTEXT_SQL,
+            [
+                str(actor_id) if actor_id else "",
+                (values.get("label") or "")[:100],
+                values.get("ip") or "",
+                (values.get("request_id") or "")[:64],
+            ],
         )
-    connection.bankcrm_audit_context = {
-        "actor_id": actor_id, "label": label, "ip": ip, "request_id": request_id,
-    }  # fmt: skip
+
+
+def reapply_audit_context(sender, connection, **kwargs) -> None:
+    """django.db.backends.signals.connection_created: a new (or pooled) database session
+    gets the context its Django connection carries (bankcrm/apps.py connects this)."""
+    values = getattr(connection, "bankcrm_audit_context", None)
+    if values:
+        _apply(connection, values)
 
 
 def clear_audit_context() -> None:
@@ -157,8 +177,7 @@ def clear_audit_context() -> None:
     connection.bankcrm_audit_context = None
     if connection.connection is None:
         return  # nothing was written on a connection: nothing to clear
-    with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT_SQL, ["", "", "", ""])
+    _apply(connection, None)
 
 
 class audit_context:  # noqa: N801 - used as a context manager

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.crypto import refuse_shared_keys
+from bankcrm.dbsession import reset_pooled_session
 from bankcrm.env import (
     env_bool,
     env_choice,
@@ -151,6 +152,8 @@ if env_bool("DATABASE_POOL", True):
             "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
             "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
             "timeout": 10,
+            # A session back in the pool forgets its audit context (bankcrm/audit.py).
+            "reset": reset_pooled_session,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -21,6 +21,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def celery_worker(tmp_path):
     """Start `celery worker` as its own process, pointed at the test database; it sends
     messages with the file provider into tmp_path/outbox."""
+    yield from _worker(tmp_path, ["--pool", "solo"])
+
+
+@pytest.fixture
+def celery_prefork_worker(tmp_path):
+    """The same with the pool production runs (child processes), where Celery's Django
+    fix-up also closes the connection pool before every task."""
+    yield from _worker(tmp_path, ["--pool", "prefork", "--concurrency", "1"])
+
+
+def _worker(tmp_path, pool_options):
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     env = {
@@ -37,7 +48,7 @@ def celery_worker(tmp_path):
     process = subprocess.Popen(
         [
             sys.executable, "-m", "celery", "-A", "bankcrm", "worker",
-            "--pool", "solo", "--queues", queue, "--loglevel", "WARNING",
+            *pool_options, "--queues", queue, "--loglevel", "WARNING",
             "--without-heartbeat", "--without-gossip", "--without-mingle",
             "--hostname", f"{queue}@%h",
         ],
@@ -215,3 +226,30 @@ def test_customer_messages_wait_out_a_broker_outage_and_go_out_once(
         assert Notification.objects.filter(status="sent", attempts=1).count() == 2
     finally:
         app.conf.task_default_queue = "celery"
+
+
+def test_a_tasks_changes_are_recorded_as_the_tasks(celery_prefork_worker, desk, agent, customer):
+    """Celery's Django fix-up closes the database connection before each task, after the
+    task's audit context was set: the SLA sweep's escalations were recorded as nobody's.
+    The context now follows Django's connection onto whichever session it opens."""
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from compliance.models import DataChange
+    from service import services
+    from service.tasks import sweep_sla
+
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):
+        ticket = services.ticket_open(actor=agent, customer=customer, subject="卡被盗刷",
+                                      channel="phone", priority="P1")  # fmt: skip
+    sweep_sla.apply_async(queue=celery_prefork_worker)
+    escalated = DataChange.objects.filter(
+        table_name="service_ticket",
+        row_pk=str(ticket.pk),
+        op="U",
+        changes__has_key="escalation_level",
+    )
+    assert wait_for(escalated.exists), "the worker did not escalate the ticket within 30 s"
+    assert {row.actor_label for row in escalated} == {"task:service.tasks.sweep_sla"}

@@ -166,9 +166,17 @@ def test_unreadable_file_and_missing_columns_fail_clearly(importer, branch):
     )
     assert response.status_code == 400
     assert "Excel" in response.content.decode() or "无法读取" in response.content.decode()
-    batch = run_pending(upload(importer, "customers", "x.csv", b"name,tier\n\xe7\x8e\x8b,mass\n"))
-    assert batch.status == "failed"
-    assert "cif" in batch.failure and "branch_code" in batch.failure
+    # Columns missing: refused on upload, named as the template names them.
+    response = importer.post(
+        "/customers/imports/",
+        {
+            "kind": "customers",
+            "file": SimpleUploadedFile("x.csv", b"name,tier\n\xe7\x8e\x8b,mass\n"),
+        },
+    )
+    assert response.status_code == 400
+    assert "客户号" in response.content.decode() and "机构号" in response.content.decode()
+    assert not ImportBatch.objects.exists()
     wrong = importer.post(
         "/customers/imports/", {"kind": "customers", "file": SimpleUploadedFile("x.pdf", b"%PDF")}
     )
@@ -293,10 +301,44 @@ def test_only_importers_and_only_their_own_batches(client, login, rm, agent, bra
     assert client.post(f"/customers/imports/{batch.pk}/commit/").status_code == 404
 
 
-def test_template_download(importer):
-    body = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
-    assert body.startswith("cif,kind,number,")
+def test_template_headers_are_in_the_users_language_and_read_back(importer, branch, settings):
+    """Item 12: the template had English headers only, though Chinese ones were accepted."""
+    zh = importer.get("/customers/imports/template/customers.csv").content.decode("utf-8-sig")
+    assert zh.startswith("客户号,客户类型,姓名,拼音,")
+    importer.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    en = importer.get("/customers/imports/template/customers.csv").content.decode("utf-8-sig")
+    assert en.startswith("CIF number,Customer type,Name,Name in pinyin,")
+    holdings = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
+    assert holdings.startswith("CIF number,Product type,Account number,")
     assert importer.get("/customers/imports/template/other.csv").status_code == 404
+    # Either template, filled in, reads back.
+    for n, header in enumerate((zh, en)):
+        width = header.strip().count(",") + 1
+        row = [""] * width
+        row[0], row[2], row[14] = f"TPL{n}", "模板客户", "SH001"
+        content = (header.strip() + "\n" + ",".join(row) + "\n").encode()
+        batch = run_pending(upload(importer, "customers", f"t{n}.csv", content))
+        assert (batch.status, batch.valid_rows) == ("ready", 1), batch.errors
+
+
+def test_preview_and_errors_show_labels_not_code_names(importer, branch, rm, settings):
+    """Item 12: the preview and the error list showed national_id, rm_username, individual."""
+    batch = run_pending(upload(importer, "customers", "a.csv", CUSTOMERS_CSV.encode()))
+    page = importer.get(f"/customers/imports/{batch.pk}/").content.decode()
+    preview = page[page.index('data-testid="preview"') :]
+    errors = page[page.index('data-testid="errors"') :]
+    assert "证件号码" in preview and "客户经理" in preview and "个人" in preview
+    assert "大众" in preview and "富裕" in preview
+    assert "证件号码" in errors and "手机号" in errors
+    for code in ("national_id", "rm_username", "branch_code", ">individual<", ">mass<"):
+        assert code not in page, code
+    importer.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = importer.get(f"/customers/imports/{batch.pk}/").content.decode()
+    assert "ID number" in page and "Individual" in page and "Affluent" in page
+    assert "national_id" not in page
+    # The page lists every column with its format, in the user's language.
+    listing = importer.get("/customers/imports/").content.decode()
+    assert "Relationship manager" in listing and "Mass, Affluent, Private banking" in listing
 
 
 def test_import_list_query_count_is_constant(importer, django_assert_num_queries):

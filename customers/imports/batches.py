@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bankcrm import crypto, masking
-from bankcrm.audit import audit_context, log_bulk_changes
+from bankcrm.audit import audit_context
 from customers import access
 from customers.imports.files import (
     FileError,
@@ -312,7 +312,8 @@ def _commit(batch: ImportBatch) -> None:
     # Lines reported at the check are not reported again.
     reported = {error["line"] for error in batch.errors}
     start, position, chunk = batch.processed_rows, 0, []
-    # The rows are the uploader's writes in the audit trail.
+    # The rows are the uploader's writes in the audit trail: the data-change triggers record
+    # each created or changed row (masked), with the uploader, their IP and import:<id>.
     with audit_context(actor=user, label=f"import:{batch.pk}", ip=batch.uploaded_ip):
         for checked in iter_checked(batch, ctx):
             position += 1
@@ -418,7 +419,7 @@ def _apply_customers(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) -
         c.cif: c
         for c in Customer.objects.select_for_update().filter(cif__in=[v["cif"] for _l, v in rows])
     }
-    pairs, to_create, to_update, unchanged = [], [], [], 0
+    to_create, to_update, unchanged = [], [], 0
     for line, values in rows:
         old = existing.get(values["cif"])
         if old is not None and not ctx.covers(old.branch_id):
@@ -429,7 +430,6 @@ def _apply_customers(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) -
             to_create.append(new)
         elif _differs(old, new, [*CUSTOMER_FIELDS, "national_id", "mobile", "email"]):
             to_update.append(new)
-            pairs.append((old, new))
         else:
             unchanged += 1
     if to_create:
@@ -442,11 +442,6 @@ def _apply_customers(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) -
             [*CUSTOMER_FIELDS, "national_id", "national_id_index", "national_id_masked",
              "mobile", "mobile_index", "mobile_masked", "email", "email_masked", "updated_at"],
         )  # fmt: skip
-    log_bulk_changes(
-        [(None, obj) for obj in to_create] + pairs,
-        actor=batch.uploaded_by, remote_addr=batch.uploaded_ip,
-        additional_data={"import_batch": batch.pk},
-    )  # fmt: skip
     outcome.created += len(to_create)
     outcome.updated += len(to_update)
     outcome.unchanged += unchanged
@@ -469,7 +464,7 @@ def _apply_holdings(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) ->
         a.number_index: a
         for a in Account.objects.select_for_update().filter(number_index__in=indexes.values())
     }
-    pairs, to_create, to_update, unchanged = [], [], [], 0
+    to_create, to_update, unchanged = [], [], 0
     for line, values in rows:
         customer_id = customers.get(values["cif"])
         old = existing.get(indexes[values["number"]])
@@ -484,18 +479,12 @@ def _apply_holdings(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) ->
             to_create.append(new)
         elif _differs(old, new, HOLDING_FIELDS):
             to_update.append(new)
-            pairs.append((old, new))
         else:
             unchanged += 1
     if to_create:
         Account.objects.bulk_create(to_create)
     if to_update:
         Account.objects.bulk_update(to_update, [*HOLDING_FIELDS, "number_masked"])
-    log_bulk_changes(
-        [(None, obj) for obj in to_create] + pairs,
-        actor=batch.uploaded_by, remote_addr=batch.uploaded_ip,
-        additional_data={"import_batch": batch.pk},
-    )  # fmt: skip
     outcome.created += len(to_create)
     outcome.updated += len(to_update)
     outcome.unchanged += unchanged

@@ -16,6 +16,7 @@ from django.utils import timezone
 from bankcrm import crypto
 from bankcrm.celery import app as celery_app
 from bankcrm.roles import Role
+from compliance.models import DataChange
 from customers import berka, imports, simulator, tasks
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
@@ -88,7 +89,9 @@ C0010,陈十二,,,SH001,,mass,,
 """
 
 
-def test_upload_check_preview_and_commit_with_per_row_errors(importer, branch, rm, other_branch):
+def test_upload_check_preview_and_commit_with_per_row_errors(
+    importer, branch, rm, other_branch, branch_manager
+):
     batch = run_pending(upload(importer, "customers", "客户.csv", CUSTOMERS_CSV.encode()))
     assert batch.status == "ready"
     assert (batch.total_rows, batch.valid_rows, batch.error_rows) == (11, 2, 9)
@@ -116,9 +119,13 @@ def test_upload_check_preview_and_commit_with_per_row_errors(importer, branch, r
     assert (first.primary_rm, first.tier, first.tags) == (rm, "affluent", ["代发工资", "高净值"])
     assert first.national_id == "11010519491231002X" and first.mobile == "+8613812345678"
     assert first.birth_date.isoformat() == "1949-12-31"  # taken from the ID number
-    entries = LogEntry.objects.filter(additional_data__import_batch=batch.pk)
-    assert entries.count() == 2
-    assert "11010519491231002X" not in str(list(entries.values_list("changes", flat=True)))
+    # One audit row per customer written, as the uploader's, from their address, masked.
+    rows = DataChange.objects.filter(actor_label=f"import:{batch.pk}")
+    assert {(r.table_name, r.op, r.actor_id, r.ip_address) for r in rows} == {
+        ("customers_customer", "I", branch_manager.pk, "127.0.0.1")
+    }
+    assert rows.count() == 2
+    assert "11010519491231002X" not in str(list(rows.values_list("changes", flat=True)))
 
 
 def test_reimport_is_idempotent_and_empty_cells_keep_values(importer, branch, rm):
@@ -135,8 +142,8 @@ def test_reimport_is_idempotent_and_empty_cells_keep_values(importer, branch, rm
     assert first.tier == "private"
     assert first.mobile == "+8613812345678"  # empty cell: kept
     assert first.primary_rm == rm  # no RM column: kept
-    update = LogEntry.objects.get(additional_data__import_batch=batch.pk)
-    assert update.changes["tier"] == ["affluent", "private"]
+    update = DataChange.objects.get(actor_label=f"import:{batch.pk}")
+    assert (update.op, update.changes["tier"]) == ("U", ["affluent", "private"])
 
 
 def test_excel_and_gb18030_files_with_chinese_headers(importer, branch):

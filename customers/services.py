@@ -1,7 +1,6 @@
 """State changes of customer data. Each runs in a transaction; django-auditlog records the
 model changes (identifiers appear only masked), and sensitive reads go to the access log."""
 
-import re
 from datetime import timedelta
 
 from django.db import transaction
@@ -206,12 +205,13 @@ def import_upload(request, *, kind: str, upload) -> ImportBatch:
     what is wrong at once; it never quotes the file."""
     from bankcrm.audit import client_ip
     from customers import imports, tasks
+    from customers.imports.rows import UNSTORABLE
 
     content, total = imports.read_upload(upload.name, upload, kind=kind)
     batch = ImportBatch.objects.create(
         kind=kind,
         # The name is the browser's: nothing PostgreSQL cannot store.
-        file_name=re.sub("[\x00\ud800-\udfff]", "", upload.name)[:200],
+        file_name=UNSTORABLE.sub("", upload.name)[:200],
         content=content,
         total_rows=total,
         uploaded_by=request.user,

@@ -190,7 +190,7 @@ class RowError(Exception):
 
 
 # PostgreSQL text cannot hold NUL; lone surrogates cannot be encoded to UTF-8.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def check_cells(raw: dict[str, str]) -> None:
@@ -201,7 +201,7 @@ def check_cells(raw: dict[str, str]) -> None:
                 _("The cell has %(len)s characters; at most %(max)s.")
                 % {"len": f"{len(value):,}", "max": f"{files.MAX_CELL_CHARS:,}"},
             )
-        if _UNSTORABLE.search(value):
+        if UNSTORABLE.search(value):
             raise RowError(
                 column, _("The cell holds a character that cannot be stored (NUL or broken).")
             )

@@ -168,10 +168,16 @@ def _xlsx_lines(data: bytes) -> Iterator[tuple[int, list[str]]]:
     line, book = 0, None
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        for line, row in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
+        sheet = book.worksheets[0]
+        # openpyxl pads every row to the width the sheet declares (up to 16,384 columns).
+        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+        for line, row in enumerate(sheet.iter_rows(max_col=width, values_only=True), start=1):
             if line > MAX_LINES:
                 raise too_many_rows()
-            yield line, ["" if v is None else _cell(v) for v in row[:MAX_COLUMNS]]
+            if row.count(None) == len(row):  # blank (often padding): skipped cheaply
+                yield line, []
+            else:
+                yield line, ["" if v is None else _cell(v) for v in row]
     except FileError:
         raise
     except Exception as exc:  # openpyxl raises many types for a damaged file

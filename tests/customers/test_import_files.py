@@ -363,3 +363,22 @@ def test_the_upload_still_checks_its_csrf_token(login, branch_manager, branch):
          "file": SimpleUploadedFile("f.csv", (HEADER + "C1,张三,SH001\n").encode())},
     )  # fmt: skip
     assert response.status_code == 302
+
+
+def test_a_sheet_declaring_a_huge_range_costs_only_its_cells():
+    """openpyxl pads every row to the sheet's declared range (here 16,384 columns and 20,000
+    rows for two rows of data: 4 million cells read and converted); the padding is neither
+    read wide nor converted."""
+    plain = workbook([["cif", "name", "branch_code"], ["X1", "名", "SH001"]])
+    with zipfile.ZipFile(io.BytesIO(plain)) as source:
+        sheet = source.read("xl/worksheets/sheet1.xml").decode()
+    sheet = sheet.replace('<dimension ref="A1:C2" />', '<dimension ref="A1:XFD20000" />')
+    far = '<row r="20000"><c r="A20000" t="inlineStr"><is><t>X2</t></is></c></row>'
+    sheet = sheet.replace("</sheetData>", far + "</sheetData>")
+    header, records = files.xlsx_records(rezip(plain, {"xl/worksheets/sheet1.xml": sheet.encode()}))
+    records = [(line, cells) for line, cells in records if cells]
+    assert header[:3] == ["cif", "name", "branch_code"]
+    assert [(line, cells[:3]) for line, cells in records] == [
+        (2, ["X1", "名", "SH001"]), (20000, ["X2", "", ""]),
+    ]  # fmt: skip
+    assert len(header) <= files.MAX_COLUMNS

@@ -231,6 +231,17 @@ def imports_cover_all_branches(user) -> bool:
     return user.has_role(Role.ADMIN) or user.is_superuser
 
 
+def import_branch_ids(user) -> frozenset[int] | None:
+    """The branches whose customers an import by `user` may create or change: None for
+    every branch (admins), the user's own for a branch manager, none for anyone else. A row
+    for a customer outside them is refused, never moved into the importer's branch."""
+    if imports_cover_all_branches(user):
+        return None
+    if user.has_role(Role.BRANCH_MANAGER) and user.branch_id:
+        return frozenset([user.branch_id])
+    return frozenset()
+
+
 def can_import(user) -> bool:
     """Bulk loads are back-office work: branch managers (their branch) and admins."""
     return user.has_role(Role.BRANCH_MANAGER) or imports_cover_all_branches(user)

@@ -5,6 +5,7 @@ from django.utils.translation import pgettext
 
 from bankcrm.forms import BoundedDateField
 from bankcrm.validators import normalise_mobile
+from customers import imports
 from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
 
 
@@ -194,22 +195,34 @@ class RiskQuestionnaireForm(BootstrapMixin, forms.Form):
 
 
 class ImportUploadForm(BootstrapMixin, forms.Form):
-    MAX_BYTES = 50 * 1024 * 1024
-
     kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportBatch.Kind.choices)
-    file = forms.FileField(
-        label=_("File"),
-        help_text=_("CSV (UTF-8 or GB18030, comma or semicolon separated) or Excel .xlsx, "
-                    "up to 50 MB, with a header row."),
-    )  # fmt: skip
+    file = forms.FileField(label=_("File"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _(
+            "CSV (UTF-8 or GB18030; comma, semicolon or tab separated) or Excel .xlsx (its "
+            "first sheet), with a header row. At most %(mb)s MB, %(rows)s rows and "
+            "%(chars)s characters a cell."
+        ) % {
+            "mb": imports.MAX_UPLOAD_BYTES // (1024 * 1024),
+            "rows": f"{imports.MAX_ROWS:,}",
+            "chars": f"{imports.MAX_CELL_CHARS:,}",
+        }
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
             raise ValidationError(_("Upload a .csv or .xlsx file."), code="extension")
-        if upload.size > self.MAX_BYTES:
-            raise ValidationError(_("The file is larger than 50 MB."), code="size")
+        if upload.size > imports.MAX_UPLOAD_BYTES:
+            raise ValidationError(too_large(), code="size")
         return upload
+
+
+def too_large() -> str:
+    return _("The file is larger than %(mb)s MB.") % {
+        "mb": imports.MAX_UPLOAD_BYTES // (1024 * 1024)
+    }
 
 
 class DelegationForm(BootstrapMixin, forms.Form):

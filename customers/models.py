@@ -648,6 +648,9 @@ class ImportBatch(models.Model):
         CANCELLED = "cancelled", _("Discarded")
 
     ACTIVE = (Status.PENDING, Status.VALIDATING, Status.COMMIT_PENDING, Status.COMMITTING)
+    # The owner may discard a batch until it is finished, stuck ones included; a batch stopped
+    # while committing keeps the rows it had already written.
+    DISCARDABLE = (*ACTIVE, Status.READY, Status.FAILED)
 
     kind = models.CharField(_("type"), max_length=12, choices=Kind)
     file_name = models.CharField(_("file"), max_length=200)
@@ -678,6 +681,11 @@ class ImportBatch(models.Model):
     preview = models.JSONField(_("preview"), default=list, blank=True)
     failure = models.CharField(_("failure"), max_length=300, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # The uploader's language: the worker writes the row errors in it.
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    # Workers that have taken the batch in its current phase; claim() fails the batch
+    # instead of handing it out again once a phase has had imports.MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     class Meta:
         verbose_name = _("import")
@@ -700,10 +708,10 @@ class ImportBatch(models.Model):
         return self.status in self.ACTIVE
 
     @property
-    def preview_columns(self) -> list[str]:
-        from customers.imports import PREVIEW_COLUMNS
-
-        return PREVIEW_COLUMNS[self.kind]
+    def commit_started(self) -> bool:
+        """Whether a commit has written (or skipped) rows: a discarded batch may have."""
+        counts = (self.created_count, self.updated_count, self.unchanged_count, self.skipped_count)
+        return any(counts)
 
     @property
     def percent(self) -> int:

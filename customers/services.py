@@ -4,7 +4,7 @@ model changes (identifiers appear only masked), and sensitive reads go to the ac
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bankcrm.audit import record_access, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
@@ -206,19 +206,23 @@ def delegations_record_expired(*, now=None, lookback=timedelta(days=7)) -> int:
 
 @transaction.atomic
 def import_upload(request, *, kind: str, upload) -> ImportBatch:
-    """Store the file encrypted and queue the check; FileError if it cannot be read."""
+    """Store the file encrypted and queue the check. A CSV file is read through first and an
+    Excel file's zip directory looked at (nothing is decompressed here), so FileError names
+    what is wrong at once; it never quotes the file."""
     from bankcrm.audit import client_ip
     from customers import imports, tasks
+    from customers.imports.rows import UNSTORABLE
 
-    text = imports.read_upload(upload.name, upload.read())
-    total = imports.count_rows(text)
+    content, total = imports.read_upload(upload.name, upload, kind=kind)
     batch = ImportBatch.objects.create(
         kind=kind,
-        file_name=upload.name[:200],
-        content=text,
+        # The name is the browser's: nothing PostgreSQL cannot store.
+        file_name=UNSTORABLE.sub("", upload.name)[:200],
+        content=content,
         total_rows=total,
         uploaded_by=request.user,
         uploaded_ip=client_ip(request),
+        language=translation.get_language() or "",
     )
     tasks.enqueue(batch)
     return batch
@@ -252,10 +256,13 @@ def import_commit(request, batch: ImportBatch) -> bool:
 
 @transaction.atomic
 def import_discard(request, batch: ImportBatch) -> bool:
+    """Discard the batch in any state until it is finished, stuck ones included. A worker
+    still on it stops at its next chunk; a commit waits for the chunk in progress (it holds
+    the batch's row), and rows already written stay, with their audit rows."""
     before = batch.status
-    discarded = ImportBatch.objects.filter(
-        pk=batch.pk, status__in=[ImportBatch.Status.READY, ImportBatch.Status.FAILED]
-    ).update(status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now())
+    discarded = ImportBatch.objects.filter(pk=batch.pk, status__in=ImportBatch.DISCARDABLE).update(
+        status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now()
+    )
     if discarded:
         batch.refresh_from_db()
         _log_import_decision(request, batch, before)

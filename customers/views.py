@@ -1,3 +1,4 @@
+import csv
 import json
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm import masking
@@ -15,7 +17,7 @@ from bankcrm.audit import record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog, User
 from bankcrm.roles import Role
-from customers import access, selectors, services
+from customers import access, imports, selectors, services
 from customers.forms import (
     ConsentForm,
     ContactForm,
@@ -27,8 +29,9 @@ from customers.forms import (
     RiskQuestionnaireForm,
     SearchForm,
     TransactionFilterForm,
+    too_large,
 )
-from customers.imports import TEMPLATES, FileError
+from customers.imports import FileError
 from customers.models import CustomerDelegation, RiskQuestionnaire
 from customers.panels import panels_for
 
@@ -375,25 +378,54 @@ def delegation_revoke(request, pk, delegation_pk):
 # ---- imports ------------------------------------------------------------------------------
 
 
+# Form fields and multipart boundaries besides the file.
+_UPLOAD_SLACK = 1024 * 1024
+
+
+@csrf_exempt  # checked below, once the upload's size is bounded (the check reads the body)
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_list(request):
     access.require(access.can_import(request.user))
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        limit = imports.MAX_UPLOAD_BYTES + _UPLOAD_SLACK
         try:
-            batch = services.import_upload(
-                request, kind=form.cleaned_data["kind"], upload=form.cleaned_data["file"]
-            )
-        except FileError as exc:
-            form.add_error("file", str(exc))
-        else:
-            return redirect("customers:import-detail", pk=batch.pk)
-    batches = access.imports_for_user(request.user)[:20]
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "customers/imports.html", {"form": form, "batches": batches}, status=status
-    )
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:  # refused before a byte of the body is read
+            return _import_page(request, ImportUploadForm(), upload_error=too_large(), status=413)
+        request.upload_handlers.insert(0, imports.UploadLimitHandler(request, limit=limit))
+    return _import_list(request)
+
+
+@csrf_protect
+def _import_list(request):
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if request.upload_handlers[0].exceeded:  # a body without a length, cut off
+            return _import_page(request, ImportUploadForm(), upload_error=too_large(), status=413)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                batch = services.import_upload(
+                    request, kind=form.cleaned_data["kind"], upload=upload
+                )
+            except FileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                return redirect("customers:import-detail", pk=batch.pk)
+    return _import_page(request, form, status=400 if request.method == "POST" else 200)
+
+
+def _import_page(request, form, *, status: int, upload_error: str = ""):
+    context = {
+        "form": form,
+        "upload_error": upload_error,
+        "batches": access.imports_for_user(request.user)[:20],
+        "columns": {kind: imports.column_help(kind) for kind in imports.COLUMNS},
+    }
+    return render(request, "customers/imports.html", context, status=status)
 
 
 @login_required
@@ -401,7 +433,14 @@ def import_list(request):
 def import_detail(request, pk):
     batch = access.import_for_user(request.user, pk)
     template = "customers/_import_status.html" if request.htmx else "customers/import_detail.html"
-    return render(request, template, {"batch": batch})
+    header, rows = imports.preview_table(batch)
+    context = {
+        "batch": batch,
+        "preview_header": header,
+        "preview_rows": rows,
+        "labels": imports.column_labels(batch.kind),
+    }
+    return render(request, template, context)
 
 
 @login_required
@@ -419,21 +458,31 @@ def import_commit(request, pk):
 @require_POST
 def import_discard(request, pk):
     batch = access.import_for_user(request.user, pk)
-    if services.import_discard(request, batch):
-        messages.success(request, _("The file was discarded; nothing was imported."))
+    if not services.import_discard(request, batch):
+        messages.error(request, _("This import has finished; there is nothing to discard."))
+    elif batch.created_count or batch.updated_count:
+        messages.warning(
+            request,
+            _(
+                "The import was stopped. The %(n)s rows it had already created or changed stay, "
+                "with their audit entries; the rest of the file was not imported."
+            )
+            % {"n": batch.created_count + batch.updated_count},
+        )
     else:
-        messages.error(request, _("Only a file that has not been imported can be discarded."))
+        messages.success(request, _("The file was discarded; nothing was imported."))
     return redirect("customers:import-list")
 
 
 @login_required
 @require_GET
 def import_template(request, kind):
+    """An empty file with the headers in the user's language (both languages read back)."""
     access.require(access.can_import(request.user))
-    if kind not in TEMPLATES:
+    if kind not in imports.COLUMNS:
         raise Http404
-    response = HttpResponse(
-        "\ufeff" + ",".join(TEMPLATES[kind]) + "\r\n", content_type="text/csv; charset=utf-8"
-    )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
+    csv.writer(response).writerow(imports.template_header(kind))
     response["Content-Disposition"] = f'attachment; filename="bankcrm-{kind}-template.csv"'
     return response

@@ -96,7 +96,7 @@ def test_branch_manager_imports_after_checking_the_preview(
         page.click("[data-testid=upload-form] button[type=submit]")
         page.wait_for_selector("[data-testid=import-status][data-status=ready]")
         assert page.inner_text("[data-testid=valid-rows]") == "2"
-        assert "national_id" in page.inner_text("[data-testid=errors]")
+        assert "证件号码" in page.inner_text("[data-testid=errors]")  # the label, not national_id
         assert "110***********002X" in page.inner_text("[data-testid=preview]")
         screenshot(page, "import-preview")
         page.click("[data-testid=commit]")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from bankcrm import crypto
 from bankcrm.celery import app as celery_app
 from bankcrm.roles import Role
+from compliance.models import DataChange
 from customers import berka, imports, simulator, tasks
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
@@ -88,7 +89,9 @@ C0010,陈十二,,,SH001,,mass,,
 """
 
 
-def test_upload_check_preview_and_commit_with_per_row_errors(importer, branch, rm, other_branch):
+def test_upload_check_preview_and_commit_with_per_row_errors(
+    importer, branch, rm, other_branch, branch_manager
+):
     batch = run_pending(upload(importer, "customers", "客户.csv", CUSTOMERS_CSV.encode()))
     assert batch.status == "ready"
     assert (batch.total_rows, batch.valid_rows, batch.error_rows) == (11, 2, 9)
@@ -116,9 +119,13 @@ def test_upload_check_preview_and_commit_with_per_row_errors(importer, branch, r
     assert (first.primary_rm, first.tier, first.tags) == (rm, "affluent", ["代发工资", "高净值"])
     assert first.national_id == "11010519491231002X" and first.mobile == "+8613812345678"
     assert first.birth_date.isoformat() == "1949-12-31"  # taken from the ID number
-    entries = LogEntry.objects.filter(additional_data__import_batch=batch.pk)
-    assert entries.count() == 2
-    assert "11010519491231002X" not in str(list(entries.values_list("changes", flat=True)))
+    # One audit row per customer written, as the uploader's, from their address, masked.
+    rows = DataChange.objects.filter(actor_label=f"import:{batch.pk}")
+    assert {(r.table_name, r.op, r.actor_id, r.ip_address) for r in rows} == {
+        ("customers_customer", "I", branch_manager.pk, "127.0.0.1")
+    }
+    assert rows.count() == 2
+    assert "11010519491231002X" not in str(list(rows.values_list("changes", flat=True)))
 
 
 def test_reimport_is_idempotent_and_empty_cells_keep_values(importer, branch, rm):
@@ -135,8 +142,8 @@ def test_reimport_is_idempotent_and_empty_cells_keep_values(importer, branch, rm
     assert first.tier == "private"
     assert first.mobile == "+8613812345678"  # empty cell: kept
     assert first.primary_rm == rm  # no RM column: kept
-    update = LogEntry.objects.get(additional_data__import_batch=batch.pk)
-    assert update.changes["tier"] == ["affluent", "private"]
+    update = DataChange.objects.get(actor_label=f"import:{batch.pk}")
+    assert (update.op, update.changes["tier"]) == ("U", ["affluent", "private"])
 
 
 def test_excel_and_gb18030_files_with_chinese_headers(importer, branch):
@@ -166,9 +173,17 @@ def test_unreadable_file_and_missing_columns_fail_clearly(importer, branch):
     )
     assert response.status_code == 400
     assert "Excel" in response.content.decode() or "无法读取" in response.content.decode()
-    batch = run_pending(upload(importer, "customers", "x.csv", b"name,tier\n\xe7\x8e\x8b,mass\n"))
-    assert batch.status == "failed"
-    assert "cif" in batch.failure and "branch_code" in batch.failure
+    # Columns missing: refused on upload, named as the template names them.
+    response = importer.post(
+        "/customers/imports/",
+        {
+            "kind": "customers",
+            "file": SimpleUploadedFile("x.csv", b"name,tier\n\xe7\x8e\x8b,mass\n"),
+        },
+    )
+    assert response.status_code == 400
+    assert "客户号" in response.content.decode() and "机构号" in response.content.decode()
+    assert not ImportBatch.objects.exists()
     wrong = importer.post(
         "/customers/imports/", {"kind": "customers", "file": SimpleUploadedFile("x.pdf", b"%PDF")}
     )
@@ -194,6 +209,9 @@ def test_holdings_need_a_customer_in_the_branch(importer, branch, other_branch):
     loan = Account.objects.get(customer=mine)
     assert (loan.principal, loan.balance, loan.overdue_days) == (100000, 80000, 15)
     assert loan.number == "6222000011112222" and loan.number_masked.endswith("2222")
+    # The same file again changes nothing.
+    again = commit(importer, run_pending(upload(importer, "holdings", "h.csv", csv_text.encode())))
+    assert (again.created_count, again.updated_count, again.unchanged_count) == (0, 0, 1)
 
 
 @pytest.mark.skipif(not BERKA.exists(), reason="the Berka data set is not beside the checkout")
@@ -213,10 +231,6 @@ def test_berka_clients_accounts_loans_and_cards(importer, client, branch, tmp_pa
     batch = commit(importer, batch)
     assert batch.created_count == counts["accounts"] + counts["loans"] + counts["cards"]
     assert Account.objects.filter(kind="loan", currency="CZK").count() == 682
-    # The same files again: nothing changes.
-    again = commit(importer, run_pending(upload(importer, "holdings", "h.csv",
-                                                holdings_csv.read_bytes())))  # fmt: skip
-    assert (again.created_count, again.updated_count) == (0, 0)
     # A Berka customer with a loan on the 360 page of the branch manager.
     owner = Account.objects.filter(kind="loan").select_related("customer").first().customer
     page = importer.get(f"/customers/{owner.pk}/").content.decode()
@@ -293,10 +307,44 @@ def test_only_importers_and_only_their_own_batches(client, login, rm, agent, bra
     assert client.post(f"/customers/imports/{batch.pk}/commit/").status_code == 404
 
 
-def test_template_download(importer):
-    body = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
-    assert body.startswith("cif,kind,number,")
+def test_template_headers_are_in_the_users_language_and_read_back(importer, branch, settings):
+    """Item 12: the template had English headers only, though Chinese ones were accepted."""
+    zh = importer.get("/customers/imports/template/customers.csv").content.decode("utf-8-sig")
+    assert zh.startswith("客户号,客户类型,姓名,拼音,")
+    importer.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    en = importer.get("/customers/imports/template/customers.csv").content.decode("utf-8-sig")
+    assert en.startswith("CIF number,Customer type,Name,Name in pinyin,")
+    holdings = importer.get("/customers/imports/template/holdings.csv").content.decode("utf-8-sig")
+    assert holdings.startswith("CIF number,Product type,Account number,")
     assert importer.get("/customers/imports/template/other.csv").status_code == 404
+    # Either template, filled in, reads back.
+    for n, header in enumerate((zh, en)):
+        width = header.strip().count(",") + 1
+        row = [""] * width
+        row[0], row[2], row[14] = f"TPL{n}", "模板客户", "SH001"
+        content = (header.strip() + "\n" + ",".join(row) + "\n").encode()
+        batch = run_pending(upload(importer, "customers", f"t{n}.csv", content))
+        assert (batch.status, batch.valid_rows) == ("ready", 1), batch.errors
+
+
+def test_preview_and_errors_show_labels_not_code_names(importer, branch, rm, settings):
+    """Item 12: the preview and the error list showed national_id, rm_username, individual."""
+    batch = run_pending(upload(importer, "customers", "a.csv", CUSTOMERS_CSV.encode()))
+    page = importer.get(f"/customers/imports/{batch.pk}/").content.decode()
+    preview = page[page.index('data-testid="preview"') :]
+    errors = page[page.index('data-testid="errors"') :]
+    assert "证件号码" in preview and "客户经理" in preview and "个人" in preview
+    assert "大众" in preview and "富裕" in preview
+    assert "证件号码" in errors and "手机号" in errors
+    for code in ("national_id", "rm_username", "branch_code", ">individual<", ">mass<"):
+        assert code not in page, code
+    importer.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = importer.get(f"/customers/imports/{batch.pk}/").content.decode()
+    assert "ID number" in page and "Individual" in page and "Affluent" in page
+    assert "national_id" not in page
+    # The page lists every column with its format, in the user's language.
+    listing = importer.get("/customers/imports/").content.decode()
+    assert "Relationship manager" in listing and "Mass, Affluent, Private banking" in listing
 
 
 def test_import_list_query_count_is_constant(importer, django_assert_num_queries):

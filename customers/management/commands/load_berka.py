@@ -45,11 +45,11 @@ class Command(BaseCommand):
         self.stdout.write(", ".join(f"{k} {v:,}" for k, v in result.items()))
 
     def _import(self, kind: str, path: Path, user) -> None:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as upload:  # read as an upload is
+            content, total = imports.read_upload(path.name, upload, kind=kind)
         batch = ImportBatch.objects.create(
-            kind=kind, file_name=path.name, content=text, total_rows=imports.count_rows(text),
-            uploaded_by=user,
-        )  # fmt: skip
+            kind=kind, file_name=path.name, content=content, total_rows=total, uploaded_by=user
+        )
         imports.validate(batch.pk)
         batch.refresh_from_db()
         if batch.status != ImportBatch.Status.READY:

@@ -162,15 +162,15 @@ def _rng(seed: int, *parts: int) -> random.Random:
     return random.Random(value)
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
+
+
 def _luhn_complete(digits: str) -> str:
     """`digits` and their Luhn check digit, as stdnum.luhn computes it (a test holds them
-    equal); stdnum's general mod-N version took 40 µs a number, 10 s of the load."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 0:  # doubled: the check digit will stand to their right
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
+    equal); stdnum's general mod-N version took 40 µs a number, 10 s of the load. The
+    digits doubled are those at even distances from the end, where the check digit goes."""
+    total = sum(map(_DOUBLED.__getitem__, map(int, digits[-1::-2])))
+    total += sum(map(int, digits[-2::-2]))
     return digits + str(-total % 10)
 
 
@@ -292,6 +292,7 @@ class DemoSeeder:
         self.report = SeedReport()
         self.addresses, self.companies = _faker_pools(seed)
         self.couples: list[tuple[dict, dict]] = []  # spouses, paired by seed_households
+        self.households: dict[int, int] = {}  # customer index: household id
         self.ring = crypto.keyring()
         self.today = timezone.localdate()
         self.now = timezone.now()
@@ -418,16 +419,17 @@ class DemoSeeder:
                 return number
             seq += 2  # keeps the sex digit
 
-    def _customer_row(self, person: dict, rms_by_branch, demo_users) -> tuple:
+    def customer_row(self, person: dict) -> list:
+        """Customer `person`'s row of CUSTOMER_COLUMNS, identifiers sealed."""
         rng = person["rng"]
         i = person["i"]
         rm_id = None
         if i < DEMO_RM_BOOKS["rm"]:
-            rm_id = demo_users["rm"].pk
+            rm_id = self.demo_rms["rm"]
         elif i < sum(DEMO_RM_BOOKS.values()):
-            rm_id = demo_users["rm2"].pk
+            rm_id = self.demo_rms["rm2"]
         elif rng.random() < 0.92:
-            rm_id = rng.choice(rms_by_branch[person["branch"]])
+            rm_id = rng.choice(self.rms_by_branch[person["branch"]])
         tier_roll = rng.random()
         tier = "private" if tier_roll < 0.02 else "affluent" if tier_roll < 0.15 else "mass"
         lifecycle = rng.choices(["active", "dormant", "prospect", "closed"], [82, 10, 5, 3])[0]
@@ -449,7 +451,7 @@ class DemoSeeder:
             )[0]
             risk_expires = self.today + timedelta(days=rng.randrange(-60, 365))
         created = self.now - timedelta(days=rng.randrange(30, 3650))
-        return (
+        return [
             core_customer_ref(i),
             "corporate" if person["corporate"] else "individual",
             person["name"],
@@ -467,7 +469,7 @@ class DemoSeeder:
             _enc(rng.choice(self.addresses), Customer, "address", self.ring),
             "" if person["corporate"] else rng.choice(OCCUPATIONS),
             rng.choice(self.companies) if not person["corporate"] and rng.random() < 0.6 else "",
-            None,  # branch_id, filled by the caller
+            self.branch_ids[person["branch"]],
             rm_id,
             lifecycle,
             kyc_status,
@@ -481,7 +483,9 @@ class DemoSeeder:
             "" if person["corporate"] else rng.choice(["single", "married", "married", "married"]),
             risk_level,
             risk_expires,
-        )
+            person["pk"],
+            self.households.get(i),
+        ]
 
     @staticmethod
     def _income_band(rng: random.Random, tier: str) -> str:
@@ -513,25 +517,20 @@ class DemoSeeder:
         self.report.skipped_customers = len(people) - len(new_people)
         return new_people
 
-    def seed_customers(self, people: list[dict], branches, rms_by_branch, demo_users) -> None:
+    def seed_customers(self, people: list[dict]) -> None:
         """The customers, their households and their keys in core banking and the app."""
         self.progress(f"customers: writing {len(people):,}")
-        households = self.seed_households(people)
-        branch_ids = {code: b.pk for code, b in branches.items()}
+        self.households = self.seed_households(people)
         with connection.cursor() as cursor:
-            for person, pk in zip(
-                people, _allocate_ids(cursor, "customers_customer", len(people)), strict=True
-            ):
+            ids = _allocate_ids(cursor, "customers_customer", len(people))
+            for person, pk in zip(people, ids, strict=True):
                 person["pk"] = pk
             with cursor.copy(
                 f"COPY customers_customer ({', '.join(self.CUSTOMER_COLUMNS)}) FROM STDIN"
             ) as copy:
                 for n, person in enumerate(people, 1):
-                    row = list(self._customer_row(person, rms_by_branch, demo_users))
-                    row[17] = branch_ids[person["branch"]]
-                    row += [person["pk"], households.get(person["i"])]
-                    person["row"] = row
-                    copy.write_row(row)
+                    person["row"] = self.customer_row(person)
+                    copy.write_row(person["row"])
                     if n % 20000 == 0:
                         self.progress(f"customers: {n:,}")
             with cursor.copy(
@@ -574,17 +573,24 @@ class DemoSeeder:
         "currency", "balance", "credit_limit", "overdue_days", "opened_on", "matures_on",
         "status", "risk_level",
     )  # fmt: skip
+    OTHER_KINDS = ["time_deposit", "loan", "card", "wealth"]
+    EXTRA_ACCOUNTS = (0, 1, 1, 2, 3)
 
-    def _accounts_of(self, person: dict) -> list[list]:
-        """Customer `person`'s accounts as rows of ACCOUNT_COLUMNS (id still None)."""
+    def _account_count(self, person: dict) -> int:
+        """How many accounts `person` has (the first draws of _holdings)."""
+        return 1 + _rng(self.seed, person["i"], 1).choice(self.EXTRA_ACCOUNTS)
+
+    def holdings(self, person: dict) -> tuple[list[list], list[tuple]]:
+        """Customer `person`'s accounts (rows of ACCOUNT_COLUMNS) and the transactions of
+        their current and card accounts; a current account's balance covers its history."""
         rng = _rng(self.seed, person["i"], 1)
         kinds = ["current"]
-        kinds += rng.sample(["time_deposit", "loan", "card", "wealth"], rng.choice((0, 1, 1, 2, 3)))
+        kinds += rng.sample(self.OTHER_KINDS, rng.choice(self.EXTRA_ACCOUNTS))
         tier = person["row"][22]
         scale = {"mass": 1, "affluent": 8, "private": 60}[tier]
         opened_base = person["row"][24].astimezone(SHANGHAI).date()
-        rows = []
-        for k, kind in enumerate(kinds):
+        accounts, transactions = [], []
+        for k, (kind, pk) in enumerate(zip(kinds, person["account_ids"], strict=True)):
             prefix, products = self.ACCOUNT_KINDS[kind]
             number = _luhn_complete(f"{prefix}{person['i']:09d}{k:02d}")
             currency = "USD" if kind == "current" and rng.random() < 0.03 else "CNY"
@@ -605,81 +611,84 @@ class DemoSeeder:
                 balance = (limit * Decimal(rng.random() * 0.6)).quantize(Decimal("0.01"))
             elif kind == "time_deposit":
                 matures = self.today + timedelta(days=rng.randrange(-30, 720))
+            if kind in ("current", "card"):
+                needed = self._transactions(person, k, pk, kind, transactions)
+                if needed is not None:
+                    balance = max(balance, needed)
             status = "active" if person["row"][19] != "closed" else "closed"
-            rows.append(
+            accounts.append(
                 [
-                    None, person["pk"], kind, _enc(number, Account, "number", self.ring),
+                    pk, person["pk"], kind, _enc(number, Account, "number", self.ring),
                     crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
                     Account.mask_number(kind, number),
                     rng.choice(products), currency, balance, limit, overdue, opened, matures,
                     status, rng.choice(PRODUCT_RISK) if kind == "wealth" else "",
                 ]
             )  # fmt: skip
-        return rows
+        return accounts, transactions
+
+    def _transactions(self, person, k: int, account_id: int, kind: str, rows: list):
+        """A year of account k's transactions, appended to `rows`; for a current account,
+        the least balance today that covers them (the 360 chart walks back from today's
+        balance through the flows and may not go below zero), else None."""
+        rng = _rng(self.seed, person["i"], 2, k)
+        demo = person["i"] < sum(DEMO_RM_BOOKS.values())
+        flows: list[tuple[datetime, Decimal]] = []
+        for t in range(rng.randrange(20, 60) if demo else rng.randrange(1, 5)):
+            kind_name, direction, channel, low, high = rng.choice(TRANSACTION_KINDS)
+            if kind == "card":
+                kind_name, direction, channel = "刷卡消费", "debit", "pos"
+            booked = datetime.combine(
+                self.today - timedelta(days=rng.randrange(0, 365)),
+                time(rng.randrange(7, 23), rng.randrange(60), rng.randrange(60)),
+                tzinfo=SHANGHAI,
+            )
+            amount = Decimal(rng.randrange(low * 100, high * 100)) / 100
+            counterparty = masking.mask_account(f"62{rng.randrange(10**15):015d}")
+            rows.append(
+                (
+                    account_id, person["pk"], booked, amount, "CNY", direction, channel,
+                    kind_name, counterparty, "seed", f"S{person['i']:09d}-{k:02d}-{t:03d}",
+                )
+            )  # fmt: skip
+            flows.append((booked, amount if direction == "credit" else -amount))
+        if kind != "current":
+            return None
+        # Before each flow the balance was (today's) − (the flows since): the largest such
+        # sum is what today's must at least be.
+        needed, since = Decimal(0), Decimal(0)
+        for _booked, flow in sorted(flows, reverse=True):
+            since += flow
+            needed = max(needed, since)
+        return needed + Decimal(rng.randrange(1000, 30000)) if needed > 0 else None
 
     def seed_holdings(self, people: list[dict]) -> None:
-        """Accounts and a year of transactions on current and card accounts. Transactions
-        are COPYed first (foreign keys are checked at commit), so that each current
-        account is written once with a balance that covers its history."""
-        demo_limit = sum(DEMO_RM_BOOKS.values())
-        accounts = [(person, k, row) for person in people
-                    for k, row in enumerate(self._accounts_of(person))]  # fmt: skip
-        transactions = 0
+        """Accounts and their transactions. Transactions are COPYed first (foreign keys are
+        checked at the end), so that each account is written once, with its balance."""
         with connection.cursor() as cursor:
-            ids = _allocate_ids(cursor, "customers_account", len(accounts))
-            for (_person, _k, row), pk in zip(accounts, ids, strict=True):
-                row[0] = pk
-            self.progress(f"transactions for {len(accounts):,} accounts")
+            counts = [self._account_count(person) for person in people]
+            ids = iter(_allocate_ids(cursor, "customers_account", sum(counts)))
+            for person, count in zip(people, counts, strict=True):
+                person["account_ids"] = [next(ids) for _ in range(count)]
+            self.progress(f"transactions of {sum(counts):,} accounts")
+            accounts = []
             with cursor.copy(
                 "COPY customers_transaction (account_id, customer_id, booked_at, amount, currency,"
                 " direction, channel, kind, counterparty_masked, source, external_id) FROM STDIN"
             ) as copy:
-                for person, k, row in accounts:
-                    kind = row[2]
-                    if kind not in ("current", "card"):
-                        continue
-                    rng = _rng(self.seed, person["i"], 2, k)
-                    demo = person["i"] < demo_limit
-                    n = rng.randrange(20, 60) if demo else rng.randrange(1, 5)
-                    flows: list[tuple[datetime, Decimal]] = []
-                    for t in range(n):
-                        kind_name, direction, channel, low, high = rng.choice(TRANSACTION_KINDS)
-                        if kind == "card":
-                            kind_name, direction, channel = "刷卡消费", "debit", "pos"
-                        booked = datetime.combine(
-                            self.today - timedelta(days=rng.randrange(0, 365)),
-                            time(rng.randrange(7, 23), rng.randrange(60), rng.randrange(60)),
-                            tzinfo=SHANGHAI,
-                        )
-                        amount = Decimal(rng.randrange(low * 100, high * 100)) / 100
-                        counterparty = masking.mask_account(f"62{rng.randrange(10**15):015d}")
-                        copy.write_row(
-                            (
-                                row[0], person["pk"], booked, amount, "CNY", direction,
-                                channel, kind_name, counterparty, "seed",
-                                f"S{person['i']:09d}-{k:02d}-{t:03d}",
-                            )
-                        )  # fmt: skip
-                        flows.append((booked, amount if direction == "credit" else -amount))
-                    transactions += n
-                    if kind == "current":
-                        # The 360 chart walks back from today's balance through the flows:
-                        # before each flow the balance was (today's) − (the flows since),
-                        # and the largest such sum is what today's must at least be.
-                        needed, since = Decimal(0), Decimal(0)
-                        for _booked, flow in sorted(flows, reverse=True):
-                            since += flow
-                            needed = max(needed, since)
-                        if needed > 0:
-                            row[8] = max(row[8], needed + Decimal(rng.randrange(1000, 30000)))
+                for person in people:
+                    rows, transactions = self.holdings(person)
+                    accounts += rows
+                    for row in transactions:
+                        copy.write_row(row)
+                    self.report.transactions += len(transactions)
             self.progress(f"accounts: writing {len(accounts):,}")
             with cursor.copy(
                 f"COPY customers_account ({', '.join(self.ACCOUNT_COLUMNS)}) FROM STDIN"
             ) as copy:
-                for _person, _k, row in accounts:
+                for row in accounts:
                     copy.write_row(row)
         self.report.accounts = len(accounts)
-        self.report.transactions = transactions
 
     def seed_interactions(self, people: list[dict]) -> None:
         demo_limit = sum(DEMO_RM_BOOKS.values())
@@ -785,7 +794,9 @@ class DemoSeeder:
 
         with audit_context(label=DEMO_LABEL):
             self.seed_integration_sources()
-            branches, rms_by_branch, demo_users = self.seed_organisation()
+            branches, self.rms_by_branch, demo_users = self.seed_organisation()
+            self.branch_ids = {code: branch.pk for code, branch in branches.items()}
+            self.demo_rms = {name: demo_users[name].pk for name in DEMO_RM_BOOKS}
             people = self.new_people()
             if people:
                 detail = {"seed": self.seed, "customers": self.total}
@@ -793,7 +804,7 @@ class DemoSeeder:
                     load.enter_context(recorded_as_one_load("customers_customer", **detail))
                     load.enter_context(recorded_as_one_load("customers_account", **detail))
                     load.enter_context(_filled_without_indexes(BULK_TABLES))
-                    self.seed_customers(people, branches, rms_by_branch, demo_users)
+                    self.seed_customers(people)
                     self.seed_holdings(people)
                     self.progress("interactions")
                     self.seed_interactions(people)

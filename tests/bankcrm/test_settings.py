@@ -100,3 +100,18 @@ def test_env_int_rejects_text_and_small_values(monkeypatch):
     monkeypatch.setenv("SOME_NUMBER", "0")
     with pytest.raises(ImproperlyConfigured, match="must be at least 1"):
         env.env_int("SOME_NUMBER", 1, minimum=1)
+
+
+def test_database_waits_are_bounded():
+    """A connection attempt, the wait for a pooled connection and the pool's reconnection
+    back-off are all seconds long, and connections are checked before they are handed out
+    (see the 503 test in test_pages)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    assert database["CONN_HEALTH_CHECKS"] is True  # the pool checks with check_connection
+    assert database["OPTIONS"]["connect_timeout"] == 3
+    pool = database["OPTIONS"]["pool"]
+    assert pool["timeout"] == 3
+    assert pool["reconnect_timeout"] == 5
+    assert pool["max_lifetime"] == 1800 and pool["max_idle"] == 300

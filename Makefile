@@ -8,11 +8,14 @@ INSTALLED := $(VENV)/.installed
 
 install: $(INSTALLED)
 
+# --no-compile: modules are byte-compiled when first imported, not all of them up front
+# (a third of the install's time; the venv is writable).
 $(INSTALLED): requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "bankcrm needs Python 3.11, found " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
+		-r requirements/lock.txt
 	touch $@
 
 # Web (gunicorn), one Celery worker and beat, with demo data; embedded PostgreSQL and Redis

@@ -195,7 +195,10 @@ def main(argv: list[str]) -> int:
         for name, command in commands.items():
             step(f"starting {name}")
             processes[name] = subprocess.Popen(command, cwd=ROOT, env=env)
-        time.sleep(2)
+            if name == "web":
+                # The worker and beat start once the web answers: on two cores, starting
+                # all three at once held the first page back by seconds.
+                wait_for_web(port, processes[name])
         banner(port, debug)
         while not stopping:
             for name, process in processes.items():
@@ -218,6 +221,18 @@ def main(argv: list[str]) -> int:
             step("stopping embedded PostgreSQL / Redis (data kept in .data/)")
             devservices.stop_services()
     return 0
+
+
+def wait_for_web(port: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live/", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
 
 
 def banner(port: str, debug: bool) -> None:

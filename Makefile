@@ -4,27 +4,34 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run manage test lint format migrations-check messages bench clean-data install
+.PHONY: run dev manage test lint format migrations-check messages bench clean-data install
 
 install: $(INSTALLED)
 
+# --no-compile: modules are byte-compiled when first imported, not all of them up front
+# (a third of the install's time; the venv is writable).
 $(INSTALLED): requirements/lock.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "bankcrm needs Python 3.11, found " + sys.version.split()[0])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile \
+		-r requirements/lock.txt
 	touch $@
 
 # Web (gunicorn), one Celery worker and beat, with demo data; embedded PostgreSQL and Redis
-# under .data/ unless DATABASE_URL / REDIS_URL are set. Ctrl-C stops everything.
+# under .data/ unless DATABASE_URL / REDIS_URL are set. Production settings (DEBUG off) on
+# plain http, with keys made once and kept in .data/secrets.json. Ctrl-C stops everything.
 run: install
 	$(BIN)/python scripts/run.py
 
-# A manage command on the same database and Redis as `make run` (started if need be), e.g.
-# make manage ARGS="simulate_core_banking --rate 100 --seconds 60"
+# The same with DJANGO_DEBUG=true (Django's debug pages), for developers on this machine.
+dev: install
+	$(BIN)/python scripts/run.py --debug
+
+# A manage command on the same database, Redis and keys as `make run` (started if need be),
+# e.g. make manage ARGS="simulate_core_banking --rate 100 --seconds 60"
 manage: install
-	@eval "$$($(BIN)/python scripts/devservices.py start)" && \
-		DJANGO_DEBUG=true $(BIN)/python manage.py $(ARGS)
+	@$(BIN)/python scripts/run.py manage $(ARGS)
 
 # The whole suite: lint, then unit, integration (real Celery worker on Redis) and browser
 # tests. KEEP_SERVICES=1 keeps the embedded servers running for quick re-runs.

@@ -7,6 +7,9 @@ from bankcrm.models import Heartbeat
 
 # Beat stamps every 15 s and schedules the worker's stamp every 30 s: 90 s is late.
 HEARTBEAT_LATE_SECONDS = 90
+# The database probe waits this long for a pooled connection, not the pool's timeout: a
+# load balancer's probe must answer while the database is down (it took 11 s).
+DATABASE_PROBE_SECONDS = 1.5
 
 
 def run_checks() -> dict[str, str]:
@@ -25,9 +28,15 @@ def overall(checks: dict[str, str]) -> str:
 
 
 def _database() -> str:
+    pool = connection.pool
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        if pool is None:  # DATABASE_POOL=false: bounded by DATABASE_CONNECT_TIMEOUT
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        else:
+            pool.open()  # what Django does before its first connection
+            with pool.connection(timeout=DATABASE_PROBE_SECONDS) as conn:
+                conn.execute("SELECT 1")
     except Exception:
         return "down"
     return "ok"

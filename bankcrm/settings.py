@@ -146,15 +146,29 @@ else:
     _database_url = env_str("DATABASE_URL", required=True)
 DATABASES = {"default": parse_database_url("DATABASE_URL", _database_url)}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# While PostgreSQL is down or restarting, a request fails within seconds (a 503 page, see
+# bankcrm.views.server_error) instead of hanging, and the first request after it is back
+# is served: libpq gives up connecting after DATABASE_CONNECT_TIMEOUT (libpq's least is 2 s);
+# a request waits at most DATABASE_POOL_TIMEOUT for a pooled connection; a connection is
+# checked before it is handed out (one empty query), so those the restart broke are
+# dropped, not given to a request; and the pool's background reconnection, whose back-off
+# doubles (1, 2, 4 … 64 s: the first good page came 60 s after a 71 s outage), gives up
+# after DATABASE_POOL_RECONNECT_TIMEOUT, so the next request starts a fresh attempt.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["OPTIONS"] = {
+    "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=2)
+}
 if env_bool("DATABASE_POOL", True):
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {
-            "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
-            "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
-            "timeout": 10,
-            # A session back in the pool forgets its audit context (bankcrm/audit.py).
-            "reset": reset_pooled_session,
-        }
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 10, minimum=1),
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 3, minimum=1),
+        "reconnect_timeout": env_int("DATABASE_POOL_RECONNECT_TIMEOUT", 5, minimum=1),
+        # Connections are renewed now and then, and idle ones beyond min_size closed.
+        "max_lifetime": 30 * 60,
+        "max_idle": 5 * 60,
+        # A session back in the pool forgets its audit context (bankcrm/audit.py).
+        "reset": reset_pooled_session,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,9 +288,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "bankcrm.views.csrf_failure"
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
-LANGUAGE_COOKIE_SECURE = not DEBUG
+# Secure cookies in production; `make run` serves plain http on localhost with DEBUG off.
+SECURE_COOKIES = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
 LANGUAGE_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 

@@ -1,7 +1,10 @@
+import sys
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseRedirect, HttpResponseServerError, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -112,4 +115,10 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # No context processors: the failure may be in one of them.
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        # The database is down or restarting (settings bound the wait to seconds): a page
+        # that says so and when to try again, rather than "something went wrong".
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "10"
+        return response
     return HttpResponseServerError(loader.get_template("500.html").render())

@@ -1,9 +1,23 @@
-"""`make run`: migrate, load demo data once, then gunicorn + Celery worker + beat together.
+"""`make run` / `make dev`: migrate, load demo data once, then gunicorn + Celery worker + beat.
+
+    python scripts/run.py            # production settings (DEBUG off) on plain http
+    python scripts/run.py --debug    # the same with DJANGO_DEBUG=true, for developers
+    python scripts/run.py manage ARGS...   # a manage.py command in the same environment
+
+`make run` shows a newcomer what production shows: DEBUG off (a 404 is the project's page,
+not Django's list of every URL pattern), its own keys, hosts limited to this machine. Only
+what plain http on localhost needs differs from production: no redirect to https, no
+Secure cookies, no HSTS. The keys are made on the first run and kept in the data folder
+(.data/secrets.json, readable by its owner only), so the demo data stays readable from one
+run to the next and under `make dev`.
 
 Ctrl-C (or SIGTERM) stops the three processes and the embedded services this run started.
 """
 
+import base64
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -27,13 +41,78 @@ DEMO_USERS = [
     ("compliance", "compliance_officer (TOTP enrolment at first sign-in)"),
     ("admin", "admin (TOTP enrolment at first sign-in)"),
 ]
+SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
+# The fixed development keys that settings.py gave `make run` before it had keys of its own
+# (it ran with DEBUG on): a demo database made then stays readable.
+LEGACY_KEYS = {
+    "FIELD_ENCRYPTION_KEYS": "1:ZGV2LW9ubHktZmllbGQtZW5jcnlwdGlvbi1rZXktMDE=",
+    "BLIND_INDEX_KEY": "ZGV2LW9ubHktYmxpbmQtaW5kZXgtaG1hYy1rZXktMDE=",
+}
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def main() -> int:
+def _key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _has_demo_data(database_url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=5) as conn:
+            if conn.execute("SELECT to_regclass('customers_customer')").fetchone()[0] is None:
+                return False
+            return conn.execute("SELECT EXISTS (SELECT FROM customers_customer)").fetchone()[0]
+    except psycopg.Error:
+        return False
+
+
+def dev_secrets(data_dir: Path, database_url: str) -> dict[str, str]:
+    """The demo's keys, made once per data folder and kept there."""
+    path = data_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": f"1:{_key()}",
+        "BLIND_INDEX_KEY": _key(),
+    }
+    if _has_demo_data(database_url):
+        values.update(LEGACY_KEYS)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
+def demo_environment(base: dict[str, str], *, debug: bool, data_dir: Path) -> dict[str, str]:
+    """The environment of `make run` (debug=False) or `make dev` (debug=True), given one
+    where DATABASE_URL and REDIS_URL are set. Values already in `base` win, except
+    DJANGO_DEBUG, which the target decides."""
+    env = dict(base)
+    port = env.get("BANKCRM_PORT", "8000")
+    for name, value in dev_secrets(data_dir, env["DATABASE_URL"]).items():
+        env.setdefault(name, value)
+    env["DJANGO_DEBUG"] = "true" if debug else "false"
+    env.setdefault("DJANGO_SETTINGS_MODULE", "bankcrm.settings")
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    # Plain http on this machine: no https redirect, no Secure cookies, no HSTS, no proxy.
+    env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+    env.setdefault("DJANGO_SECURE_COOKIES", "false")
+    env.setdefault("DJANGO_SECURE_HSTS_SECONDS", "0")
+    env.setdefault("DJANGO_TRUST_X_FORWARDED_PROTO", "false")
+    env.setdefault("DJANGO_LOG_JSON", "false")
+    env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(data_dir / "celerybeat-schedule"))
+    return env
+
+
+def prepare(debug: bool) -> tuple[dict[str, str], bool]:
+    """Servers started or found, and the environment; whether this call started servers."""
     env = dict(os.environ)
     started_services = False
     need_db = not env.get("DATABASE_URL")
@@ -44,21 +123,44 @@ def main() -> int:
         started_services = True
     else:
         step("using DATABASE_URL and REDIS_URL from the environment")
-    env.setdefault("DJANGO_SETTINGS_MODULE", "bankcrm.settings")
-    env.setdefault("DJANGO_DEBUG", "true")
-    env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
-    env.setdefault("DJANGO_LOG_JSON", "false")
-    (ROOT / ".data").mkdir(exist_ok=True)
-    env.setdefault("CELERY_BEAT_SCHEDULE_FILENAME", str(ROOT / ".data" / "celerybeat-schedule"))
+    return demo_environment(env, debug=debug, data_dir=devservices.Layout.from_env().data), (
+        started_services
+    )
+
+
+def manage_command(args: list[str]) -> int:
+    """`make manage ARGS=…`: one manage.py command on `make run`'s database, Redis and keys
+    (servers are started if need be, and left running)."""
+    env, _started = prepare(debug=False)
+    return subprocess.call([PYTHON, "manage.py", *args], cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["manage"]:
+        return manage_command(argv[1:])
+    debug = "--debug" in argv
+    env, started_services = prepare(debug)
     port = env.get("BANKCRM_PORT", "8000")
 
     def manage(*args: str) -> None:
         subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
+    collecting = None
+    if not debug:
+        # Hashed, compressed copies for WhiteNoise, as in production: CPU work beside the
+        # database's, so it runs alongside the migrations and the demo load.
+        step("collecting static files (alongside)")
+        collecting = subprocess.Popen(
+            [PYTHON, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+            cwd=ROOT,
+            env=env,
+        )
     step("migrating")
     manage("migrate", "--noinput")
     step("loading demo data (skipped when present)")
     manage("seed_demo")
+    if collecting is not None and collecting.wait() != 0:
+        raise SystemExit("collectstatic failed")
 
     commands = {
         "web": [
@@ -93,8 +195,11 @@ def main() -> int:
         for name, command in commands.items():
             step(f"starting {name}")
             processes[name] = subprocess.Popen(command, cwd=ROOT, env=env)
-        time.sleep(2)
-        banner(port)
+            if name == "web":
+                # The worker and beat start once the web answers: on two cores, starting
+                # all three at once held the first page back by seconds.
+                wait_for_web(port, processes[name])
+        banner(port, debug)
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
@@ -118,11 +223,29 @@ def main() -> int:
     return 0
 
 
-def banner(port: str) -> None:
+def wait_for_web(port: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live/", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+
+
+def banner(port: str, debug: bool) -> None:
     width = max(len(u) for u, _ in DEMO_USERS)
+    mode = (
+        "DEBUG on (make dev): Django's debug pages, never for others to reach"
+        if debug
+        else "production settings, DEBUG off, plain http on this machine (make dev: DEBUG)"
+    )
     lines = [
         "",
         f"bankcrm is running at http://127.0.0.1:{port}/   (Ctrl-C stops everything)",
+        f"  {mode}",
         f"health: http://127.0.0.1:{port}/health/",
         f"demo logins (password for all: {DEMO_PASSWORD}):",
         *[f"  {username.ljust(width)}  {role}" for username, role in DEMO_USERS],
@@ -132,4 +255,4 @@ def banner(port: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -217,6 +217,50 @@ def test_server_error_page_renders_without_context():
     assert "Something went wrong" in response.content.decode()
 
 
+def test_with_the_database_unreachable_pages_answer_503_within_seconds():
+    """PostgreSQL down (a closed port): a page that needs it answers a 503 page saying so
+    within the pool's wait (3 s), and /health/ its 503 within the probe's (1.5 s). It was a
+    500 after 10 s, and requests queued behind one another hung for a minute or more."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.create_server(("127.0.0.1", 0)) as spare:
+        closed = spare.getsockname()[1]  # nothing listens once it is closed
+    script = """if True:
+        import time
+        import django
+        django.setup()
+        from django.test import Client
+        browser = Client(raise_request_exception=False, HTTP_HOST="localhost")
+        browser.cookies["sessionid"] = "x" * 32  # loading the session needs the database
+        probe = Client(raise_request_exception=False, HTTP_HOST="localhost")
+        for client, path in ((browser, "/"), (probe, "/health/")):
+            started = time.monotonic()
+            response = client.get(path)
+            print(path, response.status_code, f"{time.monotonic() - started:.1f}",
+                  response.get("Retry-After"), b"unavailable-page" in response.content)
+    """
+    env = {
+        **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
+        "DJANGO_SETTINGS_MODULE": "bankcrm.settings_test",
+        "DATABASE_URL": f"postgres://bankcrm@127.0.0.1:{closed}/bankcrm",
+        "REDIS_URL": f"redis://127.0.0.1:{closed}/0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page, health = (line.split() for line in result.stdout.splitlines())
+    assert page[:2] == ["/", "503"] and page[3:] == ["10", "True"], result.stdout
+    assert float(page[2]) < 5
+    assert health[:2] == ["/health/", "503"], result.stdout
+    assert float(health[2]) < 2.5
+
+
 def test_health_live_needs_nothing_not_even_an_allowed_host(client):
     response = client.get("/health/live/", HTTP_HOST="10.1.2.3:8000")
     assert response.json() == {"status": "ok"}

@@ -137,3 +137,18 @@ def test_keys_that_do_two_jobs_are_refused(secret, fields, blind, message):
             blind_index_key=blind.format(**values),
         )
     refuse_shared_keys(secret_key="a long secret key", field_keys=f"1:{a}", blind_index_key=b)
+
+
+def test_database_waits_are_bounded():
+    """A connection attempt, the wait for a pooled connection and the pool's reconnection
+    back-off are all seconds long, and connections are checked before they are handed out
+    (see the 503 test in test_pages)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    assert database["CONN_HEALTH_CHECKS"] is True  # the pool checks with check_connection
+    assert database["OPTIONS"]["connect_timeout"] == 3
+    pool = database["OPTIONS"]["pool"]
+    assert pool["timeout"] == 3
+    assert pool["reconnect_timeout"] == 5
+    assert pool["max_lifetime"] == 1800 and pool["max_idle"] == 300

@@ -41,8 +41,14 @@ class UnstorableInputMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Form posts only: reading a multipart body here would parse an upload before its
+        # view can bound it (customers.imports.UploadLimitHandler); its fields go through
+        # forms, whose text fields refuse NUL too.
+        posted = request.method == "POST" and request.content_type == (
+            "application/x-www-form-urlencoded"
+        )
         if not request.path.startswith("/api/") and (
-            _holds_nul(request.GET) or (request.method == "POST" and _holds_nul(request.POST))
+            _holds_nul(request.GET) or (posted and _holds_nul(request.POST))
         ):
             from django.shortcuts import render
             from django.utils.translation import gettext as _

@@ -43,8 +43,17 @@ def _uncalled(template: Path, root: Path = TEMPLATES) -> list[str]:
     return [
         f"{template.relative_to(root)}:{node.lineno}: .{node.attr} without ()"
         for node in tree.find_all(nodes.Getattr)
-        if node.attr in METHODS and id(node) not in called
+        if node.attr in METHODS and id(node) not in called and _is_form_or_page(node.node)
     ]
+
+
+def _is_form_or_page(node) -> bool:
+    """Whether an expression names a form, a form field or a page (`form.tier`, `field`,
+    `page`, `tx_form.date_to`): other objects have attributes called `value` too."""
+    while isinstance(node, nodes.Getattr):
+        node = node.node
+    name = getattr(node, "name", "")
+    return name.endswith("form") or name in ("field", "page", "radio")
 
 
 def test_no_template_names_a_form_or_page_method_without_calling_it():

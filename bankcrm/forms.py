@@ -63,3 +63,16 @@ class BoundedDateField(forms.DateField):
             MinValueValidator(self.EARLIEST, message=message),
             MaxValueValidator(self.LATEST, message=message),
         ]
+
+
+class BootstrapMixin:
+    """Bootstrap classes on every widget, so templates render fields with `as_widget`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+                continue
+            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+            widget.attrs.setdefault("class", f"{css} form-control-sm")

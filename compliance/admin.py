@@ -2,10 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.admin_mixins import ReadOnlyAdmin
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from compliance.models import AccessAlert, AccessRule
-from customers.admin import ReadOnlyAdmin
 
 
 class AccessRuleForm(forms.ModelForm):

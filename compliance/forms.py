@@ -5,9 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.forms import BootstrapMixin
 from bankcrm.models import AccessLog, SecurityEvent, User
 from compliance.models import AccessAlert, DataChange
-from customers.forms import BootstrapMixin
 from customers.models import Customer
 
 AUDITED_TABLES = [

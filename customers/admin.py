@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
 from bankcrm.audit import client_ip
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
@@ -134,29 +135,6 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # uploads go through the import screen, which checks and previews
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Histories that are only ever appended to by the application (consents, risk
-    assessments, transactions): admins may look, not edit."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RequeueMixin:
-    """Putting rows back in a queue (replay, send again) is a change: it needs the model's
-    change permission, even where the admin shows rows read-only; viewing is not enough."""
-
-    def has_requeue_permission(self, request) -> bool:
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
 @admin.register(Consent)

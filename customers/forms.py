@@ -3,23 +3,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
-from bankcrm.forms import BoundedDateField
+from bankcrm.forms import BootstrapMixin, BoundedDateField
 from bankcrm.validators import normalise_mobile
 from customers import imports
 from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
-
-
-class BootstrapMixin:
-    """Bootstrap classes on every widget, so templates render fields with `as_widget`."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs.setdefault("class", f"{css} form-control-sm")
 
 
 class CustomerFilterForm(BootstrapMixin, forms.Form):

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
 from bankcrm.audit import client_ip
-from customers.admin import ReadOnlyAdmin, RequeueMixin
 from service import notify
 from service.models import (
     BusinessCalendar,

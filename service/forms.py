@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from customers.forms import BootstrapMixin
+from bankcrm.forms import BootstrapMixin
 from customers.models import Customer
 from service.models import Category, KnowledgeArticle, Macro, Priority, Queue, Ticket
 

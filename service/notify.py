@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bankcrm import masking
-from customers.ingest.outbound import backoff
+from bankcrm.outbox import backoff
 from service.models import Notification
 
 logger = logging.getLogger(__name__)

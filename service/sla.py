@@ -18,7 +18,6 @@ constraint, in the same transaction as its notifications: each happens once.
 """
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from bankcrm.cache import TTLCache
 from service.calendars import Hours
 from service.models import (
     BusinessCalendar,
@@ -40,22 +40,16 @@ from service.models import (
 logger = logging.getLogger(__name__)
 WARN_AT = 0.8
 LEVEL_2_AFTER = 0.5  # of the resolution target, after the resolution breach
-_HOURS_TTL = 60.0
-_hours_cache: dict[int, tuple[float, Hours]] = {}
+# A calendar's hours, kept a minute per process (the sweep computes many tickets).
+_hours = TTLCache[Hours](60.0)
 
 
 def hours_for(calendar_id: int) -> Hours:
-    """A calendar's hours, kept a minute per process (the sweep computes many tickets)."""
-    cached = _hours_cache.get(calendar_id)
-    if cached and time.monotonic() - cached[0] < _HOURS_TTL:
-        return cached[1]
-    hours = BusinessCalendar.objects.get(pk=calendar_id).hours()
-    _hours_cache[calendar_id] = (time.monotonic(), hours)
-    return hours
+    return _hours.get(calendar_id, lambda: BusinessCalendar.objects.get(pk=calendar_id).hours())
 
 
 def forget_calendars() -> None:
-    _hours_cache.clear()
+    _hours.forget()
 
 
 def policy_for(priority: str, category: str) -> SlaPolicy | None:

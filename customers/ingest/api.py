@@ -7,7 +7,6 @@ is parsed, and events are validated one by one so a batch answers per event. Eve
 
 import json
 import re
-import time
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -15,6 +14,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI, Status
 from ninja.errors import HttpError
 
+from bankcrm.cache import TTLCache
 from customers.ingest import schemas, services, signing
 from customers.ingest.models import IntegrationSource
 
@@ -123,23 +123,17 @@ def _not_found(request, exc):
 # its secrets) cost more than the rest of storing a single event. A change made in this
 # process (admin, rotation) clears it at once; other processes see it within the TTL.
 SOURCE_CACHE_SECONDS = 5
-_sources: dict[str, tuple[float, IntegrationSource]] = {}
+_sources = TTLCache[IntegrationSource](SOURCE_CACHE_SECONDS)
 
 
 def _enabled_source(code: str) -> IntegrationSource | None:
-    now = time.monotonic()
-    hit = _sources.get(code)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    source = IntegrationSource.objects.filter(code=code, enabled=True).first()
-    if source is not None:  # unknown codes are not kept: anyone can send those
-        _sources[code] = (now + SOURCE_CACHE_SECONDS, source)
-    return source
+    # Unknown codes are not kept (a miss is not cached): anyone can send those.
+    return _sources.get(code, IntegrationSource.objects.filter(code=code, enabled=True).first)
 
 
 @receiver([post_save, post_delete], sender=IntegrationSource)
 def _forget_sources(**kwargs) -> None:
-    _sources.clear()
+    _sources.forget()
 
 
 # What a source's code can be (IntegrationSource.code, a slug): anything else is unknown

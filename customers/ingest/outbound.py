@@ -18,7 +18,6 @@ dead for an admin to look at and retry.
 
 import json
 import logging
-import random
 import urllib.error
 import urllib.request
 from copy import copy
@@ -29,6 +28,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from bankcrm.audit import log_bulk_changes
+from bankcrm.outbox import backoff
 from customers.ingest import signing
 from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber, new_secret
 
@@ -40,13 +40,6 @@ LEASE = timedelta(minutes=2)
 TIMEOUT = 10  # seconds per delivery attempt
 MAX_ATTEMPTS = 12
 KYC_LOOKBACK_DAYS = 7  # a beat outage up to this long is caught up
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min … capped at 1 h, ±20% so retries of many events spread out;
-    the eleven waits between twelve attempts add up to about five hours."""
-    base = min(30 * 2 ** (attempts - 1), 3600)
-    return timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311 - jitter only
 
 
 def outbound_kyc_expired(*, today: date | None = None) -> int:

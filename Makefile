@@ -38,11 +38,14 @@ manage: install
 test: install
 	$(BIN)/ruff check --quiet .
 	$(BIN)/ruff format --check --quiet .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/with_services.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, and import-linter: the layers of ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

@@ -19,6 +19,11 @@ class BankcrmConfig(AppConfig):
 
         connection_created.connect(reapply_audit_context, dispatch_uid="bankcrm.audit.context")
 
+        from bankcrm import home, registry
+        from bankcrm.roles import Role
+
+        registry.HOME_PAGES.register(home.admin, key=Role.ADMIN)
+
         # Role changes are group-membership changes: record them as m2m changes.
         auditlog.register(User, m2m_fields={"groups"}, exclude_fields=["password", "last_login"])
         auditlog.register(Branch)

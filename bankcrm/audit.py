@@ -3,16 +3,10 @@ Data changes are recorded by database triggers (compliance migration 0002), whic
 connection's audit context set here."""
 
 from django.db import IntegrityError, transaction
-from django.dispatch import Signal
 
+from bankcrm import registry
 from bankcrm.dbsession import CONTEXT_SQL
 from bankcrm.models import AccessLog, SecurityEvent
-
-# Sent after a sensitive read is logged, with the AccessLog row's actor_id, action and
-# customer_id: compliance's access-anomaly rules listen (bankcrm does not import them).
-access_recorded = Signal()
-# Sent after a refused access is recorded (a security event), with the user refused.
-access_refused = Signal()
 
 
 def client_ip(request) -> str | None:
@@ -50,7 +44,9 @@ def record_access(request, action: str, **fields) -> AccessLog:
     rules see it."""
     row = access_row(request, action, **fields)
     row.save(force_insert=True)
-    access_recorded.send(AccessLog, row=row, request=request)
+    # compliance's access-anomaly rules, without bankcrm importing them.
+    for listener in registry.READ_LISTENERS:
+        listener(row=row, request=request)
     return row
 
 
@@ -224,5 +220,6 @@ def record_refusal(request, *, status: int, object_type: str = "", object_id: st
             "method": request.method,
         },
     )
-    access_refused.send(SecurityEvent, event=event, request=request)
+    for listener in registry.REFUSAL_LISTENERS:
+        listener(event=event, request=request)
     return event

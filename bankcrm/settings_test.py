@@ -21,3 +21,8 @@ STORAGES = {
 # Serve static files from the source folders (no collectstatic before tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Concurrency tests run up to fifty threads that each hold a connection for their whole run
+# (tests/service/test_claim.py): the pool must have room for them, on a machine that may be
+# busy, rather than make them wait out DATABASE_POOL_TIMEOUT.
+if "pool" in DATABASES["default"]["OPTIONS"]:  # noqa: F405
+    DATABASES["default"]["OPTIONS"]["pool"]["max_size"] = 60  # noqa: F405

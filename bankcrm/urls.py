@@ -3,8 +3,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from bankcrm import views
-from customers.ingest.api import api as ingest_api
-from service import views as service_views
 
 handler400 = "bankcrm.views.bad_request"
 handler403 = "bankcrm.views.permission_denied"
@@ -19,10 +17,11 @@ urlpatterns = [
     path("accounts/mfa/verify/", views.mfa_verify, name="mfa-verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
+    # The apps' pages, named by module (as settings name the apps): core imports no app.
     path("customers/", include("customers.urls")),
     path("service/", include("service.urls")),
     path("compliance/", include("compliance.urls")),
-    path("s/<str:token>/", service_views.survey, name="survey"),
-    path("api/", ingest_api.urls),
+    path("s/", include("service.public_urls")),
+    path("api/", include("customers.ingest.urls")),
     path("admin/", admin.site.urls),
 ]

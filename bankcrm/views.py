@@ -13,8 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from bankcrm import health as health_checks
-from bankcrm import home as home_pages
-from bankcrm import mfa
+from bankcrm import mfa, registry
 from bankcrm.forms import LoginForm, TokenForm
 
 
@@ -79,8 +78,7 @@ def mfa_verify(request):
 
 @login_required
 def home(request):
-    role = request.user.primary_role
-    builder = home_pages.BUILDERS.get(role)
+    builder = registry.HOME_PAGES.get(request.user.primary_role)
     if builder is None:
         return render(request, "bankcrm/home_no_role.html")
     template, context = builder(request)

@@ -763,12 +763,15 @@ def deep_cursors(t: dict, timeout_s: int = 60) -> list[tuple[str, float | None]]
 
 
 def _check(row):
-    """What follows a logged read: the receivers of bankcrm.audit.access_recorded (the
-    access-anomaly check), as record_access sends it."""
-    from bankcrm.audit import access_recorded
-    from bankcrm.models import AccessLog
+    """What follows a logged read: the listeners of bankcrm.registry.READ_LISTENERS (the
+    access-anomaly check), as record_access calls them."""
+    from bankcrm import registry
 
-    return lambda: access_recorded.send(AccessLog, row=row, request=None)
+    def after_read():
+        for listener in registry.READ_LISTENERS:
+            listener(row=row, request=None)
+
+    return after_read
 
 
 def _median_ms(work, times: int) -> float:

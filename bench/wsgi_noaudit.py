@@ -4,7 +4,7 @@ down, for bench/audit.py to measure what audit writes add to the 360 page:
     gunicorn bench.wsgi_noaudit:application
 
 `record_access` in customers.services (the 360 page and reveals) and customers.views
-(searches, exports) still builds the AccessLog row but does not send `access_recorded`, so
+(searches, exports) still builds the AccessLog row but does not call the read listeners, so
 the access-anomaly check does not run; with BENCH_ACCESS_LOG=no-check it saves the row
 (and its chain link at commit), otherwise it does not save it either. Never serve anyone
 with this.
@@ -19,7 +19,7 @@ __all__ = ["application"]
 
 def record_access_cut(*, save: bool):
     """A stand-in for bankcrm.audit.record_access that builds the AccessLog row, saves it
-    only if `save`, and never sends `access_recorded` (so no anomaly check runs)."""
+    only if `save`, and never calls the read listeners (so no anomaly check runs)."""
     from bankcrm.audit import access_row
 
     def record_access_without_check(request, action: str, **fields):

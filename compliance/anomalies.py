@@ -117,11 +117,13 @@ def alert_raise(*, rule: AccessRule, user, count: int, request=None) -> AccessAl
     return alert
 
 
-def on_access_recorded(sender, row: AccessLog, request=None, **kwargs) -> None:
-    """bankcrm.audit.access_recorded: note the read, check the reader's rules."""
+def on_access_recorded(*, row: AccessLog, request=None) -> None:
+    """After a sensitive read (bankcrm.registry.READ_LISTENERS): note the read, check the
+    reader's rules."""
     access_check(user=request.user if request is not None else row.actor, row=row, request=request)
 
 
-def on_access_refused(sender, event, request=None, **kwargs) -> None:
-    """bankcrm.audit.access_refused: a refusal counts for the rules on refused accesses."""
+def on_access_refused(*, event, request=None) -> None:
+    """After a refused access (bankcrm.registry.REFUSAL_LISTENERS): a refusal counts for
+    the rules on refused accesses."""
     access_check(user=event.user, request=request)

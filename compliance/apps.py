@@ -7,12 +7,17 @@ class ComplianceConfig(AppConfig):
     verbose_name = _("Compliance")
 
     def ready(self) -> None:
-        from bankcrm import home
-        from bankcrm.audit import access_recorded, access_refused
+        from bankcrm import registry
         from bankcrm.roles import Role
-        from compliance import home as compliance_home
+        from compliance import home
         from compliance.anomalies import on_access_recorded, on_access_refused
 
-        access_recorded.connect(on_access_recorded, dispatch_uid="compliance.anomalies")
-        access_refused.connect(on_access_refused, dispatch_uid="compliance.anomalies.refused")
-        home.BUILDERS[Role.COMPLIANCE_OFFICER] = compliance_home.compliance
+        # After every logged read and every refusal, the access-anomaly rules are checked.
+        registry.READ_LISTENERS.register(on_access_recorded)
+        registry.REFUSAL_LISTENERS.register(on_access_refused)
+        registry.HOME_PAGES.register(home.compliance, key=Role.COMPLIANCE_OFFICER)
+
+        from compliance import demo
+
+        registry.DEMO_SEEDERS.register(demo.seed, order=30)  # after the layers below
+        registry.BULK_LOAD_RECORDERS.register(demo.recorded_as_one_load)

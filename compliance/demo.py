@@ -1,6 +1,7 @@
-"""Demo access-anomaly rules, a day of sensitive reads by the demo RM for the audit screens
-to show, and how the demo's bulk load is recorded in the audit trail (customers/demo.py
-calls these; idempotent)."""
+"""Compliance's part of the demo (bankcrm.registry.DEMO_SEEDERS): access-anomaly rules and
+a day of sensitive reads by the demo RM for the audit screens to show; and how the demo's
+bulk loads are recorded in the audit trail (bankcrm.registry.BULK_LOAD_RECORDERS).
+Idempotent."""
 
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
@@ -9,6 +10,7 @@ from django.db import connection, transaction
 from django.db.utils import ProgrammingError
 from django.utils import timezone
 
+from bankcrm.demo import DEMO_LABEL
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from compliance.models import AccessRule, DataChange
@@ -23,10 +25,12 @@ RULES = [
      "threshold": 15, "window_minutes": 10, "roles": FRONT_LINE, "freeze_account": True},
     {"name": "大量导出客户数据", "measure": AccessRule.Measure.EXPORTED_ROWS, "threshold": 5000,
      "window_minutes": 60, "roles": FRONT_LINE},
+    {"name": "频繁按证件或手机号查找客户", "measure": AccessRule.Measure.LOOKUPS, "threshold": 40,
+     "window_minutes": 10, "roles": FRONT_LINE},
+    {"name": "多次访问非本人权限内的客户", "measure": AccessRule.Measure.REFUSALS, "threshold": 10,
+     "window_minutes": 10, "roles": FRONT_LINE, "freeze_account": True},
 ]  # fmt: skip
 DEMO_REQUEST = "demo-seed"
-# Who the demo's writes are by in the audit trail (the seed runs in this audit context).
-DEMO_LABEL = "demo"
 # The audited tables the demo loads in bulk (their row triggers: migration 0002).
 BULK_TABLES = ("customers_customer", "customers_account")
 
@@ -134,3 +138,8 @@ def seed_access_history(*, users: dict) -> int:
         )  # fmt: skip
     AccessLog.objects.bulk_create(rows)
     return len(rows)
+
+
+def seed(demo) -> None:
+    demo.add("access_rules", seed_access_rules())
+    demo.add("access_log", seed_access_history(users=demo.users))

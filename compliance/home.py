@@ -1,5 +1,5 @@
-"""The compliance officer's home page (registered in bankcrm.home.BUILDERS by the app's
-ready(): bankcrm does not import compliance). A fixed number of queries."""
+"""The compliance officer's home page (registered in bankcrm.registry.HOME_PAGES by the
+app's ready(): bankcrm does not import compliance). A fixed number of queries."""
 
 from datetime import timedelta
 

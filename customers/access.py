@@ -7,27 +7,20 @@ Everything outside scope is 404. Model-level permissions never widen the scope.
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from bankcrm import crypto, masking
+from bankcrm import crypto, masking, registry
 from bankcrm.access import not_found, require
 from bankcrm.audit import record_access
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
 from customers.models import MOBILE_INDEX, Customer, CustomerDelegation
-
-# role -> function(user) returning a Q over Customer, registered by higher apps (service).
-SCOPE_PROVIDERS: dict[str, Callable] = {}
-
-
-def register_scope(role: str, provider: Callable) -> None:
-    SCOPE_PROVIDERS[role] = provider
 
 
 def customers_for_user(user) -> QuerySet[Customer]:
@@ -51,7 +44,9 @@ def customers_for_user(user) -> QuerySet[Customer]:
         scope |= Q(branch_id=user.branch_id)
     if user.has_role(Role.RELATIONSHIP_MANAGER):
         scope |= Q(primary_rm=user)
-    for role, provider in SCOPE_PROVIDERS.items():
+    # Roles of higher apps (the service desk's) reach customers as those apps decide
+    # (bankcrm.registry.CUSTOMER_SCOPES: role -> Q over Customer).
+    for role, provider in registry.CUSTOMER_SCOPES.items():
         if user.has_role(role):
             scope |= provider(user)
     return qs.filter(scope)

@@ -49,3 +49,18 @@ class CustomersConfig(AppConfig):
         auditlog.register(
             OutboundDelivery, include_fields=["status", "attempts", "next_attempt_at"]
         )
+
+        # What customers/ plugs into core (bankcrm/registry.py).
+        from bankcrm import registry
+        from bankcrm.roles import Role
+        from customers import home
+        from customers.ingest import services as ingest
+
+        registry.HOME_PAGES.register(home.relationship_manager, key=Role.RELATIONSHIP_MANAGER)
+        registry.HOME_PAGES.register(home.branch_manager, key=Role.BRANCH_MANAGER)
+        for event_type, handler in ingest.HANDLERS.items():
+            registry.EVENT_HANDLERS.register(handler, key=event_type)
+
+        from customers import demo
+
+        registry.DEMO_SEEDERS.register(demo.seed, order=10)  # after the layers below

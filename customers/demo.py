@@ -5,34 +5,30 @@ customers, finds their CIF numbers present and adds nothing; a larger --customer
 the new ones. Identifiers are encrypted, blind-indexed and masked exactly as the application
 does it; no plaintext identifier reaches the database.
 
-The load is one transaction in the audit context `demo`. Ids are taken from the tables'
+It runs as customers/'s seeder of bankcrm.demo (the organisation is seeded first, by core),
+in one transaction in the audit context `demo`. Ids are taken from the tables'
 sequences up front, so every row is written once, complete, in one COPY per table (no
 read-back of ids, no UPDATE afterwards). Customers and holdings are recorded in the audit
-trail as one entry per table (compliance.demo.recorded_as_one_load says why and how);
+trail as one entry per table (compliance.demo.recorded_as_one_load says why and how,
+reached through bankcrm.demo.Demo.recorded_as_one_load);
 everything else goes through the audit triggers row by row.
 """
 
 from __future__ import annotations
 
 import random
-import zoneinfo
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 
-from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 from faker import Faker
 from stdnum.cn import ric, uscc
 
 from bankcrm import crypto, masking
-from bankcrm.audit import audit_context
-from bankcrm.models import Branch, User
-from bankcrm.roles import Role
+from bankcrm.demo import BRANCHES, DEMO_BRANCH, GIVEN, SHANGHAI, SURNAMES, Demo, _rng
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
     MOBILE_INDEX,
@@ -44,7 +40,6 @@ from customers.models import (
 )
 from customers.simulator import app_user_id, core_customer_ref
 
-DEMO_PASSWORD = "Bankcrm-Demo-2026"  # noqa: S105 - printed for the demo users
 # Integration sources of the demo (simulate_core_banking signs with these by default).
 DEMO_SOURCES = {
     "core": ("核心银行系统", "core_banking", "Bankcrm-Demo-Core-Secret-2026"),
@@ -52,19 +47,6 @@ DEMO_SOURCES = {
 }
 
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-DEMO_BRANCH = "SH001"
-
-BRANCHES = [
-    ("SH001", "上海分行营业部", "华东"),
-    ("SH002", "上海陆家嘴支行", "华东"),
-    ("BJ001", "北京分行营业部", "华北"),
-    ("BJ002", "北京中关村支行", "华北"),
-    ("SZ001", "深圳分行营业部", "华南"),
-    ("GZ001", "广州天河支行", "华南"),
-    ("CD001", "成都分行营业部", "西南"),
-    ("WH001", "武汉分行营业部", "华中"),
-]
 # Resident ID region codes of the branches' cities.
 REGIONS = {
     "SH": ["310101", "310104", "310105"],
@@ -76,43 +58,8 @@ REGIONS = {
 }
 BIRTHPLACES_ELSEWHERE = ["510121", "310101", "110101"]
 
-DEMO_USERS = [
-    # username, role, last name, first name, is_staff
-    ("rm", Role.RELATIONSHIP_MANAGER, "王", "思远", False),
-    ("rm2", Role.RELATIONSHIP_MANAGER, "李", "晓彤", False),
-    ("branch_manager", Role.BRANCH_MANAGER, "张", "建国", False),
-    ("agent", Role.SERVICE_AGENT, "刘", "婷", False),
-    ("agent2", Role.SERVICE_AGENT, "孙", "悦", False),
-    ("supervisor", Role.SERVICE_SUPERVISOR, "陈", "志强", False),
-    ("compliance", Role.COMPLIANCE_OFFICER, "赵", "敏", False),
-    ("admin", Role.ADMIN, "周", "磊", True),
-]
-RMS_PER_BRANCH = 12
 DEMO_RM_BOOKS = {"rm": 150, "rm2": 100}  # the first customers go to the demo RMs
 
-SURNAMES = [
-    ("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"),
-    ("杨", "Yang"), ("黄", "Huang"), ("赵", "Zhao"), ("吴", "Wu"), ("周", "Zhou"),
-    ("徐", "Xu"), ("孙", "Sun"), ("马", "Ma"), ("朱", "Zhu"), ("胡", "Hu"),
-    ("郭", "Guo"), ("何", "He"), ("高", "Gao"), ("林", "Lin"), ("罗", "Luo"),
-    ("郑", "Zheng"), ("梁", "Liang"), ("谢", "Xie"), ("宋", "Song"), ("唐", "Tang"),
-    ("韩", "Han"), ("冯", "Feng"), ("邓", "Deng"), ("曹", "Cao"), ("彭", "Peng"),
-    ("欧阳", "Ouyang"), ("上官", "Shangguan"),
-]  # fmt: skip
-GIVEN = {
-    "M": [
-        ("伟", "wei"), ("强", "qiang"), ("磊", "lei"), ("军", "jun"), ("洋", "yang"),
-        ("勇", "yong"), ("杰", "jie"), ("涛", "tao"), ("明", "ming"), ("超", "chao"),
-        ("刚", "gang"), ("建", "jian"), ("国", "guo"), ("海", "hai"), ("宇", "yu"),
-        ("浩", "hao"), ("博", "bo"), ("轩", "xuan"), ("东", "dong"), ("鹏", "peng"),
-    ],
-    "F": [
-        ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"), ("丽", "li"),
-        ("艳", "yan"), ("娟", "juan"), ("秀", "xiu"), ("霞", "xia"), ("英", "ying"),
-        ("玉", "yu"), ("兰", "lan"), ("雪", "xue"), ("梅", "mei"), ("婷", "ting"),
-        ("欣", "xin"), ("怡", "yi"), ("琳", "lin"), ("颖", "ying"), ("晓", "xiao"),
-    ],
-}  # fmt: skip
 MOBILE_PREFIXES = ["138", "139", "135", "136", "150", "151", "158", "186", "188", "189", "177"]
 TAGS = ["代发工资", "高净值", "小微企业主", "养老金", "跨境", "房贷客户", "信用卡活跃", "理财偏好"]
 OCCUPATIONS = [
@@ -198,26 +145,6 @@ FROM (
 ) need
 WHERE a.id = need.account_id
 """  # noqa: S608
-
-
-@dataclass
-class SeedReport:
-    branches: int = 0
-    users: int = 0
-    customers: int = 0
-    accounts: int = 0
-    transactions: int = 0
-    interactions: int = 0
-    tickets: int = 0
-    skipped_customers: int = 0
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _rng(seed: int, *parts: int) -> random.Random:
-    value = seed
-    for part in parts:
-        value = value * 1_000_003 + part
-    return random.Random(value)
 
 
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
@@ -342,90 +269,21 @@ def _filled_without_indexes(tables: tuple[str, ...]):
             cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
 
 
-class DemoSeeder:
-    def __init__(self, *, customers: int, seed: int = 2026, progress=None):
-        self.total = customers
-        self.seed = seed
-        self.progress = progress or (lambda message: None)
-        self.report = SeedReport()
-        self.addresses, self.companies = _faker_pools(seed)
+class CustomersDemo:
+    """The customers of the demo bank, registered in bankcrm.registry.DEMO_SEEDERS (`seed`
+    below) and run by bankcrm.demo after the organisation is seeded."""
+
+    def __init__(self, demo: Demo):
+        self.demo = demo
+        self.total = demo.customers
+        self.seed = demo.seed
+        self.progress = demo.progress
+        self.addresses, self.companies = _faker_pools(self.seed)
         self.couples: list[tuple[dict, dict]] = []  # spouses, paired by seed_households
         self.households: dict[int, int] = {}  # customer index: household id
         self.ring = crypto.keyring()
         self.today = timezone.localdate()
         self.now = timezone.now()
-
-    # ------------------------------------------------------------------ organisation
-
-    def seed_organisation(self) -> tuple[dict[str, Branch], dict[str, list[int]], dict[str, User]]:
-        for code, name, region in BRANCHES:
-            Branch.objects.get_or_create(code=code, defaults={"name": name, "region": region})
-        branches = {b.code: b for b in Branch.objects.filter(code__in=[c for c, _, _ in BRANCHES])}
-        self.report.branches = len(branches)
-
-        # The roles migration creates these; a flushed database (tests) may lack them.
-        groups = {role: Group.objects.get_or_create(name=role)[0] for role in Role.values}
-        demo_hash = make_password(DEMO_PASSWORD)
-        demo_users = {}
-        for username, role, last, first, staff in DEMO_USERS:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "last_name": last,
-                    "first_name": first,
-                    "branch": branches[DEMO_BRANCH],
-                    "password": demo_hash,
-                    "is_staff": staff,
-                    "is_superuser": staff,
-                    "email": f"{username}@demo-bank.cn",
-                },
-            )
-            if created:
-                user.groups.add(groups[role])
-                self.report.users += 1
-            demo_users[username] = user
-            self.report.logins.append((username, str(role.label)))
-
-        # Book-holding RMs per branch, without a usable password: they exist to own books.
-        wanted = []
-        for code in branches:
-            for n in range(1, RMS_PER_BRANCH + 1):
-                rng = _rng(self.seed, 7, n, sum(map(ord, code)))
-                surname = rng.choice(SURNAMES)[0]
-                given = rng.choice(GIVEN[rng.choice("MF")])[0]
-                wanted.append((f"rm_{code.lower()}_{n:02d}", code, surname, given))
-        existing = set(
-            User.objects.filter(username__in=[w[0] for w in wanted]).values_list(
-                "username", flat=True
-            )
-        )
-        unusable = make_password(None)
-        new_users = [
-            User(
-                username=username,
-                branch=branches[code],
-                last_name=surname,
-                first_name=given,
-                password=unusable,
-            )
-            for username, code, surname, given in wanted
-            if username not in existing
-        ]
-        User.objects.bulk_create(new_users)
-        rm_group = groups[Role.RELATIONSHIP_MANAGER]
-        User.groups.through.objects.bulk_create(
-            [User.groups.through(user_id=u.pk, group_id=rm_group.pk) for u in new_users]
-        )
-        self.report.users += len(new_users)
-
-        rms_by_branch: dict[str, list[int]] = {code: [] for code in branches}
-        for pk, code in User.objects.filter(username__startswith="rm_").values_list(
-            "pk", "branch__code"
-        ):
-            rms_by_branch.setdefault(code, []).append(pk)
-        for pks in rms_by_branch.values():
-            pks.sort()
-        return branches, rms_by_branch, demo_users
 
     # ------------------------------------------------------------------ customers
 
@@ -567,12 +425,12 @@ class DemoSeeder:
         """The customers 0 … total-1 whose CIF is not in the database yet."""
         existing = set(Customer.objects.filter(cif__startswith="C").values_list("cif", flat=True))
         if existing.issuperset(core_customer_ref(i) for i in range(self.total)):
-            self.report.skipped_customers = self.total
+            self.demo.add("skipped_customers", self.total)
             return []
         used_ids: set[str] = set()
         people = [self._identity(i, used_ids) for i in range(self.total)]
         new_people = [p for p in people if core_customer_ref(p["i"]) not in existing]
-        self.report.skipped_customers = len(people) - len(new_people)
+        self.demo.add("skipped_customers", len(people) - len(new_people))
         return new_people
 
     def seed_customers(self, people: list[dict]) -> None:
@@ -599,7 +457,7 @@ class DemoSeeder:
                     copy.write_row(("core", core_customer_ref(person["i"]), person["pk"],
                                     self.now, 0))  # fmt: skip
                     copy.write_row(("app", app_user_id(person["i"]), person["pk"], self.now, 0))
-        self.report.customers = len(people)
+        self.demo.add("customers", len(people))
 
     def seed_households(self, people: list[dict]) -> dict[int, int]:
         """Households of spouses in the demo RMs' books: {customer index: household id}."""
@@ -721,14 +579,14 @@ class DemoSeeder:
                     ],
                 },
             )
-            self.report.transactions = cursor.rowcount
+            self.demo.add("transactions", cursor.rowcount)
             cursor.execute(TOP_UP_SQL, {"seed": self.seed})
             self.progress(f"accounts: writing {sum(counts):,}")
             cursor.execute(
                 f"INSERT INTO customers_account ({columns})"  # noqa: S608 (fixed names)
                 f" SELECT {columns} FROM seed_account ORDER BY id"
             )
-            self.report.accounts = cursor.rowcount
+            self.demo.add("accounts", cursor.rowcount)
             cursor.execute("DROP TABLE seed_account")
 
     def seed_interactions(self, people: list[dict]) -> None:
@@ -768,7 +626,7 @@ class DemoSeeder:
                         )
                     )  # fmt: skip
                     count += 1
-        self.report.interactions = count
+        self.demo.add("interactions", count)
 
     def seed_spouses_and_consents(self, people: list[dict]) -> None:
         """The demo RMs' books get spouses (the households made with the customers), PIPL
@@ -801,19 +659,6 @@ class DemoSeeder:
         Relationship.objects.bulk_create(relationships)
         Consent.objects.bulk_create(consents)
 
-    def seed_tickets(self, demo_users) -> None:
-        # The service desk seeds itself (service/demo.py) through its own services.
-        from service.demo import seed_service_desk
-
-        customers = list(
-            Customer.objects.filter(branch__code=DEMO_BRANCH)
-            .order_by("cif")
-            .values_list("pk", flat=True)[:400]
-        )
-        self.report.tickets = seed_service_desk(
-            users=demo_users, customer_ids=customers, seed=self.seed
-        )
-
     # ------------------------------------------------------------------ all
 
     def seed_integration_sources(self) -> None:
@@ -822,46 +667,31 @@ class DemoSeeder:
                 code=code, defaults={"name": name, "kind": kind, "secret": secret}
             )
 
-    @transaction.atomic
-    def run(self) -> SeedReport:
-        # Compliance seeds its rules and a day of reads to review, and says how the bulk
-        # load is recorded in the audit trail (compliance/demo.py).
-        from compliance.demo import (
-            DEMO_LABEL,
-            recorded_as_one_load,
-            seed_access_history,
-            seed_access_rules,
-        )
-
-        with audit_context(label=DEMO_LABEL):
-            self.seed_integration_sources()
-            branches, self.rms_by_branch, demo_users = self.seed_organisation()
-            self.branch_ids = {code: branch.pk for code, branch in branches.items()}
-            self.demo_rms = {name: demo_users[name].pk for name in DEMO_RM_BOOKS}
-            people = self.new_people()
-            if people:
-                detail = {"seed": self.seed, "customers": self.total}
-                with ExitStack() as load:
-                    load.enter_context(recorded_as_one_load("customers_customer", **detail))
-                    load.enter_context(recorded_as_one_load("customers_account", **detail))
-                    load.enter_context(_filled_without_indexes(BULK_TABLES))
-                    self.seed_customers(people)
-                    self.seed_holdings(people)
-                    self.progress("interactions")
-                    self.seed_interactions(people)
-                    self.progress("indexes and foreign keys")
-                self.seed_spouses_and_consents(people)
-            self.seed_tickets(demo_users)
-            seed_access_rules()
-            seed_access_history(users=demo_users)
-            if people:
-                self.progress("statistics")
-                with connection.cursor() as cursor:
-                    for table in BULK_TABLES:
-                        cursor.execute(f"ANALYZE {table}")
-            self.progress("committing")
-        return self.report
+    def run(self) -> None:
+        demo = self.demo
+        self.seed_integration_sources()
+        self.rms_by_branch = demo.rms_by_branch
+        self.branch_ids = {code: branch.pk for code, branch in demo.branches.items()}
+        self.demo_rms = {name: demo.users[name].pk for name in DEMO_RM_BOOKS}
+        people = self.new_people()
+        if not people:
+            return
+        detail = {"seed": self.seed, "customers": self.total}
+        with ExitStack() as load:
+            load.enter_context(demo.recorded_as_one_load("customers_customer", **detail))
+            load.enter_context(demo.recorded_as_one_load("customers_account", **detail))
+            load.enter_context(_filled_without_indexes(BULK_TABLES))
+            self.seed_customers(people)
+            self.seed_holdings(people)
+            self.progress("interactions")
+            self.seed_interactions(people)
+            self.progress("indexes and foreign keys")
+        self.seed_spouses_and_consents(people)
+        self.progress("statistics")
+        with connection.cursor() as cursor:
+            for table in BULK_TABLES:
+                cursor.execute(f"ANALYZE {table}")
 
 
-def seed_demo(*, customers: int, seed: int = 2026, progress=None) -> SeedReport:
-    return DemoSeeder(customers=customers, seed=seed, progress=progress).run()
+def seed(demo: Demo) -> None:
+    CustomersDemo(demo).run()

@@ -1,16 +1,11 @@
-"""Sections other apps add to the customer 360 page (the service desk's tickets), so that
-customers/ does not import them. A provider returns a context dict with a `template`, or
-None when the user should not see the section."""
+"""Sections other apps add to the customer 360 page (the service desk's tickets), registered
+in bankcrm.registry.CUSTOMER_PANELS so that customers/ does not import them. A provider
+returns a context dict with a `template`, or None when the user should not see the
+section."""
 
-from collections.abc import Callable
-
-PANELS: list[Callable] = []
-
-
-def register_panel(provider: Callable) -> None:
-    if provider not in PANELS:
-        PANELS.append(provider)
+from bankcrm import registry
 
 
 def panels_for(request, customer) -> list[dict]:
-    return [panel for provider in PANELS if (panel := provider(request, customer)) is not None]
+    providers = registry.CUSTOMER_PANELS
+    return [panel for provider in providers if (panel := provider(request, customer)) is not None]

@@ -96,7 +96,7 @@ def can_work(user, ticket: Ticket) -> bool:
     return ticket.queue_id is not None and user.service_queues.filter(pk=ticket.queue_id).exists()
 
 
-# ---- customers the service desk reaches (customers.access.register_scope) ---------------
+# ---- customers the service desk reaches (bankcrm.registry.CUSTOMER_SCOPES) ---------------
 
 
 def agent_customer_scope(user) -> Q:

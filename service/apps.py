@@ -9,11 +9,9 @@ class ServiceConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        from bankcrm import registry
         from bankcrm.roles import Role
-        from customers.access import register_scope
-        from customers.ingest.services import register_handler
-        from customers.panels import register_panel
-        from service import access, models
+        from service import access, home, models
         from service.intake import apply_service_request
         from service.models import Ticket
         from service.panels import customer_tickets
@@ -29,7 +27,7 @@ class ServiceConfig(AppConfig):
             auditlog.register(model)
         auditlog.register(models.Queue.members.through)
         auditlog.register(models.Notification, exclude_fields=["body", "subject"])
-        register_handler("service.request", apply_service_request)
+        registry.EVENT_HANDLERS.register(apply_service_request, key="service.request")
 
         # A changed calendar counts at once in this process (others within a minute).
         from django.db.models.signals import post_delete, post_save
@@ -42,8 +40,16 @@ class ServiceConfig(AppConfig):
                     lambda **kwargs: forget_calendars(), sender=model, weak=False,
                     dispatch_uid=f"forget-calendars-{model.__name__}-{signal is post_save}",
                 )  # fmt: skip
-        register_panel(customer_tickets)
+        registry.CUSTOMER_PANELS.register(customer_tickets)
 
         # Who on the desk reaches which customers is decided in service/access.py.
-        register_scope(Role.SERVICE_AGENT, access.agent_customer_scope)
-        register_scope(Role.SERVICE_SUPERVISOR, access.supervisor_customer_scope)
+        registry.CUSTOMER_SCOPES.register(access.agent_customer_scope, key=Role.SERVICE_AGENT)
+        registry.CUSTOMER_SCOPES.register(
+            access.supervisor_customer_scope, key=Role.SERVICE_SUPERVISOR
+        )
+        registry.HOME_PAGES.register(home.desk, key=Role.SERVICE_AGENT)
+        registry.HOME_PAGES.register(home.desk, key=Role.SERVICE_SUPERVISOR)
+
+        from service import demo
+
+        registry.DEMO_SEEDERS.register(demo.seed, order=20)  # after the layers below

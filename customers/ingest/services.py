@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from bankcrm import crypto, masking
+from bankcrm import crypto, masking, registry
 from bankcrm.audit import audit_context, log_bulk_changes
 from customers import services as customer_services
 from customers.ingest import schemas
@@ -338,18 +338,15 @@ def customer_id_for(batch: _Batch, event: InboxEvent) -> int:
     return _identity(batch, event).customer_id
 
 
+# How each event type customers/ owns is applied; registered in
+# bankcrm.registry.EVENT_HANDLERS by customers/apps.py, beside those of higher apps (the
+# service desk's "service.request"), which customers/ does not import.
 HANDLERS = {
     "transaction.posted": _apply_transaction,
     "balance.changed": _apply_balance,
     "customer.updated": _apply_customer,
     "app.activity": _apply_app_activity,
-    # "service.request" is applied by the service app (registered in its AppConfig.ready).
 }
-
-
-def register_handler(event_type: str, handler) -> None:
-    """For higher apps: how to apply an event type that customers/ does not own."""
-    HANDLERS[event_type] = handler
 
 
 def error_text(exc: BaseException) -> str:
@@ -467,7 +464,7 @@ def inbox_process(*, limit: int = 500) -> int:
         for event in _bulk_transactions(todo, batch, results):
             try:
                 with transaction.atomic():
-                    HANDLERS[event.event_type](event, batch)
+                    registry.EVENT_HANDLERS.get(event.event_type)(event, batch)
             except ParkedError as exc:
                 results[event.pk] = (InboxEvent.Status.PARKED, str(exc))
             except Exception as exc:  # bad data or a bug: this event fails, the others go on

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from bankcrm import registry
 from customers import simulator
 from customers.ingest import resync
 from customers.ingest.models import InboxEvent, IntegrationSource
@@ -132,7 +133,7 @@ def test_a_failing_event_is_retried_then_marked_failed(source, book, monkeypatch
     def broken(event, batch):
         raise RuntimeError("core said nonsense")
 
-    monkeypatch.setitem(services.HANDLERS, "balance.changed", broken)
+    monkeypatch.setitem(registry.EVENT_HANDLERS.by_key, "balance.changed", broken)
     store(
         source,
         [
@@ -199,13 +200,12 @@ def test_a_poison_event_fails_alone_and_the_rest_flow_on(source, book, monkeypat
 def test_a_database_error_is_kept_without_the_values_it_quotes(source, book, monkeypatch, caplog):
     """PostgreSQL's messages quote the values (a unique violation's key, say): the inbox keeps
     the condition and the constraint, the log the code's path; neither the values."""
-    from customers.ingest import services
 
     def clashing(event, batch):  # maps a reference that is mapped already
         ref = event.payload["customer_ref"]
         ExternalIdentity.objects.create(source="core", external_id=ref, customer=book[0])
 
-    monkeypatch.setitem(services.HANDLERS, "app.activity", clashing)
+    monkeypatch.setitem(registry.EVENT_HANDLERS.by_key, "app.activity", clashing)
     store(
         source,
         [

@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from customers.demo import DEMO_PASSWORD, seed_demo
+from bankcrm.demo import DEMO_PASSWORD, seed_demo
 
 
 class Command(BaseCommand):
@@ -23,17 +23,21 @@ class Command(BaseCommand):
                 elapsed = time.perf_counter() - started
                 self.stdout.write(f"  [{elapsed:5.1f} s] {message}")
 
-        report = seed_demo(customers=customers, seed=seed, progress=progress)
+        demo = seed_demo(customers=customers, seed=seed, progress=progress)
         elapsed = time.perf_counter() - started
+        counts = demo.counts
+        added = ", ".join(
+            f"{n:,} {name.replace('_', ' ')}"
+            for name, n in counts.items()
+            if name not in ("customers", "skipped_customers")
+        )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo data ready in {elapsed:.1f} s: {report.customers:,} customers added "
-                f"({report.skipped_customers:,} already present), {report.accounts:,} accounts, "
-                f"{report.transactions:,} transactions, {report.interactions:,} interactions, "
-                f"{report.tickets} tickets, {report.users} users, {report.branches} branches."
+                f"Demo data ready in {elapsed:.1f} s: {counts.get('customers', 0):,} customers "
+                f"added ({counts.get('skipped_customers', 0):,} already present), {added}."
             )
         )
         self.stdout.write(f"Demo logins (password {DEMO_PASSWORD}):")
-        for username, role in report.logins:
+        for username, role in demo.logins:
             self.stdout.write(f"  {username:16} {role}")
         self.stdout.write("compliance and admin enrol a TOTP authenticator at first sign-in.")

@@ -1,0 +1,75 @@
+"""Extension points: how a higher app plugs into a lower layer that may not import it.
+
+The layers (ARCHITECTURE.md, checked by import-linter in `make test`) are
+core <- customers <- service | compliance <- marketing | sales <- analytics. A lower layer
+declares an extension point here; a higher app registers into it in its
+`AppConfig.ready()`; the lower layer reads what was registered when it needs it. There is
+one mechanism for every such plug, so they can all be found in this file:
+
+- HOME_PAGES, by role: builder(request) -> (template, context); read by bankcrm.views.home.
+- CUSTOMER_PANELS: provider(request, customer) -> dict or None; sections of the 360 page.
+- CUSTOMER_SCOPES, by role: provider(user) -> Q over customers.Customer; customers.access.
+- EVENT_HANDLERS, by integration event type: handler(event, batch); the inbox worker.
+- READ_LISTENERS: listener(row=AccessLog, request=...); after bankcrm.audit.record_access.
+- REFUSAL_LISTENERS: listener(event=SecurityEvent, request=...); after a refused access.
+- DEMO_SEEDERS, by `order` (the layer): seeder(demo: bankcrm.demo.Demo); manage.py seed_demo.
+- BULK_LOAD_RECORDERS: factory(table, **detail) -> context manager; how a demo bulk load
+  is recorded in the audit trail (compliance registers it).
+
+Registering twice under one key with another value is an error at start-up: two apps
+claiming the same role's home page is a bug to find, not a silent override.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ExtensionPoint:
+    """A named place higher apps register into. Keyed points hold one value per key (a
+    role's home page); unkeyed ones a list, read in `order` then registration order."""
+
+    def __init__(self, name: str, *, keyed: bool):
+        self.name = name
+        self.keyed = keyed
+        self.by_key: dict[Any, Any] = {}  # keyed points (tests may patch an entry)
+        self._listed: list[tuple[int, int, Any]] = []
+
+    def register(self, value, *, key=None, order: int = 0):
+        """Registers `value` (returned, so it can decorate a function)."""
+        if self.keyed:
+            if key is None:
+                raise ImproperlyConfigured(f"{self.name}: a registration needs a key")
+            current = self.by_key.get(key)
+            if current is not None and current is not value:
+                raise ImproperlyConfigured(f"{self.name}: {key!r} is registered already")
+            self.by_key[key] = value
+        elif all(existing is not value for _o, _n, existing in self._listed):
+            self._listed.append((order, len(self._listed), value))
+            self._listed.sort(key=lambda item: item[:2])
+        return value
+
+    def get(self, key, default=None):
+        return self.by_key.get(key, default)
+
+    def items(self):
+        return self.by_key.items()
+
+    def __iter__(self) -> Iterator:
+        if self.keyed:
+            return iter(self.by_key.values())
+        return iter([value for _order, _n, value in self._listed])
+
+    def __repr__(self) -> str:
+        return f"<ExtensionPoint {self.name}>"
+
+
+HOME_PAGES = ExtensionPoint("home pages", keyed=True)
+CUSTOMER_PANELS = ExtensionPoint("customer 360 panels", keyed=False)
+CUSTOMER_SCOPES = ExtensionPoint("customer scopes", keyed=True)
+EVENT_HANDLERS = ExtensionPoint("integration event handlers", keyed=True)
+READ_LISTENERS = ExtensionPoint("sensitive read listeners", keyed=False)
+REFUSAL_LISTENERS = ExtensionPoint("refused access listeners", keyed=False)
+DEMO_SEEDERS = ExtensionPoint("demo seeders", keyed=False)
+BULK_LOAD_RECORDERS = ExtensionPoint("bulk load recorders", keyed=False)

@@ -2,6 +2,8 @@
 Data changes are recorded by database triggers (compliance migration 0002), which read the
 connection's audit context set here."""
 
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
 
 from bankcrm import registry
@@ -15,45 +17,64 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an action comes from, as the audit trail records it: the client's address and
+    the id of a web request, or nothing for the system's own work. Services take it beside
+    `actor=` (keyword-only, never the request); a view makes it with `AuditContext.of`."""
+
+    ip: str | None = None
+    request_id: str = ""
+
+    @classmethod
+    def of(cls, request) -> "AuditContext":
+        if request is None:  # a signal sent outside a request
+            return cls()
+        return cls(ip=client_ip(request), request_id=str(getattr(request, "id", ""))[:64])
+
+
+SYSTEM = AuditContext()  # the system's own work: no address, no request
+
+
 def access_row(
-    request,
-    action: str,
     *,
+    actor,
+    context: AuditContext,
+    action: str,
     object_type: str,
     object_id="",
     customer_id: int | None = None,
     reason: str = "",
     detail: dict | None = None,
 ) -> AccessLog:
-    """The access-log row for a sensitive read by request.user, not yet saved."""
+    """The access-log row for a sensitive read by `actor`, not yet saved."""
     return AccessLog(
-        actor=request.user,
+        actor=actor,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
         customer_id=customer_id,
         reason=reason,
         detail=detail or {},
-        ip_address=client_ip(request),
-        request_id=getattr(request, "id", ""),
+        ip_address=context.ip,
+        request_id=context.request_id,
     )
 
 
-def record_access(request, action: str, **fields) -> AccessLog:
-    """Logs a sensitive read (fields as access_row takes them), then lets the access-anomaly
-    rules see it."""
-    row = access_row(request, action, **fields)
+def record_access(*, actor, context: AuditContext, action: str, **fields) -> AccessLog:
+    """Logs a sensitive read (fields as access_row takes them), then lets the listeners see
+    it (compliance's access-anomaly rules, without bankcrm importing them)."""
+    row = access_row(actor=actor, context=context, action=action, **fields)
     row.save(force_insert=True)
-    # compliance's access-anomaly rules, without bankcrm importing them.
     for listener in registry.READ_LISTENERS:
-        listener(row=row, request=request)
+        listener(row=row, context=context)
     return row
 
 
 def record_security_event(
     kind: str,
     *,
-    request=None,
+    context: AuditContext = SYSTEM,
     user=None,
     username: str = "",
     actor=None,
@@ -69,8 +90,8 @@ def record_security_event(
         "username": (username or getattr(user, "username", ""))[:150],
         "actor": actor,
         "customer_id": customer_id,
-        "ip_address": client_ip(request) if request is not None else None,
-        "request_id": getattr(request, "id", "") if request is not None else "",
+        "ip_address": context.ip,
+        "request_id": context.request_id,
         "detail": detail or {},
     }
     if dedupe_key is None:
@@ -200,26 +221,29 @@ class audit_context:  # noqa: N801 - used as a context manager
         return False
 
 
-def record_refusal(request, *, status: int, object_type: str = "", object_id: str = ""):
-    """A refused access by request.user (404 from an access function, or 403) as a security
-    event: the object asked for and the path, never a query string (it may hold what was
-    typed). Then the access-anomaly rules see it."""
+def record_refusal(
+    *, user, context: AuditContext, status: int, path: str, method: str, object_type: str = "",
+    object_id: str = "",
+):  # fmt: skip
+    """A refused access by `user` (404 from an access function, or 403) as a security event:
+    the object asked for and the path, never a query string (it may hold what was typed).
+    Then the listeners (the access-anomaly rules) see it."""
     customer_id = None
     if object_type == "customers.customer" and object_id.isdigit() and len(object_id) < 19:
         customer_id = int(object_id)
     event = record_security_event(
         SecurityEvent.Kind.ACCESS_REFUSED,
-        request=request,
-        user=request.user,
+        context=context,
+        user=user,
         customer_id=customer_id,
         detail={
             "status": status,
             "object_type": object_type,
             "object_id": object_id,
-            "path": request.path[:200],
-            "method": request.method,
+            "path": path[:200],
+            "method": method,
         },
     )
     for listener in registry.REFUSAL_LISTENERS:
-        listener(event=event, request=request)
+        listener(event=event, context=context)
     return event

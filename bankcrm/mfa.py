@@ -6,7 +6,7 @@ import segno
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bankcrm.audit import record_security_event
+from bankcrm.audit import AuditContext, record_security_event
 from bankcrm.models import SecurityEvent
 
 
@@ -43,7 +43,7 @@ def _checked(request, device: TOTPDevice, token: str, *, enrolling: bool) -> boo
     kind = SecurityEvent.Kind
     record_security_event(
         (kind.MFA_ENROLLED if enrolling else kind.MFA_VERIFIED) if ok else kind.MFA_FAILED,
-        request=request,
+        context=AuditContext.of(request),
         user=request.user,
         actor=request.user,
         detail={"device": device.pk},

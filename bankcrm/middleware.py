@@ -240,18 +240,20 @@ class RefusedAccessMiddleware:
         from django.core.exceptions import PermissionDenied
 
         from bankcrm.access import NotFoundForUser
-        from bankcrm.audit import record_refusal
+        from bankcrm.audit import AuditContext, record_refusal
 
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None
+        seen = {"user": user, "context": AuditContext.of(request), "path": request.path,
+                "method": request.method}  # fmt: skip
         if isinstance(exception, NotFoundForUser):
             record_refusal(
-                request, status=404, object_type=exception.object_type,
-                object_id=exception.object_id,
+                status=404, object_type=exception.object_type, object_id=exception.object_id,
+                **seen,
             )  # fmt: skip
         elif isinstance(exception, PermissionDenied):
             match = getattr(request, "resolver_match", None)
             kwargs = match.kwargs if match else {}
-            record_refusal(request, status=403, object_id=str(kwargs.get("pk", ""))[:50])
+            record_refusal(status=403, object_id=str(kwargs.get("pk", ""))[:50], **seen)
         return None  # Django answers the 404 or 403 as usual

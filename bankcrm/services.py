@@ -4,7 +4,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from bankcrm.audit import record_security_event
+from bankcrm.audit import SYSTEM, AuditContext, record_security_event
 from bankcrm.models import SecurityEvent, User
 
 
@@ -22,7 +22,12 @@ def user_sessions_end(*, user: User) -> int:
 
 @transaction.atomic
 def user_freeze(
-    *, user: User, actor: User | None, reason: str, detail: dict | None = None, request=None
+    *,
+    user: User,
+    actor: User | None,
+    reason: str,
+    detail: dict | None = None,
+    context: AuditContext = SYSTEM,
 ) -> bool:
     """Freezes the account and ends its sessions (the backend refuses frozen accounts, so a
     session missed here is refused too). False if it was frozen already."""
@@ -35,7 +40,7 @@ def user_freeze(
     ended = user_sessions_end(user=user)
     record_security_event(
         SecurityEvent.Kind.FROZEN,
-        request=request,
+        context=context,
         user=user,
         actor=actor,
         detail={"reason": reason, "sessions_ended": ended, **(detail or {})},
@@ -45,7 +50,12 @@ def user_freeze(
 
 @transaction.atomic
 def user_unfreeze(
-    *, user: User, actor: User, reason: str, detail: dict | None = None, request=None
+    *,
+    user: User,
+    actor: User,
+    reason: str,
+    detail: dict | None = None,
+    context: AuditContext = SYSTEM,
 ) -> bool:
     """Lifts the freeze; False if the account was not frozen."""
     lifted = User.objects.filter(pk=user.pk, frozen_at__isnull=False).update(frozen_at=None)
@@ -53,7 +63,7 @@ def user_unfreeze(
         return False
     user.refresh_from_db(fields=["frozen_at"])
     record_security_event(
-        SecurityEvent.Kind.UNFROZEN, request=request, user=user, actor=actor,
+        SecurityEvent.Kind.UNFROZEN, context=context, user=user, actor=actor,
         detail={"reason": reason, **(detail or {})},
     )  # fmt: skip
     return True

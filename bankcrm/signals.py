@@ -7,7 +7,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from bankcrm.audit import record_security_event
+from bankcrm.audit import AuditContext, record_security_event
 from bankcrm.middleware import SESSION_SEEN, SESSION_STARTED
 from bankcrm.models import SecurityEvent, User
 
@@ -17,7 +17,9 @@ def stamp_session_start(sender, request, user, **kwargs):
     now = int(time.time())
     request.session[SESSION_STARTED] = now
     request.session[SESSION_SEEN] = now
-    record_security_event(SecurityEvent.Kind.LOGIN, request=request, user=user, actor=user)
+    record_security_event(
+        SecurityEvent.Kind.LOGIN, context=AuditContext.of(request), user=user, actor=user
+    )
 
 
 @receiver(user_logged_out)
@@ -28,7 +30,7 @@ def record_logout(sender, request, user, **kwargs):
     reason = getattr(request, "logout_reason", "user")
     record_security_event(
         SecurityEvent.Kind.LOGOUT,
-        request=request,
+        context=AuditContext.of(request),
         user=user,
         actor=user if reason == "user" else None,
         detail={"reason": reason},
@@ -45,7 +47,7 @@ def record_failed_login(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username", ""))[:150]
     record_security_event(
         SecurityEvent.Kind.LOGIN_FAILED,
-        request=request,
+        context=AuditContext.of(request),
         user=_account(username),
         username=username,
         detail={"locked_out": True} if getattr(request, "axes_locked_out", False) else {},
@@ -62,7 +64,7 @@ def record_lockout(sender, request, username, ip_address, **kwargs):
         return
     record_security_event(
         SecurityEvent.Kind.LOCKED_OUT,
-        request=request,
+        context=AuditContext.of(request),
         user=_account(username or ""),
         username=username or "",
         detail={"failures": failures},

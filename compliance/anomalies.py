@@ -24,7 +24,7 @@ from datetime import timedelta
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from bankcrm.audit import audit_context
+from bankcrm.audit import SYSTEM, AuditContext, audit_context
 from bankcrm.models import AccessLog
 from bankcrm.services import user_freeze
 from compliance.models import AccessAlert, AccessRule
@@ -69,7 +69,9 @@ def rules_passed(user, row: AccessLog | None = None, now=None) -> dict[int, int]
         return dict(cursor.fetchall())
 
 
-def access_check(*, user, row: AccessLog | None = None, request=None) -> list[AccessAlert]:
+def access_check(
+    *, user, row: AccessLog | None = None, context: AuditContext = SYSTEM
+) -> list[AccessAlert]:
     """Notes `row` if given, raises an alert for each rule `user` has now passed (at most
     one open alert per rule and user) and freezes the account for rules that say so.
     Returns the new alerts."""
@@ -78,13 +80,15 @@ def access_check(*, user, row: AccessLog | None = None, request=None) -> list[Ac
         return []
     raised = []
     for rule in AccessRule.objects.filter(pk__in=counts).order_by("pk"):
-        alert = alert_raise(rule=rule, user=user, count=counts[rule.pk], request=request)
+        alert = alert_raise(rule=rule, user=user, count=counts[rule.pk], context=context)
         if alert is not None:
             raised.append(alert)
     return raised
 
 
-def alert_raise(*, rule: AccessRule, user, count: int, request=None) -> AccessAlert | None:
+def alert_raise(
+    *, rule: AccessRule, user, count: int, context: AuditContext = SYSTEM
+) -> AccessAlert | None:
     """The alert, and the freeze if the rule asks for one, in one transaction recorded as
     the rule's doing. None if another request raised the same alert a moment earlier."""
     now = timezone.now()
@@ -105,7 +109,7 @@ def alert_raise(*, rule: AccessRule, user, count: int, request=None) -> AccessAl
                     actor=None,
                     reason=rule.name,
                     detail={"alert": alert.pk, "rule": rule.pk},
-                    request=request,
+                    context=context,
                 )
     except IntegrityError:
         return None  # the open alert exists (unique constraint): nothing more to do
@@ -117,13 +121,13 @@ def alert_raise(*, rule: AccessRule, user, count: int, request=None) -> AccessAl
     return alert
 
 
-def on_access_recorded(*, row: AccessLog, request=None) -> None:
+def on_access_recorded(*, row: AccessLog, context: AuditContext) -> None:
     """After a sensitive read (bankcrm.registry.READ_LISTENERS): note the read, check the
     reader's rules."""
-    access_check(user=request.user if request is not None else row.actor, row=row, request=request)
+    access_check(user=row.actor, row=row, context=context)
 
 
-def on_access_refused(*, event, request=None) -> None:
+def on_access_refused(*, event, context: AuditContext) -> None:
     """After a refused access (bankcrm.registry.REFUSAL_LISTENERS): a refusal counts for
     the rules on refused accesses."""
-    access_check(user=event.user, request=request)
+    access_check(user=event.user, context=context)

@@ -5,13 +5,20 @@ the account, by a security event with the reason."""
 from django.db import transaction
 from django.utils import timezone
 
+from bankcrm.audit import SYSTEM, AuditContext
 from bankcrm.services import user_freeze, user_unfreeze
 from compliance.models import AccessAlert
 
 
 @transaction.atomic
 def alert_review(
-    *, alert: AccessAlert, reviewer, decision: str, note: str, unfreeze: bool, request=None
+    *,
+    alert: AccessAlert,
+    reviewer,
+    decision: str,
+    note: str,
+    unfreeze: bool,
+    context: AuditContext = SYSTEM,
 ) -> bool:
     """Closes an open alert as legitimate (dismissed) or as misuse (confirmed), and lifts
     the account's freeze if asked. False if someone else reviewed it first."""
@@ -28,19 +35,19 @@ def alert_review(
     if unfreeze:
         user_unfreeze(
             user=alert.user, actor=reviewer, reason=note, detail={"alert": alert.pk},
-            request=request,
+            context=context,
         )  # fmt: skip
     return True
 
 
-def account_freeze(*, user, officer, reason: str, request=None) -> bool:
+def account_freeze(*, user, officer, reason: str, context: AuditContext = SYSTEM) -> bool:
     """A compliance officer freezes an account by hand (sessions ended at once)."""
     if officer.pk == user.pk:
         raise PermissionError("nobody freezes their own account")
-    return user_freeze(user=user, actor=officer, reason=reason, request=request)
+    return user_freeze(user=user, actor=officer, reason=reason, context=context)
 
 
-def account_unfreeze(*, user, officer, reason: str, request=None) -> bool:
+def account_unfreeze(*, user, officer, reason: str, context: AuditContext = SYSTEM) -> bool:
     if officer.pk == user.pk:
         raise PermissionError("nobody lifts their own freeze")
-    return user_unfreeze(user=user, actor=officer, reason=reason, request=request)
+    return user_unfreeze(user=user, actor=officer, reason=reason, context=context)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bankcrm.audit import record_access
+from bankcrm.audit import AuditContext, record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog
 from compliance import access, selectors, services
@@ -58,8 +58,9 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
     until = timezone.now()
     count = selectors.count(sources, limit=EXPORT_LIMIT, until=until)
     record_access(
-        request,
-        AccessLog.Action.EXPORT,
+        actor=request.user,
+        context=AuditContext.of(request),
+        action=AccessLog.Action.EXPORT,
         object_type="compliance.audit",
         customer_id=customer_id,
         detail={**detail, "rows": count},
@@ -123,7 +124,8 @@ def customer_history(request, pk: int):
     customer = access.customer_for_reviewer(request.user, pk)
     if not request.GET.get("after"):
         record_access(
-            request, AccessLog.Action.VIEW, object_type="compliance.customer_history",
+            actor=request.user, context=AuditContext.of(request), action=AccessLog.Action.VIEW,
+            object_type="compliance.customer_history",
             object_id=customer.pk, customer_id=customer.pk,
         )  # fmt: skip
     try:  # a first page has no cursor to be bad: the history's opening is logged once
@@ -185,7 +187,10 @@ def _account_action(request, pk: int, service, *, done: str, nothing: str):
     if not form.is_valid():
         messages.error(request, _("Give a reason of at least ten characters."))
     elif service(
-        user=account, officer=request.user, reason=form.cleaned_data["reason"], request=request
+        user=account,
+        officer=request.user,
+        reason=form.cleaned_data["reason"],
+        context=AuditContext.of(request),
     ):
         messages.success(request, done)
     else:
@@ -257,7 +262,7 @@ def alert_detail(request, pk: int):
                 decision=form.cleaned_data["decision"],
                 note=form.cleaned_data["note"],
                 unfreeze=form.cleaned_data.get("unfreeze", False),
-                request=request,
+                context=AuditContext.of(request),
             )
             if reviewed:
                 messages.success(request, _("The review is recorded."))

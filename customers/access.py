@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from bankcrm import crypto, masking, registry
 from bankcrm.access import not_found, require
-from bankcrm.audit import record_access
+from bankcrm.audit import AuditContext, record_access
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
@@ -82,13 +82,25 @@ def customer_read_by_user(
     `allowed(user, customer)`, if given, must hold as well (403 otherwise, after the
     scope's 404; a refused read is not logged as one).
     tests/customers/test_permission_matrix.py checks that every customer page logs."""
-    from customers.services import log_customer_read
-
     customer = customer_for_user(request.user, pk, related=related, defer=defer)
     if allowed is not None:
         require(allowed(request.user, customer))
-    log_customer_read(request, AccessLog.Action.VIEW, customer, object_type=what, detail=detail)
+    log_customer_read(
+        actor=request.user, context=AuditContext.of(request), action=AccessLog.Action.VIEW,
+        customer=customer, object_type=what, detail=detail,
+    )  # fmt: skip
     return customer
+
+
+def log_customer_read(
+    *, actor, context: AuditContext, action: str, customer: Customer, reason="", detail=None,
+    object_type="customers.customer",
+):  # fmt: skip
+    """An access-log row for a sensitive read of one customer (never the values read)."""
+    return record_access(
+        actor=actor, context=context, action=action, object_type=object_type,
+        object_id=customer.pk, customer_id=customer.pk, reason=reason, detail=detail,
+    )  # fmt: skip
 
 
 _CIF = re.compile(r"^[A-Za-z0-9-]{1,20}$")
@@ -119,8 +131,8 @@ def customer_for_intake(request, ref: str) -> Customer | None:
             found = list(scope.filter(mobile_index=index)[:2])
     customer = found[0] if len(found) == 1 else None
     record_access(
-        request, AccessLog.Action.SEARCH, object_type="customers.customer",
-        customer_id=customer.pk if customer else None,
+        actor=user, context=AuditContext.of(request), action=AccessLog.Action.SEARCH,
+        object_type="customers.customer", customer_id=customer.pk if customer else None,
         detail={"by": "caller_lookup", "match": match, "hits": len(found)},
     )  # fmt: skip
     return customer

@@ -6,8 +6,9 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone, translation
 
-from bankcrm.audit import record_access, record_security_event
+from bankcrm.audit import AuditContext, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
+from customers import access
 from customers.models import (
     Consent,
     Customer,
@@ -118,25 +119,17 @@ def risk_profile_assess(
     )
 
 
-def log_customer_read(
-    request, action: str, customer: Customer, *, reason="", detail=None,
-    object_type="customers.customer",
-):  # fmt: skip
-    """An access-log row for a sensitive read of one customer (never the values read)."""
-    return record_access(
-        request, action, object_type=object_type, object_id=customer.pk,
-        customer_id=customer.pk, reason=reason, detail=detail,
-    )  # fmt: skip
-
-
-def identifier_reveal(request, *, customer: Customer, field: str, reason: str) -> str:
+def identifier_reveal(
+    *, actor, context: AuditContext, customer: Customer, field: str, reason: str
+) -> str:
     """The full identifier, once, with an access-log row (who, what, when, IP, reason)."""
     if field not in REVEALABLE:
         raise ValueError(f"{field} cannot be revealed")
     value = getattr(customer, field)
-    log_customer_read(
-        request, AccessLog.Action.REVEAL, customer, reason=reason, detail={"field": field}
-    )
+    access.log_customer_read(
+        actor=actor, context=context, action=AccessLog.Action.REVEAL, customer=customer,
+        reason=reason, detail={"field": field},
+    )  # fmt: skip
     return value or ""
 
 

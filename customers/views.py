@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm import masking
-from bankcrm.audit import record_access
+from bankcrm.audit import AuditContext, record_access
 from bankcrm.exports import csv_download
 from bankcrm.models import AccessLog, User
 from bankcrm.roles import Role
@@ -80,8 +80,9 @@ def customer_export(request):
     )  # fmt: skip
     count = customers.count()
     record_access(
-        request,
-        AccessLog.Action.EXPORT,
+        actor=request.user,
+        context=AuditContext.of(request),
+        action=AccessLog.Action.EXPORT,
         object_type="customers.customer",
         detail={
             "filter": {k: str(v) for k, v in params.items() if v not in ("", None, False)},
@@ -122,8 +123,9 @@ def customer_search(request):
         if result.by_identifier:
             # Never the identifier itself in the log: its kind and the hit count.
             record_access(
-                request,
-                AccessLog.Action.SEARCH,
+                actor=request.user,
+                context=AuditContext.of(request),
+                action=AccessLog.Action.SEARCH,
                 object_type="customers.customer",
                 customer_id=result.customers[0].pk if len(result.customers) == 1 else None,
                 detail={"by": result.kind, "hits": len(result.customers)},
@@ -226,8 +228,9 @@ def customer_reveal(request, pk):
         )  # fmt: skip
     field = form.cleaned_data["field"]
     value = services.identifier_reveal(
-        request, customer=customer, field=field, reason=form.cleaned_data["reason"]
-    )
+        actor=request.user, context=AuditContext.of(request), customer=customer, field=field,
+        reason=form.cleaned_data["reason"],
+    )  # fmt: skip
     context = {
         "customer": customer,
         "revealed": value,

@@ -18,6 +18,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from bankcrm.access import not_found, require  # noqa: F401 - require: views use access.require
+from bankcrm.audit import AuditContext, record_access
+from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from service.models import Queue, Ticket
 
@@ -50,13 +52,10 @@ def ticket_read_by_user(request, pk) -> Ticket:
     """A ticket for its page: the page shows the customer's name, CIF, masked mobile and
     what they told the bank, so opening it is a logged read of that customer, counted by
     the access-anomaly rules like any customer page (issue 16, item 24)."""
-    from bankcrm.audit import record_access
-    from bankcrm.models import AccessLog
-
     ticket = ticket_for_user(request.user, pk)
     record_access(
-        request, AccessLog.Action.VIEW, object_type="service.ticket", object_id=ticket.pk,
-        customer_id=ticket.customer_id,
+        actor=request.user, context=AuditContext.of(request), action=AccessLog.Action.VIEW,
+        object_type="service.ticket", object_id=ticket.pk, customer_id=ticket.customer_id,
     )  # fmt: skip
     return ticket
 

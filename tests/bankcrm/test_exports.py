@@ -8,6 +8,7 @@ import io
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from bankcrm.audit import AuditContext
 from bankcrm.exports import spreadsheet_safe
 from bankcrm.roles import Role
 from customers import services
@@ -41,8 +42,10 @@ def hostile(branch, compliance_officer):
     customer = factories.customer(
         branch=branch, rm=rm, name=HOSTILE_NAME, name_latin=HOSTILE_LATIN, tags=[HOSTILE_TAG]
     )
-    request = type("R", (), {"user": rm, "META": {"REMOTE_ADDR": "10.0.0.9"}, "id": "r1"})()
-    services.identifier_reveal(request, customer=customer, field="mobile", reason=HOSTILE_REASON)
+    context = AuditContext(ip="10.0.0.9", request_id="r1")
+    services.identifier_reveal(
+        actor=rm, context=context, customer=customer, field="mobile", reason=HOSTILE_REASON
+    )
     return {"rm": rm, "customer": customer}
 
 

@@ -663,14 +663,14 @@ def page_queries(path: str) -> dict:
         form = AuditFilterForm(query or None)
         params = form.cleaned_data if form.is_valid() else {"kind": selectors.READS}
         params["kind"] = params.get("kind") or selectors.READS
-        sources = {params["kind"]: selectors.audit_rows(params)}
+        sources = {params["kind"]: selectors.audit_sources(params)}
     elif split.path.endswith("/history/"):
         pk = int(split.path.split("/")[3])
-        sources = selectors.customer_history(Customer.objects.get(pk=pk))
+        sources = selectors.customer_history_sources(Customer.objects.get(pk=pk))
     else:
         pk = int(split.path.split("/")[3])
-        sources = selectors.user_activity(User.objects.get(pk=pk))
-    cursor = selectors._parse_cursor(query.get("after"))
+        sources = selectors.user_activity_sources(User.objects.get(pk=pk))
+    cursor = selectors.parse_cursor(query.get("after"))
     return {
         kind: selectors.newest(kind, source, limit=selectors.PAGE + 1, cursor=cursor)
         for kind, source in sources.items()

@@ -42,7 +42,7 @@ def _security_of(qs: QuerySet, user: User) -> tuple[QuerySet, QuerySet]:
     return qs.filter(user=user), qs.filter(actor=user)
 
 
-def audit_rows(params: dict) -> Source:
+def audit_sources(params: dict) -> Source:
     """One kind of record (`params["kind"]`) filtered by `params` (the cleaned
     AuditFilterForm)."""
     kind = params.get("kind") or READS
@@ -70,7 +70,7 @@ def audit_rows(params: dict) -> Source:
     return qs
 
 
-def customer_history(customer: Customer) -> dict[str, Source]:
+def customer_history_sources(customer: Customer) -> dict[str, Source]:
     """Everything about one customer: who read it, what changed, delegations that ran out."""
     return {
         READS: AccessLog.objects.filter(customer_id=customer.pk),
@@ -79,7 +79,7 @@ def customer_history(customer: Customer) -> dict[str, Source]:
     }
 
 
-def user_activity(user: User) -> dict[str, Source]:
+def user_activity_sources(user: User) -> dict[str, Source]:
     """Everything one user did or had done to their account."""
     return {
         READS: AccessLog.objects.filter(actor=user),
@@ -165,7 +165,7 @@ def page_after(sources: dict[str, Source], cursor: str | None) -> tuple[list, st
     return rows, next_cursor
 
 
-def count(sources: dict[str, Source], *, limit: int, until) -> int:
+def count_merged(sources: dict[str, Source], *, limit: int, until) -> int:
     """How many rows an export of `sources` up to `until` gives (at most `limit`)."""
     total = sum(newest(k, s, limit=limit, until=until).count() for k, s in sources.items())
     return min(total, limit)

@@ -27,7 +27,7 @@ def _filtered(request):
         return form, {}, None
     params = form.cleaned_data if form.is_bound else {}
     params["kind"] = params.get("kind") or selectors.READS
-    return form, params, {params["kind"]: selectors.audit_rows(params)}
+    return form, params, {params["kind"]: selectors.audit_sources(params)}
 
 
 def _page(request, sources: dict | None) -> dict:
@@ -56,7 +56,7 @@ def _export(request, sources: dict, *, name: str, detail: dict, customer_id=None
     asked for and how many rows it gave."""
     # Up to now: the export's own log row (written next) is not part of what it exports.
     until = timezone.now()
-    count = selectors.count(sources, limit=EXPORT_LIMIT, until=until)
+    count = selectors.count_merged(sources, limit=EXPORT_LIMIT, until=until)
     record_access(
         actor=request.user,
         context=AuditContext.of(request),
@@ -129,7 +129,7 @@ def customer_history(request, pk: int):
             object_id=customer.pk, customer_id=customer.pk,
         )  # fmt: skip
     try:  # a first page has no cursor to be bad: the history's opening is logged once
-        page = _page(request, selectors.customer_history(customer))
+        page = _page(request, selectors.customer_history_sources(customer))
     except selectors.CursorError:
         return _bad_link()
     return _render_page(request, "compliance/customer_history.html", {"customer": customer, **page})
@@ -140,7 +140,7 @@ def customer_history(request, pk: int):
 def customer_history_export(request, pk: int):
     customer = access.customer_for_reviewer(request.user, pk)
     return _export(
-        request, selectors.customer_history(customer), name=f"history-{customer.cif}",
+        request, selectors.customer_history_sources(customer), name=f"history-{customer.cif}",
         detail={"history_of": customer.cif}, customer_id=customer.pk,
     )  # fmt: skip
 
@@ -150,7 +150,7 @@ def customer_history_export(request, pk: int):
 def user_activity(request, pk: int):
     account = access.account_for_reviewer(request.user, pk)
     try:
-        page = _page(request, selectors.user_activity(account))
+        page = _page(request, selectors.user_activity_sources(account))
     except selectors.CursorError:
         return _bad_link()
     # Through the reviewer's alerts: none when the account is their own.
@@ -173,7 +173,7 @@ def user_activity(request, pk: int):
 def user_activity_export(request, pk: int):
     account = access.account_for_reviewer(request.user, pk)
     return _export(
-        request, selectors.user_activity(account), name=f"activity-{account.username}",
+        request, selectors.user_activity_sources(account), name=f"activity-{account.username}",
         detail={"activity_of": account.username},
     )  # fmt: skip
 

@@ -222,6 +222,15 @@ def can_edit(user, customer: Customer) -> bool:
     ).exists()
 
 
+def can_read_confidential(user, interaction) -> bool:
+    """A confidential note: its author's branch (the team that keeps the relationship) and
+    compliance; everyone else in scope sees that a note exists, not what it says."""
+    if user.has_role(Role.COMPLIANCE_OFFICER):
+        return True
+    actor = interaction.actor
+    return actor is not None and actor.branch_id is not None and actor.branch_id == user.branch_id
+
+
 def can_log_interaction(user, customer: Customer) -> bool:
     return can_edit(user, customer) or user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR)
 

@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bankcrm import crypto
-from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
 from customers import access
 from customers.models import (
@@ -26,7 +25,6 @@ from customers.models import (
     Account,
     Consent,
     Customer,
-    Interaction,
     RiskProfile,
     Transaction,
 )
@@ -154,7 +152,7 @@ class Holdings:
     deposits: Decimal
 
 
-def holdings(customer: Customer) -> Holdings:
+def holdings_summary(customer: Customer) -> Holdings:
     # The masked number is shown; the encrypted one is not decrypted.
     accounts = list(customer.accounts.defer("number").order_by("kind", "opened_on", "pk"))
     by_kind: dict[str, list] = defaultdict(list)
@@ -171,7 +169,7 @@ def holdings(customer: Customer) -> Holdings:
     return Holdings(accounts, dict(by_kind), dict(assets), dict(liabilities), deposits)
 
 
-def balance_history(customer: Customer, current_total: Decimal, months: int = 12) -> list:
+def monthly_deposit_balances(customer: Customer, current_total: Decimal, months: int = 12) -> list:
     """Month-end balance of the customer's deposits over the last `months`, derived from the
     current balance and the monthly net flows (one grouped query on the (customer, time)
     index)."""
@@ -241,18 +239,11 @@ class TimelineEntry:
     confidential_hidden: bool = False
 
 
-def can_read_confidential(user, interaction: Interaction) -> bool:
-    if user.has_role(Role.COMPLIANCE_OFFICER):
-        return True
-    actor = interaction.actor
-    return actor is not None and actor.branch_id is not None and actor.branch_id == user.branch_id
-
-
-def timeline(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
+def timeline_entries(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
     """Interactions, consent changes, risk assessments and account openings, newest first."""
     entries = []
     for item in customer.interactions.select_related("actor").order_by("-occurred_at")[:limit]:
-        hidden = item.confidential and not can_read_confidential(user, item)
+        hidden = item.confidential and not access.can_read_confidential(user, item)
         entries.append(
             TimelineEntry(
                 at=item.occurred_at,
@@ -295,7 +286,7 @@ def timeline(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
     return entries[:limit]
 
 
-def consent_state(customer: Customer) -> list[Consent]:
+def consents_in_force(customer: Customer) -> list[Consent]:
     return list(Consent.objects.filter(customer=customer).current())
 
 
@@ -321,7 +312,7 @@ class HouseholdView:
     hidden: int  # members outside the viewer's scope, shown by masked name only
 
 
-def household(customer: Customer, user) -> HouseholdView | None:
+def household_view(customer: Customer, user) -> HouseholdView | None:
     if customer.household_id is None:
         return None
     members = list(
@@ -371,7 +362,7 @@ class RelatedParty:
     card: "access.RelatedCustomer"
 
 
-def relationships(customer: Customer, user) -> list[RelatedParty]:
+def related_parties(customer: Customer, user) -> list[RelatedParty]:
     rows = list(
         customer.relationships.select_related("related")
         .only(
@@ -387,7 +378,7 @@ def relationships(customer: Customer, user) -> list[RelatedParty]:
     ]
 
 
-def delegations(customer: Customer) -> list:
+def delegations_recent(customer: Customer) -> list:
     """Delegations in force and those ended in the last 30 days, newest first."""
     from customers.models import CustomerDelegation
 

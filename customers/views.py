@@ -149,11 +149,11 @@ def customer_detail(request, pk):
         "can_edit": access.can_edit(request.user, customer),
         "can_reveal": access.can_reveal(request.user, customer),
         "can_log": access.can_log_interaction(request.user, customer),
-        "timeline": selectors.timeline(customer, request.user),
-        "consents": selectors.consent_state(customer),
+        "timeline": selectors.timeline_entries(customer, request.user),
+        "consents": selectors.consents_in_force(customer),
         "risk": selectors.latest_risk_profile(customer),
-        "relationships": selectors.relationships(customer, request.user),
-        "household": selectors.household(customer, request.user) if see_assets else None,
+        "relationships": selectors.related_parties(customer, request.user),
+        "household": selectors.household_view(customer, request.user) if see_assets else None,
         # One page, several forms: each its own ids, so every label names its own field.
         "interaction_form": InteractionForm(auto_id="interaction_%s"),
         "consent_form": ConsentForm(auto_id="consent_%s"),
@@ -165,12 +165,12 @@ def customer_detail(request, pk):
         context.update(
             can_delegate=True,
             now=timezone.now(),
-            delegations=selectors.delegations(customer),
+            delegations=selectors.delegations_recent(customer),
             delegation_form=DelegationForm(auto_id="delegation_%s"),
         )
     if see_assets:
-        holdings = selectors.holdings(customer)
-        history = selectors.balance_history(customer, holdings.deposits)
+        holdings = selectors.holdings_summary(customer)
+        history = selectors.monthly_deposit_balances(customer, holdings.deposits)
         transactions, has_more = selectors.transactions_page(customer, {}, page=1)
         context.update(
             holdings=holdings,

@@ -41,6 +41,17 @@ def tickets_for_user(user) -> QuerySet[Ticket]:
     return qs.filter(scope)
 
 
+def tickets_of_customer_for_user(user, customer) -> QuerySet[Ticket]:
+    """A customer's tickets, as their 360 page lists them (the page has checked the
+    customer is in the user's scope): those who serve or oversee the customer (the RM, the
+    branch manager, compliance, supervisors) see all of them; an agent those of their
+    queues and their own."""
+    every = (Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER,
+             Role.SERVICE_SUPERVISOR)  # fmt: skip
+    tickets = Ticket.objects.all() if user.has_role(*every) else tickets_for_user(user)
+    return tickets.filter(customer=customer)
+
+
 def ticket_for_user(user, pk, *, related=("customer", "queue", "assignee")) -> Ticket:
     try:
         return tickets_for_user(user).select_related(*related).get(pk=int(pk))

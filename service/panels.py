@@ -1,6 +1,4 @@
-from bankcrm.roles import Role
 from service import access
-from service.models import Ticket
 
 RECENT = 10
 
@@ -9,15 +7,8 @@ def customer_tickets(request, customer) -> dict | None:
     """The 360 page's tickets section: the customer's tickets the user may see, newest
     first, and a button to open one for desk users."""
     user = request.user
-    # The page checked the customer is in the user's scope; an RM or branch manager sees
-    # all of that customer's tickets, an agent only those of their queues.
-    if user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER,
-                     Role.SERVICE_SUPERVISOR):  # fmt: skip
-        tickets = Ticket.objects.all()
-    else:
-        tickets = access.tickets_for_user(user)
     tickets = (
-        tickets.filter(customer=customer)
+        access.tickets_of_customer_for_user(user, customer)
         .select_related("assignee")
         .only(
             "pk",

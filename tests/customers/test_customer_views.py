@@ -569,4 +569,4 @@ def test_holdings_deposits_count_open_cny_deposits_only(branch, rm):
     factories.account(customer, kind="current", balance=Decimal("5"), currency="USD")
     factories.account(customer, kind="current", balance=Decimal("7"), status="closed")
     factories.account(customer, kind="loan", balance=Decimal("90000"))
-    assert selectors.holdings(customer).deposits == Decimal("3000")
+    assert selectors.holdings_summary(customer).deposits == Decimal("3000")

@@ -48,6 +48,7 @@ Using it from an app (campaign sends, say):
 
     # marketing/services.py, in the transaction that decides the sends
     CampaignSend.objects.bulk_create(rows, ignore_conflicts=True)  # a unique key: once
+    enqueue_on_commit("marketing.tasks.send_campaigns")
 
     # marketing/tasks.py; also in CELERY_BEAT_SCHEDULE every 30 s: the sweep
     @shared_task(ignore_result=True, acks_late=True)
@@ -59,18 +60,32 @@ The sender returns the fields to save with the done status, raises `SendError(er
 row that can never be sent (no address: no retry); any other exception is a failure too. The
 model needs `status`, `attempts`, `next_attempt_at` and `last_error`, and a partial index on
 next_attempt_at where the status is pending (what claim() reads).
+
+Asking a worker: enqueue_on_commit(name, *args) sends a Celery task once the transaction
+commits, and nothing if it rolls back. It takes the task's name, as beat's schedule does, so
+services never import tasks modules and tasks import services, never the reverse (an import
+of the task would make each services module and its tasks module import each other). If the
+broker is down it logs and carries on: the rows wait for the task's beat sweep. A Doorbell
+adds rate limiting on top for a table written hundreds of times a second (the integration
+inbox).
 """
 
+import functools
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+
+from bankcrm.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -248,3 +263,82 @@ class Outbox:
             saved = {self.done_at: timezone.now(), **saved}
         self.finish(row, self.done, last_error="", **saved)
         return self.done
+
+
+# ---- asking a worker -------------------------------------------------------------------
+
+
+@functools.cache
+def _registry():
+    """Celery's task registry with every app's tasks module imported, as a worker has it (a
+    web process imports no tasks module by itself)."""
+    celery_app.autodiscover_tasks(force=True)
+    return celery_app.tasks
+
+
+def _task(name: str):
+    try:
+        return _registry()[name]
+    except KeyError:
+        raise LookupError(f"no Celery task is named {name!r}") from None
+
+
+def enqueue(task: str, *args: Any) -> bool:
+    """Send the task named `task` now. If the broker cannot be reached, log and return
+    False: the rows the task works on wait for its beat sweep."""
+    found = _task(task)
+    try:
+        found.delay(*args)
+    except Exception:
+        extra = {"task": task, "task_args": args}
+        logger.warning("task.enqueue_failed", extra=extra, exc_info=True)
+        return False
+    return True
+
+
+def enqueue_on_commit(task: str, *args: Any) -> None:
+    """enqueue() once the current transaction commits (at once outside one); nothing is sent
+    if it rolls back. A name no task has fails here, in the code that wrote it."""
+    _task(task)
+    transaction.on_commit(functools.partial(enqueue, task, *args))
+
+
+@functools.cache
+def _redis():
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+
+
+class Doorbell:
+    """enqueue_on_commit for a task that drains a table written many times a second: a ring
+    sends the task only if nobody rang within `window` seconds (a Redis key set NX, shared
+    by every process; a process that rang within `local_window` does not even ask Redis),
+    so hundreds of writes a second send one message. The task calls reset() when the table
+    looks empty, then looks once more after longer than `local_window`, so a write made
+    while the key was set is not left for the sweep."""
+
+    def __init__(self, task: str, *, key: str, window: int = 1, local_window: float = 0.2):
+        self.task, self.key, self.window, self.local_window = task, key, window, local_window
+        self._last_ring = 0.0
+
+    def ring(self) -> None:
+        now = time.monotonic()
+        if now - self._last_ring < self.local_window:
+            return
+        self._last_ring = now
+        try:
+            first = _redis().set(self.key, 1, nx=True, ex=self.window)
+        except Exception:  # Redis is down: the writes wait for the sweep
+            logger.warning("task.doorbell_failed", extra={"task": self.task}, exc_info=True)
+            return
+        if first:
+            enqueue(self.task)
+
+    def ring_on_commit(self) -> None:
+        _task(self.task)
+        transaction.on_commit(self.ring)
+
+    def reset(self) -> None:
+        try:
+            _redis().delete(self.key)
+        except Exception:  # the key expires within the window anyway
+            logger.warning("task.doorbell_reset_failed", extra={"task": self.task}, exc_info=True)

@@ -1,9 +1,11 @@
 """The core outbox (bankcrm/outbox.py) on both of its tables, customer and staff
 notifications and outbound webhook deliveries: claimed under a lease with the attempt
 counted, settled only by the claim that took the row, backed off, given up, never sent by two
-dispatchers."""
+dispatchers; and the helpers that ask a worker once a transaction commits."""
 
+import contextlib
 import itertools
+import logging
 import threading
 import uuid
 from collections import Counter
@@ -11,12 +13,15 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 
 from bankcrm import outbox
-from bankcrm.outbox import NO_OUTCOME, SendError
+from bankcrm.outbox import NO_OUTCOME, Doorbell, SendError, enqueue_on_commit
+from bankcrm.tasks import record_heartbeat
 from customers.ingest import outbound
 from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
+from customers.tasks import validate_import
 from service import notify
 from service.models import Notification
 from tests import factories
@@ -280,3 +285,96 @@ def test_an_outbox_refuses_a_lease_a_send_could_outlast():
             name="x", model=Notification, send=print, key=str, done="sent", given_up="failed",
             max_attempts=3, lease=timedelta(seconds=10), send_timeout=timedelta(seconds=10),
         )  # fmt: skip
+
+
+# ---- enqueue_on_commit and the doorbell ----------------------------------------------------
+
+
+@pytest.fixture
+def delays(monkeypatch):
+    """Every task's messages, as (task name, args), instead of going to the broker."""
+    sent = []
+    for task in (record_heartbeat, validate_import):
+        monkeypatch.setattr(task, "delay", lambda *args, name=task.name: sent.append((name, args)))
+    return sent
+
+
+def test_a_task_is_sent_once_the_transaction_commits_and_not_on_rollback(
+    delays, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            enqueue_on_commit("customers.tasks.validate_import", 41)
+            assert delays == []  # not before the commit
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            enqueue_on_commit("customers.tasks.validate_import", 42)
+            raise RuntimeError("rolled back")
+    assert delays == [("customers.tasks.validate_import", (41,))]
+
+
+def test_a_broker_outage_is_logged_and_the_transaction_stands(
+    monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def down(*args):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(record_heartbeat, "delay", down)
+    with (
+        caplog.at_level(logging.WARNING, logger="bankcrm.outbox"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        enqueue_on_commit("bankcrm.tasks.record_heartbeat")
+    (record,) = [r for r in caplog.records if r.msg == "task.enqueue_failed"]
+    assert record.task == "bankcrm.tasks.record_heartbeat" and record.exc_info
+
+
+def test_a_name_no_task_has_fails_where_it_is_written():
+    with pytest.raises(LookupError, match=r"service\.tasks\.send_notification\b"):
+        enqueue_on_commit("service.tasks.send_notification")
+
+
+@pytest.fixture
+def doorbell():
+    bell = Doorbell("bankcrm.tasks.record_heartbeat", key=f"test:doorbell:{uuid.uuid4()}")
+    bell.local_window = 0  # every ring asks Redis, as rings from many processes would
+    yield bell
+    bell.reset()
+
+
+def test_a_doorbell_sends_one_message_for_many_rings_until_reset(doorbell, delays):
+    for _ in range(100):
+        doorbell.ring()
+    assert delays == [("bankcrm.tasks.record_heartbeat", ())]
+    doorbell.reset()  # the worker found the table empty
+    doorbell.ring()
+    assert len(delays) == 2
+
+
+def test_a_process_that_just_rang_does_not_ask_redis(doorbell, delays, monkeypatch):
+    doorbell.local_window = 60
+    doorbell.ring()
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "_redis", lambda: pytest.fail("Redis asked again"))
+        doorbell.ring()
+    assert len(delays) == 1
+
+
+def test_a_doorbell_rings_on_commit_and_without_redis_logs(
+    doorbell, delays, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        doorbell.ring_on_commit()
+        assert delays == []
+    assert len(delays) == 1
+
+    def unreachable():
+        raise ConnectionError("redis down")
+
+    with (
+        monkeypatch.context() as patch,
+        caplog.at_level(logging.WARNING, logger="bankcrm.outbox"),
+    ):
+        patch.setattr(outbox, "_redis", unreachable)
+        doorbell.ring()
+    assert len(delays) == 1
+    assert [r.msg for r in caplog.records] == ["task.doorbell_failed"]

@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 
 from bankcrm.audit import AuditContext, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
+from bankcrm.outbox import enqueue_on_commit
 from customers import access
 from customers.models import (
     Consent,
@@ -203,7 +204,7 @@ def import_upload(request, *, kind: str, upload) -> ImportBatch:
     Excel file's zip directory looked at (nothing is decompressed here), so FileError names
     what is wrong at once; it never quotes the file."""
     from bankcrm.audit import client_ip
-    from customers import imports, tasks
+    from customers import imports
     from customers.imports.rows import UNSTORABLE
 
     content, total = imports.read_upload(upload.name, upload, kind=kind)
@@ -217,8 +218,17 @@ def import_upload(request, *, kind: str, upload) -> ImportBatch:
         uploaded_ip=client_ip(request),
         language=translation.get_language() or "",
     )
-    tasks.enqueue(batch)
+    _import_next_step_on_commit(batch)
     return batch
+
+
+def _import_next_step_on_commit(batch: ImportBatch) -> None:
+    """Ask a worker for the batch's next step once the transaction that changed it commits.
+    If the broker is down the batch waits: customers.tasks.resume_imports sends it again."""
+    step = (
+        "commit_import" if batch.status == ImportBatch.Status.COMMIT_PENDING else "validate_import"
+    )
+    enqueue_on_commit(f"customers.tasks.{step}", batch.pk)
 
 
 @transaction.atomic
@@ -236,14 +246,14 @@ def _log_import_decision(request, batch: ImportBatch, before: str) -> None:
 
 @transaction.atomic
 def import_commit(request, batch: ImportBatch) -> bool:
-    from customers import imports, tasks
+    from customers import imports
 
     before = batch.status
     if not imports.request_commit(batch):
         return False
     batch.refresh_from_db()
     _log_import_decision(request, batch, before)
-    tasks.enqueue(batch)
+    _import_next_step_on_commit(batch)
     return True
 
 

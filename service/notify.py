@@ -1,11 +1,13 @@
 """Sending the notification outbox through providers.
 
 Rows are written in the transaction that decides a message goes out (service/services.py,
-service/sla.py). dispatch() claims due rows with SKIP LOCKED and a lease, sends each through
-the channel's provider, and marks it sent; if a worker dies in between, the row is taken
-again when its lease runs out and sent with the same key, which the file provider keeps
-once and SMTP carries as the Message-ID. Addresses are read from the customer or the user
-at sending time and never stored in the row; logs show them masked.
+service/sla.py), which then asks for service.tasks.send_notifications on commit. The core
+outbox (bankcrm/outbox.py) claims due rows with SKIP LOCKED under a 2-minute lease, sends
+each through the channel's provider and marks it sent; if a worker dies in between, the row
+is taken again when its lease runs out and sent with the same key, which the file provider
+keeps once and SMTP carries as the Message-ID. A failure is retried with back-off, the
+eighth attempt gives up. Addresses are read from the customer or the user at sending time
+and never stored in the row; logs show them masked.
 """
 
 import json
@@ -17,12 +19,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bankcrm import masking
-from bankcrm.outbox import backoff
+from bankcrm.outbox import Outbox, UnsendableError
 from service.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -136,82 +137,41 @@ def _address(notification: Notification) -> str | None:
     return customer.email or None
 
 
-def _claim(limit: int) -> list[Notification]:
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Notification.objects.filter(
-                status=Notification.Status.PENDING, next_attempt_at__lte=now
-            )
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("next_attempt_at")[:limit]
-        )
-        if rows:
-            Notification.objects.filter(pk__in=[r.pk for r in rows]).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1
-            )
-    return rows
+def _send(notification: Notification, key: str) -> dict:
+    """One message through its channel's provider, which carries `key` (the row's own key):
+    the file provider names its file by it, SMTP derives the Message-ID from it."""
+    address = _address(notification)
+    if not address:
+        raise UnsendableError
+    provider = provider_for(notification.channel)
+    provider.send(notification, address)
+    return {"provider": provider.name}
+
+
+NOTIFICATIONS = Outbox(
+    name="notification",
+    model=Notification,
+    send=_send,
+    key=lambda notification: notification.key,
+    done=Notification.Status.SENT,
+    given_up=Notification.Status.FAILED,
+    skipped=Notification.Status.SKIPPED,
+    max_attempts=MAX_ATTEMPTS,
+    lease=LEASE,
+    send_timeout=timedelta(seconds=settings.EMAIL_TIMEOUT),
+    done_at="sent_at",
+    related=("customer", "user"),
+)
 
 
 def dispatch(*, limit: int = 200) -> dict[str, int]:
-    """Send what is due; returns counts by outcome."""
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
-    rows = _claim(limit)
-    if not rows:
-        return counts
-    by_id = {
-        n.pk: n
-        for n in Notification.objects.filter(pk__in=[r.pk for r in rows]).select_related(
-            "customer", "user"
-        )
-    }
-    providers: dict[str, Provider] = {}
-    for notification in by_id.values():
-        address = _address(notification)
-        now = timezone.now()
-        if not address:
-            _finish(notification, Notification.Status.SKIPPED, "", now)
-            counts["skipped"] += 1
-            continue
-        provider = providers.get(notification.channel)
-        if provider is None:
-            provider = providers[notification.channel] = provider_for(notification.channel)
-        try:
-            provider.send(notification, address)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
-            logger.warning("notification.failed", extra={"key": notification.key, "error": error})
-            if notification.attempts >= MAX_ATTEMPTS:
-                _finish(notification, Notification.Status.FAILED, error, now)
-                counts["failed"] += 1
-            else:
-                Notification.objects.filter(
-                    pk=notification.pk, status=Notification.Status.PENDING
-                ).update(next_attempt_at=now + backoff(notification.attempts), last_error=error)
-                counts["retry"] += 1
-            continue
-        _finish(notification, Notification.Status.SENT, "", now, provider.name)
-        counts["sent"] += 1
-    return counts
-
-
-def _finish(notification, status, error, now, provider="") -> None:
-    Notification.objects.filter(pk=notification.pk, status=Notification.Status.PENDING).update(
-        status=status,
-        last_error=error,
-        provider=provider,
-        sent_at=now if status == Notification.Status.SENT else None,
-    )
+    """Send what is due (one claimed batch); returns counts by outcome."""
+    return NOTIFICATIONS.dispatch(limit=limit)
 
 
 def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> int:
-    sent = 0
-    for _ in range(max_rounds):
-        counts = dispatch(limit=limit)
-        sent += counts["sent"]
-        if not any(counts.values()):
-            break
-    return sent
+    """Send until nothing is due; returns how many were sent."""
+    return NOTIFICATIONS.dispatch_all(limit=limit, max_rounds=max_rounds)["sent"]
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from bankcrm.outbox import enqueue_on_commit
 from customers.models import Customer
 from service import sla
 from service.models import (
@@ -80,9 +81,7 @@ def _customer_message(ticket: Ticket, key: str, text: str) -> None:
         ],
         ignore_conflicts=True,
     )
-    from service.tasks import kick_notifications
-
-    transaction.on_commit(kick_notifications)
+    enqueue_on_commit("service.tasks.send_notifications")
 
 
 def _in_customer_language(func):

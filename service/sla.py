@@ -27,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bankcrm.cache import TTLCache
+from bankcrm.outbox import enqueue_on_commit
 from service.calendars import Hours
 from service.models import (
     BusinessCalendar,
@@ -281,9 +282,7 @@ def sla_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
         Notification.objects.bulk_create(writes.notifications, ignore_conflicts=True)
         Ticket.objects.bulk_update(tickets, SWEEP_FIELDS)
     if writes.notifications:
-        from service.tasks import kick_notifications
-
-        kick_notifications()
+        enqueue_on_commit("service.tasks.send_notifications")
     logger.info(
         "sla.sweep",
         extra={"tickets": len(tickets), "milestones": len(writes.milestones)},

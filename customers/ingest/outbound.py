@@ -7,13 +7,13 @@ admin and bulk `update()` included; KYC expiries, which happen by the calendar, 
 published by outbound_kyc_expired() from beat. Each event gets one delivery row per
 subscriber of its type.
 
-outbound_dispatch() sends due deliveries: it claims them with SKIP LOCKED and a lease
-(moving their next attempt LEASE ahead) and commits before sending, so concurrent
+outbound_dispatch() sends due deliveries through the core outbox (bankcrm/outbox.py): it
+claims them with SKIP LOCKED under a lease and commits before sending, so concurrent
 dispatchers never send the same delivery at once, and a dispatcher that dies mid-send leaves
 it to be sent again when the lease runs out. Delivery is therefore at least once; the
 `X-Bankcrm-Event-Id` header (and `event_id` in the body) lets receivers drop repeats. A
-failure is retried with exponential back-off, and after MAX_ATTEMPTS the delivery is marked
-dead for an admin to look at and retry.
+failure is retried with exponential back-off, and the MAX_ATTEMPTS-th attempt marks the
+delivery dead for an admin to look at and retry.
 """
 
 import json
@@ -28,7 +28,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from bankcrm.audit import log_bulk_changes
-from bankcrm.outbox import backoff
+from bankcrm.outbox import Outbox, SendError
 from customers.ingest import signing
 from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber, new_secret
 
@@ -87,74 +87,49 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def _send(delivery: OutboundDelivery) -> tuple[int | None, str]:
-    """POST the event to the subscriber; (HTTP status or None, error text)."""
+def _send(delivery: OutboundDelivery, key: str) -> dict:
+    """POST the event to the subscriber, `key` (the event id) in EVENT_ID_HEADER; a 2xx
+    answer is a delivery, anything else (a redirect too) a failure."""
     subscriber = delivery.subscriber
     if not subscriber.url.startswith(("https://", "http://")):
-        return None, "delivery URL is not http(s)"
+        raise SendError("delivery URL is not http(s)", last_status_code=None)
     body = _body(delivery.event)
     headers = {
         "Content-Type": "application/json",
-        EVENT_ID_HEADER: str(delivery.event.event_id),
+        EVENT_ID_HEADER: key,
         **signing.headers(subscriber.secret, SENDER, body),
     }
     request = urllib.request.Request(subscriber.url, body, headers, method="POST")  # noqa: S310
     try:
         with _opener.open(request, timeout=TIMEOUT) as response:
-            return response.status, ""
+            status = response.status
     except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
+        raise SendError(f"HTTP {exc.code}", last_status_code=exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:200]
+        raise SendError(f"{type(exc).__name__}: {exc}", last_status_code=None) from exc
+    if not 200 <= status < 300:
+        raise SendError(f"HTTP {status}", last_status_code=status)
+    return {"last_status_code": status}
 
 
-def _claim(limit: int) -> list[OutboundDelivery]:
-    now = timezone.now()
-    with transaction.atomic():
-        due = list(
-            OutboundDelivery.objects.filter(
-                status=OutboundDelivery.Status.PENDING, next_attempt_at__lte=now
-            )
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "subscriber")
-            .order_by("next_attempt_at")[:limit]
-        )
-        OutboundDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-            next_attempt_at=now + LEASE
-        )
-    return due
+DELIVERIES = Outbox(
+    name="outbound",
+    model=OutboundDelivery,
+    send=_send,
+    key=lambda delivery: str(delivery.event.event_id),
+    done=OutboundDelivery.Status.DELIVERED,
+    given_up=OutboundDelivery.Status.DEAD,
+    max_attempts=MAX_ATTEMPTS,
+    lease=LEASE,
+    send_timeout=timedelta(seconds=TIMEOUT),
+    done_at="delivered_at",
+    related=("event", "subscriber"),
+)
 
 
 def outbound_dispatch(*, limit: int = 100) -> dict:
     """Send what is due (one claimed batch); returns counts by outcome."""
-    counts = {"delivered": 0, "retry": 0, "dead": 0}
-    # Send only while the claim holds: once a slow subscriber has used it up, what is left
-    # goes back to be claimed again rather than risk being sent by two dispatchers at once.
-    deadline = timezone.now() + LEASE - timedelta(seconds=TIMEOUT)
-    for delivery in _claim(limit):
-        if timezone.now() > deadline:
-            break
-        status, error = _send(delivery)
-        now = timezone.now()
-        attempts = delivery.attempts + 1
-        changes = {"attempts": attempts, "last_status_code": status, "last_error": error}
-        if status is not None and 200 <= status < 300:
-            changes.update(status=OutboundDelivery.Status.DELIVERED, delivered_at=now,
-                           last_error="")  # fmt: skip
-            outcome = "delivered"
-        elif attempts >= MAX_ATTEMPTS:
-            changes["status"] = OutboundDelivery.Status.DEAD
-            outcome = "dead"
-            logger.error("outbound.dead", extra={"delivery": delivery.pk, "error": error})
-        else:
-            changes["next_attempt_at"] = now + backoff(attempts)
-            outcome = "retry"
-        # Only our own claim is finished: an admin's retry or another claim is not undone.
-        OutboundDelivery.objects.filter(
-            pk=delivery.pk, status=OutboundDelivery.Status.PENDING, attempts=delivery.attempts
-        ).update(**changes)
-        counts[outcome] += 1
-    return counts
+    return DELIVERIES.dispatch(limit=limit)
 
 
 def subscriber_rotate_secret(*, subscriber: Subscriber) -> str:

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from bankcrm import crypto, masking, registry
 from bankcrm.audit import audit_context, log_bulk_changes
+from bankcrm.outbox import Doorbell
 from customers import services as customer_services
 from customers.ingest import schemas
 from customers.ingest.models import InboxEvent, IntegrationSource, new_secret
@@ -42,6 +43,9 @@ from customers.models import (
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# Rung on commit after events are stored or replayed: one worker is woken however many
+# events a second arrive; customers.tasks.process_inbox resets it when the inbox looks empty.
+INBOX_DOORBELL = Doorbell("customers.tasks.process_inbox", key="bankcrm:inbox:kick")
 
 
 # ---- storing ------------------------------------------------------------------------------
@@ -135,9 +139,7 @@ def inbox_store(*, source: IntegrationSource, events: list) -> list[Outcome]:
         if skipped:
             _classify_conflicts(source, skipped, outcomes, inserted)
         if inserted:
-            from customers.tasks import kick_inbox
-
-            transaction.on_commit(kick_inbox)
+            INBOX_DOORBELL.ring_on_commit()
     return outcomes
 
 
@@ -500,9 +502,7 @@ def inbox_replay(*, event_ids, actor=None, remote_addr=None) -> int:
         event.status, event.attempts, event.error = InboxEvent.Status.PENDING, 0, ""
     log_bulk_changes(zip(before, after, strict=True), actor=actor, remote_addr=remote_addr)
     if count:
-        from customers.tasks import kick_inbox
-
-        transaction.on_commit(kick_inbox)
+        INBOX_DOORBELL.ring_on_commit()
     return count
 
 

@@ -206,15 +206,14 @@ def test_a_dispatcher_that_dies_mid_send_leaves_the_delivery_to_be_sent_again(
 ):
     Customer.objects.filter(pk=customer.pk).update(tier=Customer.Tier.PRIVATE)
 
-    def crash(delivery):
-        outbound_send(delivery)  # the receiver got it, but we never heard back
+    def crash(delivery, key):
+        outbound._send(delivery, key)  # the receiver got it, but we never heard back
         raise SystemExit("worker killed")
 
-    outbound_send = outbound._send
-    monkeypatch.setattr(outbound, "_send", crash)
+    monkeypatch.setattr(outbound.DELIVERIES, "send", crash)
     with pytest.raises(SystemExit):
         outbound.outbound_dispatch()
-    monkeypatch.setattr(outbound, "_send", outbound_send)
+    monkeypatch.setattr(outbound.DELIVERIES, "send", outbound._send)
     # Claimed under a lease: nobody sends it again until the lease runs out ...
     assert outbound.outbound_dispatch() == {"delivered": 0, "retry": 0, "dead": 0}
     # ... then it is sent again, under the same event id (at least once).
@@ -256,7 +255,7 @@ def test_a_dispatcher_stops_sending_when_its_claim_runs_out(
 ):
     Customer.objects.filter(pk=customer.pk).update(tier=Customer.Tier.PRIVATE)
     # A lease no longer than one send's timeout: nothing may be sent under it.
-    monkeypatch.setattr(outbound, "LEASE", timedelta(seconds=outbound.TIMEOUT))
+    monkeypatch.setattr(outbound.DELIVERIES, "lease", timedelta(seconds=outbound.TIMEOUT))
     assert outbound.outbound_dispatch() == {"delivered": 0, "retry": 0, "dead": 0}
     assert receiver.received == []
     delivery = OutboundDelivery.objects.get()

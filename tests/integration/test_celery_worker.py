@@ -132,10 +132,12 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
     broker unreachable the API still answers 202; the events wait and the sweep applies them."""
     import json
 
+    from bankcrm import outbox
     from bankcrm.celery import app
     from customers import tasks
     from customers.ingest import signing
     from customers.ingest.models import InboxEvent, IntegrationSource
+    from customers.ingest.services import INBOX_DOORBELL
     from customers.models import ExternalIdentity, Interaction
     from tests import factories
 
@@ -158,7 +160,7 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
 
     app.conf.task_default_queue = celery_worker
     try:
-        tasks._redis().delete(tasks._KICK_KEY)
+        INBOX_DOORBELL.reset()
         push(1)
         assert wait_for(lambda: InboxEvent.objects.filter(status="applied").count() == 1)
         time.sleep(tasks.IDLE_LINGER + 0.5)  # the worker has looked once more and stopped
@@ -168,7 +170,7 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
             raise ConnectionError("redis down")
 
         with monkeypatch.context() as patch:
-            patch.setattr(tasks, "_redis", unreachable)
+            patch.setattr(outbox, "_redis", unreachable)
             push(2)
             push(3)
         time.sleep(1)

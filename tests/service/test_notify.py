@@ -42,7 +42,7 @@ def test_a_worker_that_dies_after_sending_resends_under_the_same_key(
     def crash(*args, **kwargs):
         raise SystemExit("worker killed after the provider took the message")
 
-    monkeypatch.setattr(notify, "_finish", crash)
+    monkeypatch.setattr(notify.NOTIFICATIONS, "finish", crash)
     with pytest.raises(SystemExit):
         notify.dispatch()
     monkeypatch.undo()

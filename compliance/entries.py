@@ -37,8 +37,8 @@ from compliance.forms import AuditFilterForm
 from compliance.models import AccessAlert, AccessRule, DataChange
 from compliance.selectors import KIND_LABELS, READS, SECURITY, WRITES
 from customers.forms import CustomerFilterForm
-from customers.ingest.models import IntegrationSource
 from customers.models import Customer, ImportBatch
+from customers.models.integration import IntegrationSource
 
 # ---- shown values ---------------------------------------------------------------------------
 

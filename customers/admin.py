@@ -11,7 +11,6 @@ from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
 from bankcrm.audit import client_ip
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
-from customers.ingest.models import OutboundEventType
 from customers.models import (
     Account,
     Consent,
@@ -31,6 +30,7 @@ from customers.models import (
     Subscriber,
     Transaction,
 )
+from customers.models.integration import OutboundEventType
 
 # Encrypted identifiers and their blind indexes never appear in admin: masked copies do.
 # Identifiers are changed through the customer services, which re-index and audit them.

@@ -35,7 +35,7 @@ class CustomersConfig(AppConfig):
         auditlog.register(CustomerDelegation)
         # Status changes of imports; the file itself (encrypted) never reaches an audit row.
         auditlog.register(ImportBatch, include_fields=["status", "kind", "file_name"])
-        from customers.ingest.models import (
+        from customers.models.integration import (
             InboxEvent,
             IntegrationSource,
             OutboundDelivery,

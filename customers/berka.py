@@ -186,8 +186,8 @@ def load_transactions(folder: Path, *, limit: int | None = None, chunk: int = 10
     from itertools import islice
 
     from customers import simulator
-    from customers.ingest.models import InboxEvent, IntegrationSource
     from customers.ingest.services import inbox_process, inbox_store, source_advance_cursor
+    from customers.models.integration import InboxEvent, IntegrationSource
 
     source, _ = IntegrationSource.objects.get_or_create(
         code=SOURCE,

@@ -13,10 +13,10 @@ from bankcrm.audit import audit_context
 from bankcrm.outbox import enqueue
 from customers import imports
 from customers.ingest import resync
-from customers.ingest.models import IntegrationSource
 from customers.ingest.outbound import DELIVERIES, outbound_kyc_expired
 from customers.ingest.services import INBOX_DOORBELL, inbox_process, source_advance_cursor
 from customers.models import ImportBatch
+from customers.models.integration import IntegrationSource
 from customers.services import delegations_record_expired
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from ninja.errors import HttpError
 
 from bankcrm.cache import TTLCache
 from customers.ingest import schemas, services, signing
-from customers.ingest.models import IntegrationSource
+from customers.models.integration import IntegrationSource
 
 MAX_SINGLE_BYTES = 64 * 1024
 MAX_BATCH_BYTES = 2 * 1024 * 1024

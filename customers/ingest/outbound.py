@@ -30,7 +30,7 @@ from django.utils import timezone
 from bankcrm.audit import log_bulk_changes
 from bankcrm.outbox import Outbox, SendError
 from customers.ingest import signing
-from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber, new_secret
+from customers.models.integration import OutboundDelivery, OutboundEvent, Subscriber, new_secret
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 from django.db import transaction
 
 from customers.ingest import signing
-from customers.ingest.models import IntegrationSource
 from customers.ingest.services import inbox_store, source_advance_cursor
+from customers.models.integration import IntegrationSource
 
 PAGE = 1000
 

@@ -30,8 +30,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bankcrm.validators import normalise_mobile
-from customers.ingest.models import InboxEvent
 from customers.models import Account, Customer, ExternalIdentity, Transaction
+from customers.models.integration import InboxEvent
 
 MAX_BATCH = 1000
 

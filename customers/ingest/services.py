@@ -32,7 +32,6 @@ from bankcrm.audit import audit_context, log_bulk_changes
 from bankcrm.outbox import Doorbell
 from customers import services as customer_services
 from customers.ingest import schemas
-from customers.ingest.models import InboxEvent, IntegrationSource, new_secret
 from customers.models import (
     ACCOUNT_NUMBER_INDEX,
     Account,
@@ -40,6 +39,7 @@ from customers.models import (
     Interaction,
     Transaction,
 )
+from customers.models.integration import InboxEvent, IntegrationSource, new_secret
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5

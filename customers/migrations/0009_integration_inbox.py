@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.db import migrations, models
 
 import bankcrm.fields
-import customers.ingest.models
+import customers.models.integration
 
 
 class Migration(migrations.Migration):
@@ -43,7 +43,8 @@ class Migration(migrations.Migration):
                 (
                     "secret",
                     bankcrm.fields.EncryptedField(
-                        default=customers.ingest.models.new_secret, verbose_name="signing secret"
+                        default=customers.models.integration.new_secret,
+                        verbose_name="signing secret",
                     ),
                 ),
                 (
@@ -63,7 +64,7 @@ class Migration(migrations.Migration):
                     models.CharField(
                         default="Asia/Shanghai",
                         max_length=40,
-                        validators=[customers.ingest.models.validate_timezone],
+                        validators=[customers.models.integration.validate_timezone],
                         verbose_name="time zone of naive times",
                     ),
                 ),

@@ -8,7 +8,7 @@ import django.utils.timezone
 from django.db import migrations, models
 
 import bankcrm.fields
-import customers.ingest.models
+import customers.models.integration
 
 # Outbound events are written by the database in the transaction that makes the change, so
 # every path publishes: views, admin, imports, queryset.update() and raw SQL alike.
@@ -111,7 +111,8 @@ class Migration(migrations.Migration):
                 (
                     "secret",
                     bankcrm.fields.EncryptedField(
-                        default=customers.ingest.models.new_secret, verbose_name="signing secret"
+                        default=customers.models.integration.new_secret,
+                        verbose_name="signing secret",
                     ),
                 ),
                 (

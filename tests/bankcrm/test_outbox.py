@@ -20,7 +20,7 @@ from bankcrm import outbox
 from bankcrm.outbox import NO_OUTCOME, Doorbell, SendError, enqueue_on_commit
 from bankcrm.tasks import record_heartbeat
 from customers.ingest import outbound
-from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
+from customers.models.integration import OutboundDelivery, OutboundEvent, Subscriber
 from customers.tasks import validate_import
 from service import notify
 from service.models import Notification

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import inbox_process, inbox_store, source_advance_cursor
 from customers.models import ExternalIdentity, Interaction
+from customers.models.integration import InboxEvent, IntegrationSource
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from customers.ingest import signing
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import source_rotate_secret
+from customers.models.integration import InboxEvent, IntegrationSource
 from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,6 @@ import pytest
 from django.db import models
 
 from customers.ingest import schemas
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import inbox_process, inbox_store
 from customers.models import (
     Account,
@@ -20,6 +19,7 @@ from customers.models import (
     Interaction,
     Transaction,
 )
+from customers.models.integration import InboxEvent, IntegrationSource
 from service.models import Ticket
 from tests import factories
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from bankcrm import registry
 from customers import simulator
 from customers.ingest import resync
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import (
     inbox_process,
     inbox_replay,
@@ -21,6 +20,7 @@ from customers.ingest.services import (
     source_gaps,
 )
 from customers.models import Account, Customer, ExternalIdentity, Interaction, Transaction
+from customers.models.integration import InboxEvent, IntegrationSource
 from tests import factories
 from tests.concurrency import in_threads
 

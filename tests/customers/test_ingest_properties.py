@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from customers.ingest import signing
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.schemas import EVENT_TYPES, NO_NUL
 from customers.ingest.services import inbox_process
+from customers.models.integration import InboxEvent, IntegrationSource
 
 pytestmark = pytest.mark.django_db
 

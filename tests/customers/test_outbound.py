@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from customers import services
 from customers.ingest import outbound, signing
-from customers.ingest.models import OutboundDelivery, OutboundEvent, Subscriber
 from customers.models import Customer, ExternalIdentity
+from customers.models.integration import OutboundDelivery, OutboundEvent, Subscriber
 from customers.tasks import dispatch_outbound, publish_kyc_expiries
 from tests import factories
 from tests.concurrency import in_threads

@@ -226,8 +226,8 @@ def test_the_simulators_events_apply_to_the_demo_customers():
     """The demo's integration sources, core-banking keys and account numbers are the ones
     simulate_core_banking sends: nothing it produces is parked."""
     from customers import simulator
-    from customers.ingest.models import InboxEvent, IntegrationSource
     from customers.ingest.services import inbox_process, inbox_store
+    from customers.models.integration import InboxEvent, IntegrationSource
 
     core = IntegrationSource.objects.get(code="core")
     assert IntegrationSource.objects.filter(code="app").exists()

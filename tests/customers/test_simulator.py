@@ -9,9 +9,9 @@ from django.core.management import call_command
 
 from customers import simulator
 from customers.ingest import resync
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import inbox_process
 from customers.models import ExternalIdentity, Transaction
+from customers.models.integration import InboxEvent, IntegrationSource
 from tests import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

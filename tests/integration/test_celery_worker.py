@@ -136,9 +136,9 @@ def test_pushed_events_are_applied_by_the_worker_and_a_lost_kick_waits_for_the_s
     from bankcrm.celery import app
     from customers import tasks
     from customers.ingest import signing
-    from customers.ingest.models import InboxEvent, IntegrationSource
     from customers.ingest.services import INBOX_DOORBELL
     from customers.models import ExternalIdentity, Interaction
+    from customers.models.integration import InboxEvent, IntegrationSource
     from tests import factories
 
     branch = factories.branch("SH001")

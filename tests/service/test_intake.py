@@ -5,9 +5,9 @@ import json
 import pytest
 
 from customers.ingest import signing
-from customers.ingest.models import InboxEvent, IntegrationSource
 from customers.ingest.services import inbox_process
 from customers.models import ExternalIdentity
+from customers.models.integration import InboxEvent, IntegrationSource
 from service.models import Notification, Ticket
 
 pytestmark = pytest.mark.django_db

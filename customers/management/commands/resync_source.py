@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from customers.ingest import resync
-from customers.ingest.models import IntegrationSource
 from customers.ingest.services import source_gaps
+from customers.models.integration import IntegrationSource
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from customers import simulator
-from customers.ingest.models import IntegrationSource
 from customers.models import ExternalIdentity
+from customers.models.integration import IntegrationSource
 
 
 class Command(BaseCommand):

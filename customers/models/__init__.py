@@ -721,7 +721,7 @@ class ImportBatch(models.Model):
 
 
 # Integration models live in their own module; exported here so Django finds them.
-from customers.ingest.models import (  # noqa: E402, F401
+from customers.models.integration import (  # noqa: E402, F401
     InboxEvent,
     IntegrationSource,
     OutboundDelivery,

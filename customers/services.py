@@ -199,11 +199,10 @@ def delegations_record_expired(*, now=None, lookback=timedelta(days=7)) -> int:
 
 
 @transaction.atomic
-def import_upload(request, *, kind: str, upload) -> ImportBatch:
+def import_upload(*, actor, context: AuditContext, kind: str, upload) -> ImportBatch:
     """Store the file encrypted and queue the check. A CSV file is read through first and an
     Excel file's zip directory looked at (nothing is decompressed here), so FileError names
     what is wrong at once; it never quotes the file."""
-    from bankcrm.audit import client_ip
     from customers import imports
     from customers.imports.rows import UNSTORABLE
 
@@ -214,8 +213,8 @@ def import_upload(request, *, kind: str, upload) -> ImportBatch:
         file_name=UNSTORABLE.sub("", upload.name)[:200],
         content=content,
         total_rows=total,
-        uploaded_by=request.user,
-        uploaded_ip=client_ip(request),
+        uploaded_by=actor,
+        uploaded_ip=context.ip,
         language=translation.get_language() or "",
     )
     _import_next_step_on_commit(batch)
@@ -232,33 +231,33 @@ def _import_next_step_on_commit(batch: ImportBatch) -> None:
 
 
 @transaction.atomic
-def _log_import_decision(request, batch: ImportBatch, before: str) -> None:
+def _log_import_decision(actor, context: AuditContext, batch: ImportBatch, before: str) -> None:
     """The user's decision on a batch (import it, discard it) in the audit trail: the status
     moves by conditional UPDATE, which model signals do not see."""
     from copy import copy
 
-    from bankcrm.audit import client_ip, log_bulk_changes
+    from bankcrm.audit import log_bulk_changes
 
     old = copy(batch)
     old.status = before
-    log_bulk_changes([(old, batch)], actor=request.user, remote_addr=client_ip(request))
+    log_bulk_changes([(old, batch)], actor=actor, remote_addr=context.ip)
 
 
 @transaction.atomic
-def import_commit(request, batch: ImportBatch) -> bool:
+def import_commit(*, actor, context: AuditContext, batch: ImportBatch) -> bool:
     from customers import imports
 
     before = batch.status
     if not imports.request_commit(batch):
         return False
     batch.refresh_from_db()
-    _log_import_decision(request, batch, before)
+    _log_import_decision(actor, context, batch, before)
     _import_next_step_on_commit(batch)
     return True
 
 
 @transaction.atomic
-def import_discard(request, batch: ImportBatch) -> bool:
+def import_discard(*, actor, context: AuditContext, batch: ImportBatch) -> bool:
     """Discard the batch in any state until it is finished, stuck ones included. A worker
     still on it stops at its next chunk; a commit waits for the chunk in progress (it holds
     the batch's row), and rows already written stay, with their audit rows."""
@@ -268,5 +267,5 @@ def import_discard(request, batch: ImportBatch) -> bool:
     )
     if discarded:
         batch.refresh_from_db()
-        _log_import_decision(request, batch, before)
+        _log_import_decision(actor, context, batch, before)
     return bool(discarded)

@@ -412,8 +412,9 @@ def _import_list(request):
             upload = form.cleaned_data["file"]
             try:
                 batch = services.import_upload(
-                    request, kind=form.cleaned_data["kind"], upload=upload
-                )
+                    actor=request.user, context=AuditContext.of(request),
+                    kind=form.cleaned_data["kind"], upload=upload,
+                )  # fmt: skip
             except FileError as exc:
                 form.add_error("file", str(exc))
             else:
@@ -450,7 +451,7 @@ def import_detail(request, pk):
 @require_POST
 def import_commit(request, pk):
     batch = access.import_for_user(request.user, pk)
-    if services.import_commit(request, batch):
+    if services.import_commit(actor=request.user, context=AuditContext.of(request), batch=batch):
         messages.success(request, _("Import started."))
     else:
         messages.error(request, _("This file is not ready to import."))
@@ -461,7 +462,10 @@ def import_commit(request, pk):
 @require_POST
 def import_discard(request, pk):
     batch = access.import_for_user(request.user, pk)
-    if not services.import_discard(request, batch):
+    discarded = services.import_discard(
+        actor=request.user, context=AuditContext.of(request), batch=batch
+    )
+    if not discarded:
         messages.error(request, _("This import has finished; there is nothing to discard."))
     elif batch.created_count or batch.updated_count:
         messages.warning(

@@ -129,8 +129,10 @@ NOT_CUSTOMER_READS = {
 }  # fmt: skip
 
 
-def test_every_desk_page_showing_a_customer_is_a_logged_read(client, login, supervisor, world):
-    """As a supervisor, who opens every page of the desk."""
+def test_every_desk_page_showing_a_customer_is_a_logged_read(
+    client, login, supervisor, agent, world
+):
+    """As a supervisor, who opens every page of the desk; then as an agent."""
     pages = {k: row for k, row in MATRIX.checked_rows().items() if row[0] == "get"}
     assert set(pages) == LOGGED_READS | set(NOT_CUSTOMER_READS)
     login(supervisor)
@@ -146,3 +148,9 @@ def test_every_desk_page_showing_a_customer_is_a_logged_read(client, login, supe
         assert after - before == (name in LOGGED_READS), name
     row = AccessLog.objects.get(object_type="service.ticket")
     assert (row.actor, row.object_id, row.action) == (supervisor, str(ticket), "view")
+    # An agent's opening of a ticket of their queue is logged the same way.
+    client.logout()
+    login(agent)
+    client.get(reverse("service:ticket-detail", kwargs={"pk": ticket}))
+    row = AccessLog.objects.filter(object_type="service.ticket").latest("pk")
+    assert (row.actor, row.customer_id, row.action) == (agent, customer_id, "view")

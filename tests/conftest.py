@@ -77,6 +77,16 @@ def admin_user(branch):
     )
 
 
+@pytest.fixture
+def staff(rm, branch_manager, agent, supervisor, compliance_officer, admin_user):
+    """One user of each role, all of one branch, by role (tests/matrix.py's World)."""
+    return {
+        Role.RELATIONSHIP_MANAGER: rm, Role.BRANCH_MANAGER: branch_manager,
+        Role.SERVICE_AGENT: agent, Role.SERVICE_SUPERVISOR: supervisor,
+        Role.COMPLIANCE_OFFICER: compliance_officer, Role.ADMIN: admin_user,
+    }  # fmt: skip
+
+
 # ---- a service desk as a bank sets it up: an office-hours calendar with a lunch break and
 # the National Day week, a 24×7 calendar, queues with agents, a supervisor and a head,
 # policies and a routing rule (tests/service, tests/browser).

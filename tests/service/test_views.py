@@ -1,5 +1,5 @@
-"""The service desk pages: who may open what (the permission matrix for every service/ URL),
-the flows agents and supervisors use, and constant query counts on the lists."""
+"""The service desk pages: the flows agents and supervisors use, and constant query counts
+on the lists (who may open what: tests/service/test_permission_matrix.py)."""
 
 import re
 
@@ -20,110 +20,6 @@ def ticket(desk, agent, customer):
     return services.ticket_open(
         actor=agent, customer=customer, subject="手机银行无法登录", channel="phone"
     )
-
-
-@pytest.fixture
-def outsider_agent(branch):
-    return factories.user(Role.SERVICE_AGENT, branch=branch, username="outsider")
-
-
-def urls(ticket):
-    pk = ticket.pk
-    return {
-        "mine": ("get", "/service/"),
-        "queue": ("get", "/service/queues/general/"),
-        "take-next": ("post", "/service/take-next/"),
-        "supervisor": ("get", "/service/supervisor/"),
-        "create": ("get", "/service/tickets/new/"),
-        "detail": ("get", f"/service/tickets/{pk}/"),
-        "reply": ("post", f"/service/tickets/{pk}/reply/"),
-        "status": ("post", f"/service/tickets/{pk}/status/"),
-        "resolve": ("post", f"/service/tickets/{pk}/resolve/"),
-        "approve": ("post", f"/service/tickets/{pk}/approve/"),
-        "reopen": ("post", f"/service/tickets/{pk}/reopen/"),
-        "take": ("post", f"/service/tickets/{pk}/take/"),
-        "assign": ("post", f"/service/tickets/{pk}/assign/"),
-        "move": ("post", f"/service/tickets/{pk}/move/"),
-        "macro": ("get", f"/service/tickets/{pk}/macro/"),
-        "article": ("post", f"/service/tickets/{pk}/articles/"),
-        "kb": ("get", "/service/kb/"),
-        "kb-article": ("get", f"/service/kb/{KnowledgeArticle.objects.get().pk}/"),
-    }
-
-
-# What each role gets from each URL with an empty request: 200 (a page), 302 (done, or
-# sent back to the form with a message), 400 (the empty form refused), 403 (in scope, not
-# allowed), 404 (not theirs). The customer's RM and compliance see the ticket, read-only.
-MATRIX = {
-    #               agent  outsider supervisor rm   other_rm compliance
-    "mine":        (200,   200,     200,       403, 403,     403),
-    "queue":       (200,   404,     200,       403, 403,     403),
-    "take-next":   (302,   302,     302,       403, 403,     403),
-    "supervisor":  (403,   403,     200,       403, 403,     403),
-    "create":      (200,   200,     200,       403, 403,     403),
-    "detail":      (200,   404,     200,       200, 404,     200),
-    "reply":       (400,   404,     400,       403, 404,     403),
-    "status":      (302,   404,     302,       403, 404,     403),
-    "resolve":     (400,   404,     400,       403, 404,     403),
-    "approve":     (403,   404,     400,       403, 404,     403),
-    "reopen":      (400,   404,     400,       403, 404,     403),
-    "take":        (302,   404,     302,       403, 404,     403),
-    "assign":      (403,   404,     400,       403, 404,     403),
-    "move":        (403,   404,     302,       403, 404,     403),
-    "macro":       (404,   404,     404,       403, 404,     403),
-    "article":     (404,   404,     404,       403, 404,     403),
-    "kb":          (200,   200,     200,       403, 403,     403),
-    "kb-article":  (200,   200,     200,       403, 403,     403),
-}  # fmt: skip
-ROLES = ["agent", "outsider_agent", "supervisor", "rm", "other_rm", "compliance_officer"]
-
-
-@pytest.mark.parametrize("name", MATRIX)
-def test_permission_matrix(name, request, client, login, ticket):
-    KnowledgeArticle.objects.create(title="开具存款证明", body="网点或手机银行办理")
-    method, url = urls(ticket)[name]
-    for role, expected in zip(ROLES, MATRIX[name], strict=True):
-        user = request.getfixturevalue(role)
-        client.logout()
-        login(user)
-        response = getattr(client, method)(url)
-        assert response.status_code == expected, (name, role, response.status_code)
-    client.logout()
-    response = getattr(client, method)(url)
-    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
-
-
-# Pages of the desk that show a customer's data are logged reads of that customer (issue 16,
-# item 24), counted by the access-anomaly rules; the others are named with why they are not.
-LOGGED_READS = {"detail"}
-NOT_CUSTOMER_READS = {
-    "mine": "lists of tickets: subjects, priorities, times and customers' names",
-    "queue": "lists of tickets: subjects, priorities, times and customers' names",
-    "supervisor": "counts and lists of tickets",
-    "create": "an empty form (a caller lookup is logged as a search when it is sent)",
-    "kb": "the knowledge base", "kb-article": "the knowledge base",
-    "macro": "a canned reply for the reply box",
-}  # fmt: skip
-
-
-def test_every_desk_page_showing_a_customer_is_a_logged_read(client, login, agent, ticket):
-    from bankcrm.models import AccessLog
-
-    KnowledgeArticle.objects.create(title="开具存款证明", body="网点或手机银行办理")
-    pages = {name for name, (method, _url) in urls(ticket).items() if method == "get"}
-    assert pages == LOGGED_READS | set(NOT_CUSTOMER_READS)
-    login(agent)
-    for name in sorted(pages):
-        before = AccessLog.objects.filter(customer_id=ticket.customer_id).count()
-        client.get(urls(ticket)[name][1])
-        after = AccessLog.objects.filter(customer_id=ticket.customer_id).count()
-        assert after - before == (name in LOGGED_READS), name
-    row = AccessLog.objects.get(object_type="service.ticket")
-    assert (row.actor, row.object_id, row.action) == (agent, str(ticket.pk), "view")
-
-
-def test_the_survey_page_answers_404_for_an_unknown_token(client):
-    assert client.get("/s/not-a-token/").status_code == 404
 
 
 def test_queue_pages_run_a_constant_number_of_queries(

@@ -1,0 +1,92 @@
+"""Every compliance/ URL × every role × own / someone else's object: the status each gets
+(tests/matrix.py runs it).
+
+Reading the trail (entries of each kind, a customer's history, a user's activity, alerts,
+the exports) is for compliance officers and admins; acting on it (reviewing an alert,
+freezing and unfreezing an account) for compliance officers only, and never on themselves:
+own is the user's own account and an alert about them (not listed: 404), other a
+colleague's. Everyone else is refused (403) before any row is read.
+"""
+
+import pytest
+from django.utils import timezone
+
+from bankcrm.roles import Role
+from compliance.models import AccessAlert, AccessRule
+from tests import factories
+from tests.matrix import Matrix, World, expect
+
+pytestmark = pytest.mark.django_db
+
+REVIEW = {"decision": "dismissed", "note": "经核实为正常业务查询"}
+FREEZE = {"reason": "疑似违规批量查询客户"}
+NO = (403, 403)
+
+
+def readers(status):
+    return expect(
+        relationship_manager=NO if isinstance(status, tuple) else 403,
+        branch_manager=NO if isinstance(status, tuple) else 403,
+        service_agent=NO if isinstance(status, tuple) else 403,
+        service_supervisor=NO if isinstance(status, tuple) else 403,
+        compliance_officer=status, admin=status)  # fmt: skip
+
+
+def officers(status):
+    """Compliance officers act on a colleague (other), never on themselves (own: 403)."""
+    return expect(
+        relationship_manager=NO, branch_manager=NO, service_agent=NO, service_supervisor=NO,
+        compliance_officer=(403, status), admin=NO)  # fmt: skip
+
+
+MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
+    "compliance:audit":                          ("get", None, None, readers(200)),
+    "compliance:audit (data changes)":           ("get", {"kind": "writes"}, None, readers(200)),
+    "compliance:audit (security events)":        ("get", {"kind": "security"}, None, readers(200)),
+    "compliance:audit-export":                   ("get", None, None, readers(200)),
+    "compliance:audit-export (data changes)":    ("get", {"kind": "writes"}, None, readers(200)),
+    "compliance:audit-export (security events)": ("get", {"kind": "security"}, None,
+                                                  readers(200)),
+    "compliance:customer-history":        ("get", None, "customer", readers((200, 200))),
+    "compliance:customer-history-export": ("get", None, "customer", readers((200, 200))),
+    "compliance:user-activity":           ("get", None, "account", readers((200, 200))),
+    "compliance:user-activity-export":    ("get", None, "account", readers((200, 200))),
+    "compliance:user-freeze":             ("post", FREEZE, "account", officers(302)),
+    "compliance:user-unfreeze":           ("post", FREEZE, "frozen account", officers(302)),
+    "compliance:alerts":                  ("get", None, None, readers(200)),
+    # An alert about oneself is a colleague's to review: not found, even to read.
+    "compliance:alert-detail":            ("get", None, "alert", readers((404, 200))),
+    "compliance:alert-detail (review)":   ("post", REVIEW, "alert", expect(
+        relationship_manager=NO, branch_manager=NO, service_agent=NO, service_supervisor=NO,
+        compliance_officer=(404, 302), admin=(404, 403))),
+})  # fmt: skip
+test_every_url_is_in_the_matrix, test_permission_matrix = MATRIX.tests()
+
+
+@pytest.fixture
+def world(staff, customer, other_branch, branch):
+    stranger = factories.customer(
+        branch=other_branch, rm=factories.user(Role.RELATIONSHIP_MANAGER, branch=other_branch)
+    )
+    colleague = factories.user(Role.RELATIONSHIP_MANAGER, branch=branch, username="subject")
+    rule = AccessRule.objects.create(name="批量查看", threshold=1, window_minutes=10)
+
+    def alert(about):
+        return AccessAlert.objects.create(
+            rule=rule, user=about, window_start=timezone.now(), count=2, threshold=1
+        ).pk
+
+    def objects(kind, user):
+        me = user or staff[Role.RELATIONSHIP_MANAGER]  # anonymous visitors: any account
+        if kind == "customer":
+            return {"pk": customer.pk}, {"pk": stranger.pk}
+        if kind in ("account", "frozen account"):
+            if kind == "frozen account":
+                colleague.frozen_at = timezone.now()
+                colleague.save(update_fields=["frozen_at"])
+            return {"pk": me.pk}, {"pk": colleague.pk}
+        if kind == "alert":
+            return {"pk": alert(me)}, {"pk": alert(colleague)}
+        return {}, None
+
+    return World(users=staff, objects=objects)

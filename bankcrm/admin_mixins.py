@@ -18,8 +18,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class RequeueMixin:
-    """Putting rows back in a queue (replay, send again) is a change: it needs the model's
-    change permission, even where the admin shows rows read-only; viewing is not enough."""
+    """Putting rows back in a queue (replay, send again: bankcrm.outbox.requeue) is a
+    change: it needs the model's change permission, even where the admin shows rows
+    read-only; viewing is not enough."""
 
     def has_requeue_permission(self, request) -> bool:
         opts = self.opts

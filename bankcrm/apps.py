@@ -10,12 +10,10 @@ class BankcrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
         from django.db.backends.signals import connection_created
 
         from bankcrm import signals  # noqa: F401 - registers receivers
         from bankcrm.audit import reapply_audit_context
-        from bankcrm.models import Branch, User
 
         connection_created.connect(reapply_audit_context, dispatch_uid="bankcrm.audit.context")
 
@@ -23,10 +21,6 @@ class BankcrmConfig(AppConfig):
         from bankcrm.roles import Role
 
         registry.HOME_PAGES.register(home.admin, key=Role.ADMIN)
-
-        # Role changes are group-membership changes: record them as m2m changes.
-        auditlog.register(User, m2m_fields={"groups"}, exclude_fields=["password", "last_login"])
-        auditlog.register(Branch)
 
 
 class BankAdminConfig(admin_apps.AdminConfig):
@@ -62,6 +56,10 @@ class AxesConfig(_AxesConfig):
 
 
 class AuditlogConfig(_AuditlogConfig):
+    """django-auditlog's LogEntry rows from before the data-change trail covered every
+    table (issue 17): kept, append-only and chained, readable in admin; nothing writes them
+    now (docs/compliance.md, "Data-change trail")."""
+
     verbose_name = _("Configuration change log")
 
     def ready(self) -> None:

@@ -1,6 +1,7 @@
 """Recording sensitive reads (the access log) and security events (sign-ins, MFA, freezes).
-Data changes are recorded by database triggers (compliance migration 0002), which read the
-connection's audit context set here."""
+Data changes are recorded by database triggers (the data-change trail: the tables are listed
+in compliance/audited.py), which read the connection's audit context set here: a service
+that writes as `actor=` from `context=` wraps its writes in `acting(actor=…, context=…)`."""
 
 from dataclasses import dataclass
 
@@ -103,53 +104,11 @@ def record_security_event(
         return None  # recorded by an earlier run
 
 
-def log_bulk_changes(pairs, *, actor, remote_addr=None, additional_data=None) -> int:
-    """Audit rows for writes that bypass model signals (bulk_create, bulk_update, imports).
-
-    `pairs` are (old, new) instances; old is None for a creation. The diff honours each
-    model's auditlog registration, so excluded (encrypted) fields never reach the row.
-    """
-    from auditlog.cid import get_cid
-    from auditlog.diff import model_instance_diff
-    from auditlog.models import LogEntry
-    from django.conf import settings
-    from django.contrib.contenttypes.models import ContentType
-    from django.utils import timezone
-
-    now, cid = timezone.now(), get_cid()
-    entries = []
-    for old, new in pairs:
-        changes = model_instance_diff(
-            old, new, use_json_for_changes=settings.AUDITLOG_STORE_JSON_CHANGES
-        )
-        if old is not None and not changes:
-            # Only an encrypted field changed and its masked copy looks the same.
-            changes = {"encrypted_field": ["***", "***"]}
-        entries.append(
-            LogEntry(
-                content_type=ContentType.objects.get_for_model(new),
-                object_pk=str(new.pk),
-                object_id=new.pk if isinstance(new.pk, int) else None,
-                object_repr=str(new)[:1000],
-                action=LogEntry.Action.CREATE if old is None else LogEntry.Action.UPDATE,
-                changes=changes,
-                changes_text="",
-                actor=actor,
-                remote_addr=remote_addr,
-                timestamp=now,
-                cid=cid,
-                additional_data=additional_data,
-            )
-        )
-    LogEntry.objects.bulk_create(entries, batch_size=1000)
-    return len(entries)
-
-
 # ---- who is writing: context the database's audit triggers read ---------------------------
 
 
 def set_audit_context(*, actor_id=None, label: str = "", ip=None, request_id: str = "") -> None:
-    """Tell the data-change triggers (compliance migration 0002) who writes on this
+    """Tell the data-change triggers (compliance/audited.py) who writes on this
     connection: a user, or a label such as `task:…` or `import:…`. Session settings on a
     pooled connection: clear_audit_context() must follow.
 
@@ -219,6 +178,18 @@ class audit_context:  # noqa: N801 - used as a context manager
         else:
             clear_audit_context()
         return False
+
+
+def acting(*, actor, context: AuditContext) -> audit_context:
+    """The data-change triggers' context for a service's writes: `actor` acting from
+    `context` (a web request's address and id, labelled "web" as the request middleware
+    labels it), whether or not the caller is a request (an admin action, a test, a task
+    acting for someone)."""
+    from_request = bool(context.ip or context.request_id)
+    return audit_context(
+        actor=actor, label="web" if from_request else "", ip=context.ip,
+        request_id=context.request_id,
+    )  # fmt: skip
 
 
 def record_refusal(

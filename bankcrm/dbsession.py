@@ -1,5 +1,5 @@
 """The database session's audit context, as settings the data-change triggers read
-(compliance migration 0002). Kept free of models, so settings can name reset_pooled_session
+(compliance/audited.py). Kept free of models, so settings can name reset_pooled_session
 for the connection pool."""
 
 CONTEXT_SQL = (

@@ -16,7 +16,9 @@ loses it. An app describes its table once with an `Outbox` and gets the rest:
   the lease it wrote unchanged), so an admin's requeue or a later claim is never undone.
 - A failure is retried after backoff() (30 s doubling to 1 h, ±20%); when the attempt that
   failed was the `max_attempts`-th, the row is given up (status `given_up`) for an admin to
-  requeue (status back to pending, attempts 0, due now; audited).
+  requeue() (status back to pending, attempts 0, due now). The data-change trail records
+  the row put back, with who did it (each outbox table has the trigger, which records
+  requeues only: compliance/audited.py).
 - A claim sends only while its lease outlasts one more send (`send_timeout`: the sender
   must give up on a send by then, its HTTP or SMTP timeout); the rows it had no time for go
   back at once, their attempt not spent.
@@ -85,6 +87,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bankcrm.audit import AuditContext, acting
 from bankcrm.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -191,6 +194,15 @@ class Outbox:
             row, next_attempt_at=timezone.now() + backoff(row.attempts), last_error=error, **fields
         )
 
+    def requeue(self, ids, *, actor, context: AuditContext) -> int:
+        """Given-up rows among `ids` back in the queue, as `actor` (an admin's "send
+        again"): pending, attempts 0, due now. How many were put back."""
+        given_up = self.model.objects.filter(pk__in=ids, status=self.given_up)
+        return requeue(
+            given_up, actor=actor, context=context,
+            status=self.pending, attempts=0, next_attempt_at=timezone.now(),
+        )  # fmt: skip
+
     def release(self, rows: list) -> int:
         """Give back claimed rows that were not sent (the claim ran short of time): due
         again now, their attempt not spent."""
@@ -263,6 +275,16 @@ class Outbox:
             saved = {self.done_at: timezone.now(), **saved}
         self.finish(row, self.done, last_error="", **saved)
         return self.done
+
+
+def requeue(rows: models.QuerySet, *, actor, context: AuditContext, **reset: Any) -> int:
+    """Put rows that were given up back in their queue as `actor`, in one UPDATE (`reset`:
+    the status back to pending, the attempts to 0 …); how many. Nothing else is written:
+    the data-change trigger of the queue's table records each row put back, with who did
+    it, from where, and the values before and after. `rows` names the given-up rows only
+    (the WHERE decides, so a row a worker took meanwhile is not taken back)."""
+    with transaction.atomic(), acting(actor=actor, context=context):
+        return rows.update(**reset)
 
 
 # ---- asking a worker -------------------------------------------------------------------

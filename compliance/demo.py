@@ -31,8 +31,11 @@ RULES = [
      "window_minutes": 10, "roles": FRONT_LINE, "freeze_account": True},
 ]  # fmt: skip
 DEMO_REQUEST = "demo-seed"
-# The audited tables the demo loads in bulk (their row triggers: migration 0002).
-BULK_TABLES = ("customers_customer", "customers_account")
+# The audited tables the demo loads in bulk (their row triggers: compliance/audited.py).
+BULK_TABLES = (
+    "customers_customer", "customers_account", "customers_externalidentity",
+    "customers_interaction",
+)  # fmt: skip
 
 
 @contextmanager

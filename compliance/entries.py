@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from bankcrm.models import SecurityEvent, User
 from bankcrm.roles import Role
+from compliance import audited
 from compliance.forms import AuditFilterForm
 from compliance.models import AccessAlert, AccessRule, DataChange
 from compliance.selectors import KIND_LABELS, READS, SECURITY, WRITES
@@ -212,6 +213,35 @@ def _delegation(part: Part, delegation) -> None:
     part.note = _("until %(time)s") % {"time": plain(_when(delegation.expires_at))}
 
 
+def _relationship(part: Part, relationship) -> None:
+    part.text = f"{relationship.get_kind_display()} · {relationship.related.name}"
+    part.note = relationship.related.cif
+
+
+def _risk_profile(part: Part, profile) -> None:
+    part.text = profile.get_level_display()
+    part.note = timezone.localtime(profile.assessed_at).strftime("%Y-%m-%d")
+
+
+def _questionnaire(part: Part, questionnaire) -> None:
+    part.text = _("version %(version)s") % {"version": questionnaire.version}
+
+
+def _inbox_event(part: Part, event) -> None:
+    part.text = event.source.name
+    part.note = _("event %(id)s") % {"id": event.event_id}
+
+
+def _delivery(part: Part, delivery) -> None:
+    part.text = delivery.subscriber.name
+    part.note = delivery.event.get_event_type_display()
+
+
+def _notification(part: Part, notification) -> None:
+    part.text = notification.get_channel_display()
+    part.note = notification.ticket.number if notification.ticket_id else ""
+
+
 # How each kind of object is named (by model label; others by str()), and what its query
 # reads with it. Tickets are service's: named through the app registry, not imported.
 NAMERS = {
@@ -226,6 +256,12 @@ NAMERS = {
     "customers.customerdelegation": _delegation,
     "customers.consent": _consent,
     "service.slapolicy": _sla_policy,
+    "customers.relationship": _relationship,
+    "customers.riskprofile": _risk_profile,
+    "customers.riskquestionnaire": _questionnaire,
+    "customers.inboxevent": _inbox_event,
+    "customers.outbounddelivery": _delivery,
+    "service.notification": _notification,
 }
 FETCH = {
     "customers.customer": lambda qs: qs.only("pk", "cif", "name", "tier"),
@@ -233,6 +269,11 @@ FETCH = {
     "compliance.accessalert": lambda qs: qs.select_related("rule"),
     "customers.customerdelegation": lambda qs: qs.select_related("user"),
     "customers.importbatch": lambda qs: qs.only("pk", "file_name"),
+    "customers.relationship": lambda qs: qs.select_related("related"),
+    "customers.inboxevent": lambda qs: qs.select_related("source").defer("payload"),
+    "customers.outbounddelivery": lambda qs: qs.select_related("subscriber", "event"),
+    "customers.riskquestionnaire": lambda qs: qs.only("pk", "version"),
+    "service.notification": lambda qs: qs.select_related("ticket").defer("body"),
 }
 
 
@@ -294,15 +335,9 @@ def _valid(model, by: str, value: str):
 
 # ---- tables and columns ---------------------------------------------------------------------
 
-# What the screens call the objects of reads and changes, where the model's own name does
-# not say it (join tables) or there is no model (the audit screens themselves).
+# What the screens call the objects of reads that are not a table's rows (the changed
+# tables' names are in compliance/audited.py).
 OBJECT_LABELS = {
-    "customers_account": gettext_lazy("Holding"),
-    "customers_customerdelegation": gettext_lazy("Delegation"),
-    "bankcrm_user_groups": gettext_lazy("Role membership"),
-    "bankcrm_user_user_permissions": gettext_lazy("User permission"),
-    "auth_group": gettext_lazy("Role"),
-    "auth_group_permissions": gettext_lazy("Role permission"),
     "customers.transactions": gettext_lazy("Transactions"),
     "customers.contact": gettext_lazy("Contact details"),
     "compliance.audit": gettext_lazy("Audit trail"),
@@ -313,8 +348,18 @@ OBJECT_LABELS = {
 COLUMN_LABELS = {
     "user_id": gettext_lazy("User"),
     "group_id": gettext_lazy("Role"),
+    "queue_id": gettext_lazy("Queue"),
+    "calendar_id": gettext_lazy("Business calendar"),
     "permission_id": gettext_lazy("Permission"),
     "content_object_id": gettext_lazy("Customer"),
+}
+# Codes stored in a column that has no choices, as a reader is told them.
+VALUE_LABELS = {
+    ("customers_inboxevent", "error"): {
+        "unknown_customer": gettext_lazy("no customer is mapped to the source's id"),
+        "unknown_account": gettext_lazy("no account has the source's number"),
+        "currency_mismatch": gettext_lazy("the currency is not the account's"),
+    },
 }
 TABLE_COLUMN_LABELS = {
     ("customers_customerdelegation", "user_id"): gettext_lazy("Colleague"),
@@ -338,6 +383,8 @@ def model_for(name: str):
 
 
 def object_label(name: str) -> str:
+    if name in audited.BY_TABLE:
+        return audited.label(name)
     if name in OBJECT_LABELS:
         return str(OBJECT_LABELS[name])
     model = model_for(name)
@@ -365,6 +412,8 @@ def _column_value(refs: Refs, model, table: str, column: str, raw) -> list[Part]
         return _plain_value(raw)
     if found.many_to_one:
         return [refs.get(found.related_model, raw)]
+    if isinstance(raw, str) and raw in VALUE_LABELS.get((table, column), {}):
+        return _text(VALUE_LABELS[table, column][raw])
     if (table, column) == ("auth_group", "name"):
         return _text(_role(raw))
     if isinstance(found, ArrayField) and isinstance(raw, list):
@@ -376,6 +425,8 @@ def _column_value(refs: Refs, model, table: str, column: str, raw) -> list[Part]
         return _yes_no(bool(raw))
     if isinstance(found, models.DateTimeField):
         return _when(raw)
+    if isinstance(found, models.TimeField) and isinstance(raw, str):
+        return _text(raw[:5])  # opening hours to the minute: 23:59:59.999999 is 23:59
     return _plain_value(raw)
 
 

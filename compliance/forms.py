@@ -7,24 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 from bankcrm.forms import BootstrapMixin
 from bankcrm.models import AccessLog, SecurityEvent, User
+from compliance import audited
 from compliance.models import AccessAlert, DataChange
 from customers.models import Customer
-
-AUDITED_TABLES = [
-    ("customers_customer", _("Customer")),
-    ("customers_account", _("Holding")),
-    ("customers_consent", _("Consent")),
-    ("customers_customerdelegation", _("Delegation")),
-    ("service_ticket", _("Ticket")),
-    ("bankcrm_user", _("User")),
-    ("bankcrm_user_groups", _("Role membership")),
-    ("auth_group_permissions", _("Role permission")),
-    ("bankcrm_user_user_permissions", _("User permission")),
-    ("auth_group", _("Role")),
-    ("compliance_accessrule", _("Access anomaly rule")),
-    ("compliance_accessalert", _("Access alert")),
-]
-
 
 # No audit trail is older; year 1 in Beijing time is before year 1 in UTC (no such date).
 EARLIEST = MinValueValidator(date(1900, 1, 1), message=_("Enter a date from 1900 on."))
@@ -58,7 +43,7 @@ class AuditFilterForm(BootstrapMixin, forms.Form):
         ],
     )
     object_type = forms.ChoiceField(
-        label=_("Object type"), required=False, choices=[("", _("Any")), *AUDITED_TABLES]
+        label=_("Object type"), required=False, choices=[("", _("Any")), *audited.choices()]
     )
     since = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}),

@@ -10,8 +10,8 @@ from bankcrm.roles import Role
 
 
 class DataChange(models.Model):
-    """One change to audited data (customers, holdings, consents, tickets, users and their
-    roles), written by a database trigger whatever the path: forms, admin, imports,
+    """One change to audited data (the tables of compliance/audited.py), written by a
+    database trigger whatever the path: forms, admin, imports,
     `queryset.update()`, bulk loads. Identifier columns appear only as their masked copies
     (encrypted columns and blind indexes show "***" when they changed). Hash-chained and
     append-only like the other audit tables (migration 0002)."""

@@ -8,7 +8,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
-from bankcrm.audit import client_ip
+from bankcrm.audit import AuditContext
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
 from customers.models import (
@@ -282,7 +282,7 @@ class InboxEventAdmin(RequeueMixin, ReadOnlyAdmin):
         count = ingest_services.inbox_replay(
             event_ids=list(queryset.values_list("pk", flat=True)),
             actor=request.user,
-            remote_addr=client_ip(request),
+            context=AuditContext.of(request),
         )
         self.message_user(request, _("%(count)d events queued again.") % {"count": count})
 
@@ -350,6 +350,6 @@ class OutboundDeliveryAdmin(RequeueMixin, ReadOnlyAdmin):
         count = outbound.outbound_retry(
             delivery_ids=list(queryset.values_list("pk", flat=True)),
             actor=request.user,
-            remote_addr=client_ip(request),
+            context=AuditContext.of(request),
         )
         self.message_user(request, _("%(count)d deliveries queued again.") % {"count": count})

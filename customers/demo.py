@@ -680,6 +680,8 @@ class CustomersDemo:
         with ExitStack() as load:
             load.enter_context(demo.recorded_as_one_load("customers_customer", **detail))
             load.enter_context(demo.recorded_as_one_load("customers_account", **detail))
+            for table in ("customers_externalidentity", "customers_interaction"):
+                load.enter_context(demo.recorded_as_one_load(table, **detail))
             load.enter_context(_filled_without_indexes(BULK_TABLES))
             self.seed_customers(people)
             self.seed_holdings(people)

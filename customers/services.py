@@ -1,12 +1,13 @@
-"""State changes of customer data. Each runs in a transaction; django-auditlog records the
-model changes (identifiers appear only masked), and sensitive reads go to the access log."""
+"""State changes of customer data. Each runs in a transaction; the data-change trail (the
+database's triggers, compliance/audited.py) records the changes with the actor (identifiers
+appear only masked), and sensitive reads go to the access log."""
 
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone, translation
 
-from bankcrm.audit import AuditContext, record_security_event
+from bankcrm.audit import AuditContext, acting, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
 from bankcrm.outbox import enqueue_on_commit
 from customers import access
@@ -231,27 +232,14 @@ def _import_next_step_on_commit(batch: ImportBatch) -> None:
 
 
 @transaction.atomic
-def _log_import_decision(actor, context: AuditContext, batch: ImportBatch, before: str) -> None:
-    """The user's decision on a batch (import it, discard it) in the audit trail: the status
-    moves by conditional UPDATE, which model signals do not see."""
-    from copy import copy
-
-    from bankcrm.audit import log_bulk_changes
-
-    old = copy(batch)
-    old.status = before
-    log_bulk_changes([(old, batch)], actor=actor, remote_addr=context.ip)
-
-
-@transaction.atomic
 def import_commit(*, actor, context: AuditContext, batch: ImportBatch) -> bool:
     from customers import imports
 
-    before = batch.status
-    if not imports.request_commit(batch):
-        return False
+    # The status moves by conditional UPDATE; the data-change trail records it as actor's.
+    with acting(actor=actor, context=context):
+        if not imports.request_commit(batch):
+            return False
     batch.refresh_from_db()
-    _log_import_decision(actor, context, batch, before)
     _import_next_step_on_commit(batch)
     return True
 
@@ -261,11 +249,10 @@ def import_discard(*, actor, context: AuditContext, batch: ImportBatch) -> bool:
     """Discard the batch in any state until it is finished, stuck ones included. A worker
     still on it stops at its next chunk; a commit waits for the chunk in progress (it holds
     the batch's row), and rows already written stay, with their audit rows."""
-    before = batch.status
-    discarded = ImportBatch.objects.filter(pk=batch.pk, status__in=ImportBatch.DISCARDABLE).update(
-        status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now()
-    )
+    with acting(actor=actor, context=context):
+        discarded = ImportBatch.objects.filter(
+            pk=batch.pk, status__in=ImportBatch.DISCARDABLE
+        ).update(status=ImportBatch.Status.CANCELLED, content=None, finished_at=timezone.now())
     if discarded:
         batch.refresh_from_db()
-        _log_import_decision(actor, context, batch, before)
     return bool(discarded)

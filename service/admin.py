@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
-from bankcrm.audit import client_ip
+from bankcrm.audit import AuditContext
 from service import notify
 from service.models import (
     BusinessCalendar,
@@ -134,7 +134,7 @@ class NotificationAdmin(RequeueMixin, ReadOnlyAdmin):
         count = notify.notifications_retry(
             ids=list(queryset.values_list("pk", flat=True)),
             actor=request.user,
-            remote_addr=client_ip(request),
+            context=AuditContext.of(request),
         )
         self.message_user(request, _("%(count)d messages queued again.") % {"count": count},
                           messages.SUCCESS)  # fmt: skip

@@ -7,26 +7,12 @@ class ServiceConfig(AppConfig):
     verbose_name = _("Service desk")
 
     def ready(self) -> None:
-        from auditlog.registry import auditlog
-
         from bankcrm import registry
         from bankcrm.roles import Role
         from service import access, home, models
         from service.intake import apply_service_request
-        from service.models import Ticket
         from service.panels import customer_tickets
 
-        # Ticket rows (auditlog) plus their own history (TicketEvent); configuration that
-        # decides clocks, routing and what customers are told.
-        auditlog.register(Ticket, exclude_fields=["sla_check_at", "due_at"])
-        for model in (
-            models.BusinessCalendar, models.CalendarHours, models.CalendarException,
-            models.Queue, models.SlaPolicy, models.RoutingRule, models.Macro,
-            models.KnowledgeArticle,
-        ):  # fmt: skip
-            auditlog.register(model)
-        auditlog.register(models.Queue.members.through)
-        auditlog.register(models.Notification, exclude_fields=["body", "subject"])
         registry.EVENT_HANDLERS.register(apply_service_request, key="service.request")
 
         # A changed calendar counts at once in this process (others within a minute).

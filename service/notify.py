@@ -18,11 +18,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from bankcrm import masking
+from bankcrm.audit import AuditContext
 from bankcrm.outbox import Outbox, UnsendableError
 from service.models import Notification
 
@@ -174,25 +173,8 @@ def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> int:
     return NOTIFICATIONS.dispatch_all(limit=limit, max_rounds=max_rounds)["sent"]
 
 
-@transaction.atomic
-def notifications_retry(*, ids, actor, remote_addr=None) -> int:
-    """Given-up messages back in the outbox (an admin's "send again"), one audit row each
-    with the status before and after, never the text."""
-    from copy import copy
-
-    from bankcrm.audit import log_bulk_changes
-
-    now = timezone.now()
-    rows = list(
-        Notification.objects.filter(pk__in=ids, status=Notification.Status.FAILED)
-        .select_for_update()
-        .only("pk", "key", "status", "next_attempt_at", "attempts")
-    )
-    pairs = []
-    for row in rows:
-        old = copy(row)
-        row.status, row.next_attempt_at, row.attempts = Notification.Status.PENDING, now, 0
-        pairs.append((old, row))
-    Notification.objects.bulk_update(rows, ["status", "next_attempt_at", "attempts"])
-    log_bulk_changes(pairs, actor=actor, remote_addr=remote_addr)
-    return len(rows)
+def notifications_retry(*, ids, actor, context: AuditContext) -> int:
+    """Given-up messages back in the outbox (an admin's "send again"); the data-change
+    trail records each one put back (status before and after, never the text) with who
+    did it."""
+    return NOTIFICATIONS.requeue(ids, actor=actor, context=context)

@@ -1,7 +1,7 @@
 """State changes of tickets. Each runs in one transaction that also writes the ticket's
 history (TicketEvent) and any message to the customer or staff (Notification); the status
 column is changed by an UPDATE guarded by the status the caller saw, so two clicks cannot
-both win. django-auditlog records the Ticket rows' changes as well."""
+both win. The data-change trail records the Ticket rows' changes as well."""
 
 import hashlib
 import secrets

@@ -20,14 +20,13 @@ import json
 import logging
 import urllib.error
 import urllib.request
-from copy import copy
 from datetime import date, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from bankcrm.audit import log_bulk_changes
+from bankcrm.audit import AuditContext
 from bankcrm.outbox import Outbox, SendError
 from customers.ingest import signing
 from customers.models.integration import OutboundDelivery, OutboundEvent, Subscriber, new_secret
@@ -140,26 +139,10 @@ def subscriber_rotate_secret(*, subscriber: Subscriber) -> str:
     return subscriber.secret
 
 
-@transaction.atomic
-def outbound_retry(*, delivery_ids, actor=None, remote_addr=None) -> int:
-    """An admin sends dead (or waiting) deliveries again now, with a fresh count; an audit
-    row for each."""
-    now = timezone.now()
-    chosen = OutboundDelivery.objects.filter(
-        pk__in=delivery_ids,
-        status__in=[OutboundDelivery.Status.DEAD, OutboundDelivery.Status.PENDING],
-    ).select_for_update()
-    before = list(chosen.only("pk", "event_id", "subscriber_id", "status", "attempts",
-                              "next_attempt_at"))  # fmt: skip
-    count = chosen.filter(pk__in=[d.pk for d in before]).update(
-        status=OutboundDelivery.Status.PENDING, attempts=0, next_attempt_at=now
-    )
-    after = [copy(d) for d in before]
-    for delivery in after:
-        delivery.status, delivery.attempts = OutboundDelivery.Status.PENDING, 0
-        delivery.next_attempt_at = now
-    log_bulk_changes(zip(before, after, strict=True), actor=actor, remote_addr=remote_addr)
-    return count
+def outbound_retry(*, delivery_ids, actor, context: AuditContext) -> int:
+    """An admin sends given-up (dead) deliveries again now, with a fresh count; the
+    data-change trail records each one put back, with who did it."""
+    return DELIVERIES.requeue(delivery_ids, actor=actor, context=context)
 
 
 def outbound_state() -> list[tuple[Subscriber, dict]]:

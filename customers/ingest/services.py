@@ -15,7 +15,6 @@ import hmac
 import json
 import logging
 import traceback
-from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,8 +27,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bankcrm import crypto, masking, registry
-from bankcrm.audit import audit_context, log_bulk_changes
-from bankcrm.outbox import Doorbell
+from bankcrm.audit import AuditContext, audit_context
+from bankcrm.outbox import Doorbell, requeue
 from customers import services as customer_services
 from customers.ingest import schemas
 from customers.models import (
@@ -486,21 +485,17 @@ def inbox_process(*, limit: int = 500) -> int:
     return len(events)
 
 
-@transaction.atomic
-def inbox_replay(*, event_ids, actor=None, remote_addr=None) -> int:
-    """Put parked or failed events back in the queue (after an admin fixed the mapping),
-    with an audit row for each (status, attempts and error before and after)."""
+def inbox_replay(*, event_ids, actor, context: AuditContext) -> int:
+    """Put parked or failed events back in the queue (after an admin fixed the mapping).
+    The data-change trail records each event put back (status, attempts and error before
+    and after, never the payload) with who did it."""
     waiting = InboxEvent.objects.filter(
         pk__in=event_ids, status__in=[InboxEvent.Status.PARKED, InboxEvent.Status.FAILED]
-    ).select_for_update()
-    before = list(waiting.only("pk", "source_id", "event_id", "status", "attempts", "error"))
-    count = waiting.filter(pk__in=[e.pk for e in before]).update(
-        status=InboxEvent.Status.PENDING, attempts=0, error=""
     )
-    after = [copy(e) for e in before]
-    for event in after:
-        event.status, event.attempts, event.error = InboxEvent.Status.PENDING, 0, ""
-    log_bulk_changes(zip(before, after, strict=True), actor=actor, remote_addr=remote_addr)
+    count = requeue(
+        waiting, actor=actor, context=context,
+        status=InboxEvent.Status.PENDING, attempts=0, error="",
+    )  # fmt: skip
     if count:
         INBOX_DOORBELL.ring_on_commit()
     return count

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bankcrm import outbox
+from bankcrm.audit import SYSTEM
 from bankcrm.outbox import NO_OUTCOME, Doorbell, SendError, enqueue_on_commit
 from bankcrm.tasks import record_heartbeat
 from customers.ingest import outbound
@@ -138,8 +139,8 @@ def test_an_admin_requeue_during_a_send_is_not_undone(table, admin_user, monkeyp
 
     def requeue(pk):
         if box is notify.NOTIFICATIONS:
-            return notify.notifications_retry(ids=[pk], actor=admin_user)
-        return outbound.outbound_retry(delivery_ids=[pk], actor=admin_user)
+            return notify.notifications_retry(ids=[pk], actor=admin_user, context=SYSTEM)
+        return outbound.outbound_retry(delivery_ids=[pk], actor=admin_user, context=SYSTEM)
 
     def slow_send(row, key):
         lease_runs_out(table)

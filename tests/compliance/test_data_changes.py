@@ -109,3 +109,55 @@ def test_roles_tickets_and_mirrored_balances(desk, agent, customer, rm):
     assert DataChange.objects.count() == before
     factories.link_audit_rows()
     assert all(report.ok for report in chain.verify_all())
+
+
+def test_the_desks_configuration_changed_in_admin_is_in_the_trail(client, login, admin_user, desk):
+    from service.models import RoutingRule
+
+    rule = RoutingRule.objects.first()
+    login(admin_user)
+    response = client.post(
+        "/admin/service/routingrule/",
+        {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": rule.pk,
+         "form-0-order": rule.order + 5, "form-0-is_active": "", "_save": "保存"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    (change,) = changes_of(rule)[-1:]
+    assert (change.op, change.actor_id, change.actor_label) == ("U", admin_user.pk, "web")
+    assert change.changes["is_active"] == [True, False]
+
+
+def test_a_rotated_source_secret_is_recorded_as_changed_never_copied(admin_user):
+    from customers.ingest.services import source_rotate_secret
+    from customers.models.integration import IntegrationSource
+
+    source = IntegrationSource.objects.create(code="core", name="核心系统", kind="core_banking")
+    old = source.secret
+    new = source_rotate_secret(source=source)
+    change = changes_of(source)[-1]
+    assert change.changes["secret"] == ["***", "***"]
+    assert change.changes["previous_secret"] == ["***", "***"]
+    assert old not in str(change.changes) and new not in str(change.changes)
+
+
+def test_queues_record_a_requeue_and_nothing_their_workers_do(desk, agent, customer, admin_user):
+    """Notifications are sent and given up by workers by the thousand: only an admin's
+    "send again" is in the trail (the trigger's WHEN), with who did it."""
+    from bankcrm.audit import AuditContext
+    from service import notify
+    from service.models import Notification
+
+    services.ticket_open(actor=agent, customer=customer, subject="咨询", channel="phone")
+    notify.NOTIFICATIONS.claim(limit=10)  # a worker leases the rows: attempts, due time
+    Notification.objects.update(status="failed")  # and gives up
+    assert not DataChange.objects.filter(table_name="service_notification").exists()
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    context = AuditContext(ip="10.1.2.3", request_id="req-9")
+    assert notify.notifications_retry(ids=ids, actor=admin_user, context=context) == len(ids)
+    rows = DataChange.objects.filter(table_name="service_notification")
+    assert {(r.actor_id, r.ip_address, r.request_id, r.customer_id) for r in rows} == {
+        (admin_user.pk, "10.1.2.3", "req-9", customer.pk)
+    }
+    assert all(r.changes["status"] == ["failed", "pending"] for r in rows)
+    assert all("body" not in r.changes and "subject" not in r.changes for r in rows)
+    assert notify.notifications_retry(ids=ids, actor=admin_user, context=context) == 0

@@ -396,7 +396,7 @@ def test_confidential_note_hidden_outside_the_authors_team(
 
 
 def test_rm_delegates_and_ends_access_from_the_360_page(client, login, rm, other_rm, mine):
-    from auditlog.models import LogEntry
+    from compliance.models import DataChange
 
     login(rm)
     until = (timezone.localtime() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
@@ -418,7 +418,9 @@ def test_rm_delegates_and_ends_access_from_the_360_page(client, login, rm, other
     assert response.status_code == 302
     delegation = CustomerDelegation.objects.get()
     assert (delegation.user, delegation.granted_by) == (other_rm, rm)
-    assert LogEntry.objects.get_for_object(delegation).exists()
+    assert DataChange.objects.filter(
+        table_name="customers_customerdelegation", row_pk=str(delegation.pk), actor_id=rm.pk
+    ).exists()
     assert 'data-testid="delegations"' in client.get(f"/customers/{mine.pk}/").content.decode()
 
     login(other_rm)

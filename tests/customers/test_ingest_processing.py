@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from bankcrm import registry
+from bankcrm.audit import SYSTEM
 from customers import simulator
 from customers.ingest import resync
 from customers.ingest.services import (
@@ -120,7 +121,7 @@ def test_unknown_accounts_and_customers_are_parked_then_replayed(source, book, b
     newcomer = factories.customer(branch=branch)
     ExternalIdentity.objects.create(source="core", external_id="C-NEW", customer=newcomer)
     factories.account(newcomer, number="6222999999999999999")
-    assert inbox_replay(event_ids=[e.pk for e in parked]) == 2
+    assert inbox_replay(event_ids=[e.pk for e in parked], actor=None, context=SYSTEM) == 2
     drain()
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert Transaction.objects.get().customer == newcomer

@@ -17,7 +17,7 @@ from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
 from compliance import chain
 from compliance.models import DataChange
-from customers.models import MOBILE_INDEX, Account, Customer, Transaction
+from customers.models import MOBILE_INDEX, Account, Customer, Interaction, Transaction
 from service.models import Ticket
 from tests.factories import link_audit_rows
 
@@ -126,16 +126,15 @@ def test_account_numbers_are_encrypted_valid_and_indexed():
 
 
 def test_the_bulk_load_is_one_audit_entry_per_table_by_demo_and_the_chain_holds():
-    """The COPYed customers and holdings are recorded as one data change each (not one per
-    row, which cost two thirds of the load); what else the seed writes goes through the
-    triggers row by row; all of it is by `demo`, and every chain verifies."""
-    loads = {
-        change.table_name: change
-        for change in DataChange.objects.filter(
-            table_name__in=["customers_customer", "customers_account"]
-        )
-    }
-    assert set(loads) == {"customers_customer", "customers_account"}
+    """The COPYed customers, holdings, external ids and interactions are recorded as one
+    data change each (not one per row, which cost two thirds of the load); what else the
+    seed writes goes through the triggers row by row; all of it is by `demo`, and every
+    chain verifies."""
+    bulk = ["customers_customer", "customers_account", "customers_externalidentity",
+            "customers_interaction"]  # fmt: skip
+    loads = {change.table_name: change for change in DataChange.objects.filter(table_name__in=bulk)}
+    assert set(loads) == set(bulk)
+    assert loads["customers_interaction"].changes["rows"] == [None, Interaction.objects.count()]
     customers = Customer.objects.order_by("pk")
     assert loads["customers_customer"].op == DataChange.Op.INSERT
     assert loads["customers_customer"].changes["rows"] == [None, CUSTOMERS]

@@ -126,7 +126,7 @@ def test_a_redis_outage_loses_no_ticket_and_no_message(
 def test_an_admin_sends_given_up_messages_again_with_an_audit_row(
     client, login, admin_user, desk, agent, customer
 ):
-    from auditlog.models import LogEntry
+    from compliance.models import DataChange
 
     services.ticket_open(actor=agent, customer=customer, subject="咨询", channel="phone")
     row = Notification.objects.get()
@@ -139,8 +139,9 @@ def test_an_admin_sends_given_up_messages_again_with_an_audit_row(
     assert response.status_code == 302
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 0)
-    entry = LogEntry.objects.get(
-        object_pk=str(row.pk), content_type__model="notification", actor=admin_user
+    entry = DataChange.objects.get(
+        row_pk=str(row.pk), table_name="service_notification", actor_id=admin_user.pk
     )
-    assert entry.changes_dict["status"] == ["failed", "pending"]
+    assert entry.changes["status"] == ["failed", "pending"]
     assert row.body not in str(entry.changes)
+    assert (entry.actor_label, entry.customer_id) == ("web", customer.pk)

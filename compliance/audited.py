@@ -1,0 +1,134 @@
+"""Which tables the data-change trail covers, and what the screens call their rows.
+
+Every table whose change an auditor would ask about has an AFTER trigger running
+compliance_record_change (compliance/sql/): one DataChange row per changed row, with who
+wrote it from the session's audit context. This module is the one list of them; the
+migrations that installed the triggers are their history, and tests hold the list against
+the database (`pg_trigger`) and against the models (every model of the project's apps is
+in AUDITED or in NOT_AUDITED, with the reason).
+
+For each table:
+- `secret`: columns whose value is never copied (ciphertexts, blind indexes, signing
+  secrets, the password hash): "***" when they change; their masked copies are recorded.
+- `ignored`: columns never recorded at all: figures mirrored from elsewhere or derived,
+  progress counters, texts that must not be copied (a notification's body).
+- `customer`: the column naming the customer, so the change is in the customer's history.
+- `requeue_only`: a queue whose rows are written by the thousand by workers: only a row
+  put back in the queue (its status back to "pending": a replay, a "send again") is
+  recorded, by a trigger with that WHEN condition.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Audited:
+    table: str
+    label: Promise
+    secret: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+    customer: str = ""
+    requeue_only: bool = False
+
+    @property
+    def trigger_args(self) -> tuple[str, str, str]:
+        """compliance_record_change's arguments: secret, ignored, the customer column."""
+        return ",".join(self.secret), ",".join(self.ignored), self.customer
+
+
+# Back in the queue: what a replay or a "send again" does, and no worker ever does.
+REQUEUED = "OLD.status IS DISTINCT FROM NEW.status AND NEW.status = 'pending'"
+
+AUDITED = [
+    # Organisation, users and what they may do.
+    Audited("bankcrm_branch", _("Branch")),
+    Audited("bankcrm_user", _("User"), secret=("password",),
+            ignored=("last_login",)),  # a sign-in event says it
+    Audited("bankcrm_user_groups", _("Role membership")),
+    Audited("bankcrm_user_user_permissions", _("User permission")),
+    Audited("auth_group", _("Role")),
+    Audited("auth_group_permissions", _("Role permission")),
+    # Customers and what the bank knows of them.
+    Audited("customers_customer", _("Customer"),
+            secret=("national_id", "national_id_index", "mobile", "mobile_index", "email",
+                    "address"),
+            customer="id"),
+    Audited("customers_account", _("Holding"), secret=("number", "number_index"),
+            ignored=("balance", "balance_as_of", "balance_sequence"),  # mirrored from core
+            customer="customer_id"),
+    Audited("customers_consent", _("Consent"), customer="customer_id"),
+    Audited("customers_customerdelegation", _("Delegation"), customer="content_object_id"),
+    Audited("customers_interaction", _("Interaction"), customer="customer_id"),
+    Audited("customers_household", _("Household")),
+    Audited("customers_relationship", _("Relationship"), customer="customer_id"),
+    Audited("customers_externalidentity", _("External identity"),
+            ignored=("last_sequence",),  # the last event applied, per event
+            customer="customer_id"),
+    Audited("customers_riskquestionnaire", _("Risk questionnaire")),
+    Audited("customers_riskprofile", _("Risk assessment"), customer="customer_id"),
+    # Imports and integration: who loaded what, which systems may write, what was replayed.
+    Audited("customers_importbatch", _("Import"), secret=("content",),
+            # Progress, chunk by chunk (the import's rows are recorded themselves), and
+            # what the import's page shows (row errors, the masked preview).
+            ignored=("heartbeat_at", "attempts", "processed_rows", "valid_rows", "error_rows",
+                     "created_count", "updated_count", "unchanged_count", "skipped_count",
+                     "errors", "preview")),
+    Audited("customers_integrationsource", _("Integration source"),
+            secret=("secret", "previous_secret"),
+            ignored=("contiguous_sequence",)),  # the resync cursor, per event
+    Audited("customers_subscriber", _("Outbound subscriber"), secret=("secret",)),
+    Audited("customers_inboxevent", _("Inbox event"), ignored=("payload", "body_digest"),
+            requeue_only=True),
+    Audited("customers_outbounddelivery", _("Outbound delivery"), requeue_only=True),
+    # The service desk: tickets and the configuration that decides clocks, routing and
+    # what customers are told.
+    Audited("service_ticket", _("Ticket"),
+            ignored=("due_at", "sla_check_at", "response_warn_at", "resolve_warn_at"),
+            customer="customer_id"),
+    Audited("service_queue", _("Queue")),
+    Audited("service_queue_members", _("Queue membership")),
+    Audited("service_slapolicy", _("SLA policy")),
+    Audited("service_routingrule", _("Routing rule")),
+    Audited("service_businesscalendar", _("Business calendar")),
+    Audited("service_calendarhours", _("Opening hours")),
+    Audited("service_calendarexception", _("Calendar exception")),
+    Audited("service_macro", _("Canned reply")),
+    Audited("service_knowledgearticle", _("Knowledge article")),
+    Audited("service_notification", _("Notification"), ignored=("subject", "body"),
+            customer="customer_id", requeue_only=True),
+    # Compliance's own configuration and findings.
+    Audited("compliance_accessrule", _("Access anomaly rule")),
+    Audited("compliance_accessalert", _("Access alert")),
+]  # fmt: skip
+
+BY_TABLE = {entry.table: entry for entry in AUDITED}
+
+# Every other table of the project's apps, and why its changes are not in the trail.
+NOT_AUDITED = {
+    "bankcrm_accesslog": "an audit table itself (append-only, chained)",
+    "bankcrm_securityevent": "an audit table itself (append-only, chained)",
+    "compliance_datachange": "the trail itself (append-only, chained)",
+    "compliance_chainlink": "the audit tables' hash chain (append-only)",
+    "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
+    "bankcrm_heartbeat": "the workers' liveness beat",
+    "customers_transaction": "high-volume history mirrored from core banking, never edited",
+    "customers_outboundevent": "written by the database because of an audited change",
+    "service_ticketevent": "the ticket's own history, append-only (the ticket is audited)",
+    "service_ticketnumber": "a counter for ticket numbers",
+    "service_slamilestone": "derived by the SLA clock from the audited ticket",
+    "service_survey": "the customer's own answer, written once by the survey link",
+    "service_knowledgearticle_tickets": "which articles helped which tickets: usage, not "
+    "configuration",
+}
+
+
+def label(table: str) -> str:
+    return str(BY_TABLE[table].label)
+
+
+def choices() -> list[tuple[str, Promise]]:
+    """The object types of the audit screens' filter, by label."""
+    return [(entry.table, entry.label) for entry in AUDITED]

@@ -17,15 +17,16 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-RM, BM, AGENT, SUPERVISOR, COMPLIANCE, ADMIN = (
+RM, BM, AGENT, SUPERVISOR, COMPLIANCE, PM, ADMIN = (
     Role.RELATIONSHIP_MANAGER,
     Role.BRANCH_MANAGER,
     Role.SERVICE_AGENT,
     Role.SERVICE_SUPERVISOR,
     Role.COMPLIANCE_OFFICER,
+    Role.PRODUCT_MANAGER,
     Role.ADMIN,
 )
-ROLES = [RM, BM, AGENT, SUPERVISOR, COMPLIANCE, ADMIN]
+ROLES = [RM, BM, AGENT, SUPERVISOR, COMPLIANCE, PM, ADMIN]
 
 INTERACTION = {"channel": "phone", "direction": "outbound", "subject": "回访"}
 CONSENT = {"purpose": "marketing", "channel": "sms", "granted": "1", "source": "柜面"}
@@ -42,56 +43,81 @@ NOT_MINE = (404, 404)
 MATRIX = {
     "list": ("get", None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
     "search": ("get", {"q": "王"}, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
     "export": ("get", None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=200, admin=403)),
+        service_supervisor=403, compliance_officer=200, product_manager=403, admin=403)),
     "detail": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
-        service_supervisor=(200, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+        service_supervisor=(200, 404), compliance_officer=(200, 200),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "transactions": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(200, 200),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "reveal": ("post", REVEAL, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(200, 200), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(200, 200),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "interaction-create": ("post", INTERACTION, "customer", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(302, 404),
-        service_supervisor=(302, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(302, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "consent-create": ("post", CONSENT, "customer", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "contact-edit": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "risk-assess": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     # An empty form: allowed users get 400 (the form's errors), so nothing is granted here.
     "delegation-create": ("post", {}, "customer", expect(
         relationship_manager=(400, 404), branch_manager=(400, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "delegation-revoke": ("post", None, "delegation", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
-        service_supervisor=(403, 404), compliance_officer=(403, 403), admin=NOT_MINE)),
+        service_supervisor=(403, 404), compliance_officer=(403, 403),
+        product_manager=NOT_MINE, admin=NOT_MINE)),
     "import-list": ("get", None, None, expect(
         relationship_manager=403, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=403, admin=200)),
+        service_supervisor=403, compliance_officer=403, product_manager=200, admin=200)),
     "import-template": ("get", None, "kind", expect(
         relationship_manager=403, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=403, admin=200)),
+        service_supervisor=403, compliance_officer=403, product_manager=403, admin=200)),
     "import-detail": ("get", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(200, 404), service_agent=NOT_MINE,
-        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(200, 404))),
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
+        product_manager=(200, 404), admin=(200, 404))),
     "import-commit": ("post", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
-        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(302, 404))),
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
+        product_manager=(302, 404), admin=(302, 404))),
     "import-discard": ("post", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
-        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE, admin=(302, 404))),
+        service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
+        product_manager=(302, 404), admin=(302, 404))),
+    # The catalogue: every staff role reads it; drafts only those who maintain it. "Own" is a
+    # product on sale, "other" a draft (and their documents).
+    "product-list": ("get", None, None, expect(
+        relationship_manager=200, branch_manager=200, service_agent=200,
+        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
+    "product-detail": ("get", None, "product", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
+        service_supervisor=(200, 404), compliance_officer=(200, 404), product_manager=(200, 200),
+        admin=(200, 200))),
+    "product-document": ("get", None, "document", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
+        service_supervisor=(200, 404), compliance_officer=(200, 404), product_manager=(200, 200),
+        admin=(200, 200))),
 }  # fmt: skip
 
 
@@ -154,6 +180,26 @@ def _objects(kind, user, users, own, other):
         return {"pk": batch(user).pk}, {"pk": batch(someone).pk}
     if kind == "kind":
         return {"kind": "customers"}, None
+    if kind in ("product", "document"):
+        from customers.services import product_document_add
+
+        on_sale = factories.product(status="on_sale")
+        draft = factories.product(status="draft")
+        if kind == "product":
+            return {"pk": on_sale.pk}, {"pk": draft.pk}
+        docs = [
+            product_document_add(
+                actor=None,
+                product=p,
+                kind="description",
+                file_name="d.txt",
+                content=b"x",
+                content_type="text/plain",
+            )
+            for p in (on_sale, draft)
+        ]
+        return ({"pk": on_sale.pk, "document_pk": docs[0].pk},
+                {"pk": draft.pk, "document_pk": docs[1].pk})  # fmt: skip
     return {}, None
 
 
@@ -185,10 +231,12 @@ def test_permission_matrix(client, login, world, role):
 # "full" = name, CIF, link (and, in a household, the member's assets); "none" = no card.
 HOUSEHOLD_CARD = expect(
     relationship_manager="masked", branch_manager="masked", service_agent="none",
-    service_supervisor="none", compliance_officer="full", admin=None)  # fmt: skip
+    service_supervisor="none", compliance_officer="full", product_manager=None,
+    admin=None)  # fmt: skip
 RELATIONSHIP_CARD = expect(
     relationship_manager="masked", branch_manager="masked", service_agent="masked",
-    service_supervisor="masked", compliance_officer="full", admin=None)  # fmt: skip
+    service_supervisor="masked", compliance_officer="full", product_manager=None,
+    admin=None)  # fmt: skip
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if HOUSEHOLD_CARD[r] is not None])

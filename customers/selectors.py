@@ -390,7 +390,8 @@ def with_max_product_risk(customers: QuerySet[Customer], on: date | None = None)
     level = Subquery(current.filter(expires_on__gte=day, lowest_category=False).values("level"))
     return customers.annotate(
         max_product_risk=Coalesce(level, Value(1)),
-        special_care=Q(birth_date__lte=born_on_or_before_for_age(SPECIAL_CARE_AGE, day)),
+        special_care=Q(birth_date__isnull=False)
+        & Q(birth_date__lte=born_on_or_before_for_age(SPECIAL_CARE_AGE, day)),
     )
 
 

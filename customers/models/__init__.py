@@ -31,8 +31,9 @@ SPECIAL_CARE_AGE = 65
 
 def born_on_or_before_for_age(age: int, on=None):
     """The latest birth date of someone who is `age` or older on `on` (today): an index-
-    friendly `birth_date <= cutoff` instead of an age computed per row. Born on 29 February:
-    the birthday counts as 28 February in a year without one."""
+    friendly `birth_date <= cutoff` instead of an age computed per row. Someone born on 29
+    February has the birthday on 1 March in a common year; on 29 February, `age` years back
+    (a common year) is taken as 28 February."""
     day = on or timezone.localdate()
     try:
         return day.replace(year=day.year - age)

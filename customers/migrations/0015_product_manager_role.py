@@ -43,4 +43,9 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
+    # On a new database the role is set up with the others, before the audit trail's
+    # data-change triggers exist (as bankcrm 0002's roles are); on a live one the grant is
+    # recorded as a data change by this migration.
+    run_before = [("compliance", "0002_data_changes")]
+
     operations = [migrations.RunPython(create_role, remove_role)]

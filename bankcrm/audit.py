@@ -3,6 +3,7 @@ Data changes are recorded by database triggers (the data-change trail: the table
 in compliance/audited.py), which read the connection's audit context set here: a service
 that writes as `actor=` from `context=` wraps its writes in `acting(actor=…, context=…)`."""
 
+import contextlib
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -180,12 +181,16 @@ class audit_context:  # noqa: N801 - used as a context manager
         return False
 
 
-def acting(*, actor, context: AuditContext) -> audit_context:
+def acting(*, actor, context: AuditContext):
     """The data-change triggers' context for a service's writes: `actor` acting from
     `context` (a web request's address and id, labelled "web" as the request middleware
     labels it), whether or not the caller is a request (an admin action, a test, a task
     acting for someone)."""
     from_request = bool(context.ip or context.request_id)
+    if actor is None and not from_request:
+        # The system's own work keeps the label its caller set (a task's `task:<name>`,
+        # the demo's `demo`, an import's `import:<id>`) instead of blanking it.
+        return contextlib.nullcontext()
     return audit_context(
         actor=actor, label="web" if from_request else "", ip=context.ip,
         request_id=context.request_id,

@@ -15,6 +15,9 @@ def navigation(request):
     )
     if sees_customers:
         items.append((_("Customers"), reverse("customers:list")))
+    # Every staff role reads the catalogue (customers.access.can_read_products).
+    if user.roles or user.is_superuser:
+        items.append((_("Products"), reverse("customers:product-list")))
     if user.has_role(Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR):
         items.append((_("My tickets"), reverse("service:mine")))
         items.append((_("Knowledge base"), reverse("service:kb")))
@@ -23,7 +26,7 @@ def navigation(request):
     if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser:
         items.append((_("Audit trail"), reverse("compliance:audit")))
         items.append((_("Access alerts"), reverse("compliance:alerts")))
-    if user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser:
+    if user.has_role(Role.BRANCH_MANAGER, Role.PRODUCT_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))

@@ -45,7 +45,7 @@ BRANCHES = [
     ("WH001", "武汉分行营业部", "华中"),
 ]
 DEMO_USERS = [
-    # username, role, last name, first name, is_staff
+    # username, role, last name, first name, is_staff (superuser: the admin only)
     ("rm", Role.RELATIONSHIP_MANAGER, "王", "思远", False),
     ("rm2", Role.RELATIONSHIP_MANAGER, "李", "晓彤", False),
     ("branch_manager", Role.BRANCH_MANAGER, "张", "建国", False),
@@ -53,6 +53,7 @@ DEMO_USERS = [
     ("agent2", Role.SERVICE_AGENT, "孙", "悦", False),
     ("supervisor", Role.SERVICE_SUPERVISOR, "陈", "志强", False),
     ("compliance", Role.COMPLIANCE_OFFICER, "赵", "敏", False),
+    ("products", Role.PRODUCT_MANAGER, "吴", "佳", True),  # staff: the catalogue's admin
     ("admin", Role.ADMIN, "周", "磊", True),
 ]
 RMS_PER_BRANCH = 12
@@ -143,7 +144,7 @@ def _seed_organisation(demo: Demo) -> None:
                 "branch": branches[DEMO_BRANCH],
                 "password": demo_hash,
                 "is_staff": staff,
-                "is_superuser": staff,
+                "is_superuser": role == Role.ADMIN,
                 "email": f"{username}@demo-bank.cn",
             },
         )

@@ -10,6 +10,7 @@ class Role(models.TextChoices):
     SERVICE_AGENT = "service_agent", _("Service agent")
     SERVICE_SUPERVISOR = "service_supervisor", _("Service supervisor")
     COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
+    PRODUCT_MANAGER = "product_manager", _("Product manager")
     ADMIN = "admin", _("Administrator")
 
 
@@ -24,4 +25,5 @@ HOME_PRIORITY = [
     Role.RELATIONSHIP_MANAGER,
     Role.SERVICE_SUPERVISOR,
     Role.SERVICE_AGENT,
+    Role.PRODUCT_MANAGER,
 ]

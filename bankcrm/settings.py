@@ -335,6 +335,8 @@ USE_TZ = True
 DEFAULT_CURRENCY = "CNY"
 # Currencies the integration API accepts (ISO 4217); CZK for the Berka data.
 SUPPORTED_CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "CZK")
+# How long a risk questionnaire's result holds, unless the questionnaire says otherwise.
+RISK_ASSESSMENT_VALIDITY_DAYS = env_int("BANKCRM_RISK_ASSESSMENT_DAYS", 365, minimum=1)
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -67,6 +67,10 @@ AUDITED = [
     Audited("customers_externalidentity", _("External identity"),
             ignored=("last_sequence",),  # the last event applied, per event
             customer="customer_id"),
+    Audited("customers_product", _("Product"),
+            ignored=("synced_at", "synced_sequence")),  # when core banking last sent it
+    Audited("customers_productdocument", _("Product document"),
+            secret=("content",)),  # the file itself: its name, size and SHA-256 are recorded
     Audited("customers_riskquestionnaire", _("Risk questionnaire")),
     Audited("customers_riskprofile", _("Risk assessment"), customer="customer_id"),
     # Imports and integration: who loaded what, which systems may write, what was replayed.

@@ -34,7 +34,7 @@ DEMO_REQUEST = "demo-seed"
 # The audited tables the demo loads in bulk (their row triggers: compliance/audited.py).
 BULK_TABLES = (
     "customers_customer", "customers_account", "customers_externalidentity",
-    "customers_interaction",
+    "customers_interaction", "customers_riskprofile",
 )  # fmt: skip
 
 

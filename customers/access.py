@@ -20,7 +20,14 @@ from bankcrm.audit import AuditContext, record_access
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from bankcrm.validators import normalise_mobile
-from customers.models import MOBILE_INDEX, Customer, CustomerDelegation
+from customers.models import (
+    MOBILE_INDEX,
+    Customer,
+    CustomerDelegation,
+    ImportBatch,
+    Product,
+    ProductDocument,
+)
 
 
 def customers_for_user(user) -> QuerySet[Customer]:
@@ -258,14 +265,25 @@ def import_branch_ids(user) -> frozenset[int] | None:
     return frozenset()
 
 
-def can_import(user) -> bool:
-    """Bulk loads are back-office work: branch managers (their branch) and admins."""
-    return user.has_role(Role.BRANCH_MANAGER) or imports_cover_all_branches(user)
+def import_kinds(user) -> frozenset[str]:
+    """What `user` may import: customers and holdings (branch managers, admins), the product
+    catalogue (product managers, admins)."""
+    kinds = set()
+    if user.has_role(Role.BRANCH_MANAGER) or imports_cover_all_branches(user):
+        kinds |= {ImportBatch.Kind.CUSTOMERS, ImportBatch.Kind.HOLDINGS}
+    if can_manage_products(user):
+        kinds.add(ImportBatch.Kind.PRODUCTS)
+    return frozenset(kinds)
+
+
+def can_import(user, kind: str | None = None) -> bool:
+    """Bulk loads are back-office work: branch managers (their branch), product managers
+    (the catalogue) and admins."""
+    kinds = import_kinds(user)
+    return kind in kinds if kind is not None else bool(kinds)
 
 
 def imports_for_user(user):
-    from customers.models import ImportBatch
-
     if not can_import(user):
         return ImportBatch.objects.none()
     return ImportBatch.objects.filter(uploaded_by=user)
@@ -276,3 +294,46 @@ def import_for_user(user, pk):
         return imports_for_user(user).get(pk=int(pk))
     except (ObjectDoesNotExist, ValueError, TypeError, OverflowError):
         raise not_found("customers.importbatch", pk) from None
+
+
+# ---- the product catalogue ---------------------------------------------------------------
+
+_STAFF_ROLES = (
+    Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.SERVICE_AGENT, Role.SERVICE_SUPERVISOR,
+    Role.COMPLIANCE_OFFICER, Role.PRODUCT_MANAGER, Role.ADMIN,
+)  # fmt: skip
+
+
+def can_read_products(user) -> bool:
+    """The catalogue is no secret inside the bank: every staff role reads it."""
+    return user.is_authenticated and (user.has_role(*_STAFF_ROLES) or user.is_superuser)
+
+
+def can_manage_products(user) -> bool:
+    """Product managers and admins maintain the catalogue (the admin site, imports)."""
+    return user.has_role(Role.PRODUCT_MANAGER, Role.ADMIN) or user.is_superuser
+
+
+def products_for_user(user) -> QuerySet[Product]:
+    """Every product for staff; drafts only for those who maintain the catalogue (a draft is
+    not yet a product anyone may offer)."""
+    if not can_read_products(user):
+        return Product.objects.none()
+    if can_manage_products(user):
+        return Product.objects.all()
+    return Product.objects.exclude(status=Product.Status.DRAFT)
+
+
+def product_for_user(user, pk) -> Product:
+    try:
+        return products_for_user(user).get(pk=int(pk))
+    except (Product.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("customers.product", pk) from None
+
+
+def product_document_for_user(user, product: Product, pk) -> ProductDocument:
+    """A document version of a product the user may see (current or older)."""
+    try:
+        return ProductDocument.objects.get(product=product, pk=int(pk))
+    except (ProductDocument.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("customers.productdocument", pk) from None

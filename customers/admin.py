@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bankcrm.admin_mixins import ReadOnlyAdmin, RequeueMixin
 from bankcrm.audit import AuditContext
+from customers import services as customer_services
 from customers.ingest import outbound
 from customers.ingest import services as ingest_services
 from customers.models import (
@@ -24,6 +25,8 @@ from customers.models import (
     Interaction,
     OutboundDelivery,
     OutboundEvent,
+    Product,
+    ProductDocument,
     Relationship,
     RiskProfile,
     RiskQuestionnaire,
@@ -148,8 +151,11 @@ class ConsentAdmin(ReadOnlyAdmin):
 
 @admin.register(RiskProfile)
 class RiskProfileAdmin(ReadOnlyAdmin):
-    list_display = ["assessed_at", "customer", "level", "score", "expires_on", "assessed_by"]
-    list_filter = ["level"]
+    list_display = [
+        "assessed_at", "customer", "level", "lowest_category", "score", "expires_on",
+        "is_current", "assessed_by",
+    ]  # fmt: skip
+    list_filter = ["level", "lowest_category", "is_current"]
     search_fields = ["=customer__cif"]
     list_select_related = ["customer", "assessed_by"]
     show_full_result_count = False
@@ -353,3 +359,107 @@ class OutboundDeliveryAdmin(RequeueMixin, ReadOnlyAdmin):
             context=AuditContext.of(request),
         )
         self.message_user(request, _("%(count)d deliveries queued again.") % {"count": count})
+
+
+# ---- product catalogue --------------------------------------------------------------------
+
+
+class ProductDocumentInline(admin.TabularInline):
+    """The versions so far, read-only: a new version is added on the document page."""
+
+    model = ProductDocument
+    fields = ["kind", "version", "file_name", "size", "sha256", "uploaded_by", "uploaded_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["kind", "-version"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content").select_related("uploaded_by")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    """Product managers and admins maintain the catalogue here. A product is never deleted
+    (holdings and sales point at it): it is closed."""
+
+    list_display = [
+        "code", "name_zh", "kind", "risk_level", "currency", "min_amount", "status",
+        "sale_starts", "sale_ends", "private_placement",
+    ]  # fmt: skip
+    list_filter = ["kind", "risk_level", "status", "private_placement", "eligible_kinds"]
+    search_fields = ["code", "name_zh", "name_en", "issuer"]
+    readonly_fields = ["synced_at", "created_at", "updated_at"]
+    inlines = [ProductDocumentInline]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ProductDocumentForm(forms.ModelForm):
+    file = forms.FileField(label=_("File"))
+
+    class Meta:
+        model = ProductDocument
+        fields = ["product", "kind"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > ProductDocument.MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(mb)s MB.")
+                % {"mb": ProductDocument.MAX_BYTES // (1024 * 1024)}
+            )
+        return upload
+
+
+@admin.register(ProductDocument)
+class ProductDocumentAdmin(admin.ModelAdmin):
+    """Adding a document adds its next version (customers.services.product_document_add);
+    versions are never changed or deleted (a trigger refuses it)."""
+
+    list_display = ["product", "kind", "version", "file_name", "size", "uploaded_by", "uploaded_at"]
+    list_filter = ["kind"]
+    search_fields = ["product__code", "file_name", "sha256"]
+    list_select_related = ["product", "uploaded_by"]
+    autocomplete_fields = ["product"]
+    form = ProductDocumentForm
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:  # viewing a version: every field read-only, no file
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["product", "kind", "file"]
+        return [
+            "product", "kind", "version", "file_name", "content_type", "size", "sha256",
+            "uploaded_by", "uploaded_at",
+        ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        upload = form.cleaned_data["file"]
+        saved = customer_services.product_document_add(
+            actor=request.user, context=AuditContext.of(request),
+            product=form.cleaned_data["product"],
+            kind=form.cleaned_data["kind"], file_name=upload.name, content=upload.read(),
+            content_type=upload.content_type or "",
+        )  # fmt: skip
+        obj.pk, obj.version = saved.pk, saved.version

@@ -15,6 +15,7 @@ class CustomersConfig(AppConfig):
 
         registry.HOME_PAGES.register(home.relationship_manager, key=Role.RELATIONSHIP_MANAGER)
         registry.HOME_PAGES.register(home.branch_manager, key=Role.BRANCH_MANAGER)
+        registry.HOME_PAGES.register(home.product_manager, key=Role.PRODUCT_MANAGER)
         for event_type, handler in ingest.HANDLERS.items():
             registry.EVENT_HANDLERS.register(handler, key=event_type)
 

@@ -16,9 +16,10 @@ everything else goes through the audit triggers row by row.
 
 from __future__ import annotations
 
+import json
 import random
 from contextlib import ExitStack, contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 
@@ -86,7 +87,70 @@ TRANSACTION_KINDS = [
     ("贷款还款", "debit", "transfer", 1500, 12000),
     ("柜面存款", "credit", "branch", 1000, 50000),
 ]
-PRODUCT_RISK = ["R1", "R2", "R2", "R3", "R4"]
+BANK, WEALTH = "本行", "鑫源理财有限公司"
+FUND_HOUSE, INSURER = "东方汇智基金管理有限公司", "安康人寿保险股份有限公司"
+# The demo catalogue: what the holdings hold (the names of ACCOUNT_KINDS; the same codes as
+# migration 0014, which links databases loaded before the catalogue) and products on offer.
+# code, name_zh, name_en, kind, issuer, risk, min amount, term days, eligible kinds,
+# min tier, private placement, status, sale window (days from today; None: open).
+DEMO_PRODUCTS = [
+    ("DEP-CUR-01", "借记卡活期账户", "Debit card current account", "current_deposit", BANK, 1,
+     "0", None, "both", "mass", False, "on_sale", None),
+    ("DEP-CUR-02", "工资卡账户", "Payroll account", "current_deposit", BANK, 1, "0", None,
+     "individual", "mass", False, "on_sale", None),
+    ("DEP-TD-1Y", "一年期整存整取", "One-year fixed deposit", "time_deposit", BANK, 1, "50", 365,
+     "both", "mass", False, "on_sale", None),
+    ("DEP-CD-3Y", "三年期大额存单", "Three-year certificate of deposit", "time_deposit", BANK, 1,
+     "200000", 1095, "both", "mass", False, "on_sale", None),
+    ("DEP-TD-6M", "六个月定期", "Six-month time deposit", "time_deposit", BANK, 1, "50", 182,
+     "both", "mass", False, "on_sale", None),
+    ("LN-MORT", "个人住房贷款", "Residential mortgage", "loan", BANK, 1, "0", None, "individual",
+     "mass", False, "on_sale", None),
+    ("LN-CONS", "个人消费贷款", "Personal consumer loan", "loan", BANK, 1, "0", None,
+     "individual", "mass", False, "on_sale", None),
+    ("LN-BIZ", "经营性贷款", "Business loan", "loan", BANK, 1, "0", None, "both", "mass", False,
+     "on_sale", None),
+    ("CC-GOLD", "金卡信用卡", "Gold credit card", "credit_card", BANK, 1, "0", None,
+     "individual", "mass", False, "on_sale", None),
+    ("CC-PLAT", "白金信用卡", "Platinum credit card", "credit_card", BANK, 1, "0", None,
+     "individual", "affluent", False, "on_sale", None),
+    ("CC-STD", "标准信用卡", "Standard credit card", "credit_card", BANK, 1, "0", None,
+     "individual", "mass", False, "on_sale", None),
+    ("WM-30D", "稳健理财30天", "Steady wealth product, 30 days", "wealth", WEALTH, 2, "10000",
+     30, "both", "mass", False, "on_sale", None),
+    ("WM-NAV-R2", "净值型理财R2", "NAV wealth product (R2)", "wealth", WEALTH, 2, "10000", None,
+     "both", "mass", False, "on_sale", None),
+    ("FD-MMF", "货币基金", "Money market fund", "fund", FUND_HOUSE, 1, "1", None, "both", "mass",
+     False, "on_sale", None),
+    ("INS-ANN", "年金保险", "Annuity insurance", "insurance", INSURER, 2, "10000", 3650,
+     "individual", "mass", False, "on_sale", None),
+    ("WM-R3-1Y", "稳健增利一年期理财", "Balanced income wealth product, 1 year", "wealth", WEALTH,
+     3, "10000", 365, "both", "mass", False, "on_sale", (-10, 20)),
+    ("WM-R4-EQ", "权益增强型理财", "Equity-enhanced wealth product", "wealth", WEALTH, 4,
+     "10000", 730, "both", "affluent", False, "draft", None),
+    ("SD-GOLD-91", "挂钩黄金结构性存款（91天）", "Gold-linked structured deposit, 91 days",
+     "structured_deposit", BANK, 2, "50000", 91, "both", "mass", False, "on_sale", (-60, -5)),
+    ("FD-CSI300", "沪深300指数基金", "CSI 300 index fund", "fund", FUND_HOUSE, 4, "1000", None,
+     "both", "mass", False, "on_sale", None),
+    ("FD-TECH", "科技成长混合基金", "Technology growth hybrid fund", "fund", FUND_HOUSE, 5, "1000",
+     None, "individual", "mass", False, "suspended", None),
+    ("PE-XX-01", "鑫享私募股权一期", "Xinxiang private equity fund I", "fund", WEALTH, 5,
+     "1000000", 1825, "individual", "private", True, "on_sale", (-30, 60)),
+    ("BD-SAV-3Y", "三年期储蓄国债（电子式）", "Three-year savings bond (electronic)", "bond",
+     "财政部", 1, "100", 1095, "individual", "mass", False, "on_sale", (-3, 7)),
+    ("PM-GOLD", "积存金", "Gold accumulation plan", "precious_metal", BANK, 3, "500", None,
+     "individual", "mass", False, "on_sale", None),
+]  # fmt: skip
+# The documents of the products on offer: (code, kind, versions).
+DEMO_DOCUMENTS = [
+    ("WM-R3-1Y", "description", 1), ("WM-R3-1Y", "risk_disclosure", 2),
+    ("PE-XX-01", "description", 1), ("PE-XX-01", "risk_disclosure", 1),
+    ("FD-CSI300", "risk_disclosure", 1), ("SD-GOLD-91", "description", 1),
+]  # fmt: skip
+# A customer's risk tolerance C1-C5 (60% of customers have one) and its lowest score band
+# in questionnaire version 2 (migration 0013: 5 questions scored 1-4).
+TOLERANCE_WEIGHTS = [18, 24, 32, 18, 8]
+BAND_SCORES = {1: (5, 8), 2: (9, 11), 3: (12, 14), 4: (15, 17), 5: (18, 20)}
 
 
 def _u32(digest: str, n: int) -> str:
@@ -196,7 +260,7 @@ def _enc(value, model, name: str, ring: crypto.Keyring) -> str:
 # The tables the demo fills with COPY, in the order they are loaded.
 BULK_TABLES = (
     "customers_customer", "customers_externalidentity", "customers_transaction",
-    "customers_account", "customers_interaction",
+    "customers_account", "customers_interaction", "customers_riskprofile",
 )  # fmt: skip
 
 
@@ -360,11 +424,9 @@ class CustomersDemo:
         if tier == "private" and "高净值" not in tags:
             tags.append("高净值")
         nid, mobile = person["national_id"], person["mobile"]
-        risk_level, risk_expires = "", None
+        risk_level, risk_expires = None, None
         if rng.random() < 0.6:
-            risk_level = rng.choices(
-                ["conservative", "balanced", "growth", "aggressive"], [30, 40, 22, 8]
-            )[0]
+            risk_level = rng.choices([1, 2, 3, 4, 5], TOLERANCE_WEIGHTS)[0]
             risk_expires = self.today + timedelta(days=rng.randrange(-60, 365))
         created = self.now - timedelta(days=rng.randrange(30, 3650))
         return [
@@ -458,6 +520,54 @@ class CustomersDemo:
                                     self.now, 0))  # fmt: skip
                     copy.write_row(("app", app_user_id(person["i"]), person["pk"], self.now, 0))
         self.demo.add("customers", len(people))
+        self.seed_risk_profiles(people)
+
+    def seed_risk_profiles(self, people: list[dict]) -> None:
+        """Each customer with a risk tolerance gets the assessment behind it: answers to the
+        active questionnaire whose score falls in the tolerance's band, current, expiring
+        when the customer's copy says (so the list, the 360 page and the suitability rules
+        agree)."""
+        from customers.models import RiskQuestionnaire
+
+        questionnaire = RiskQuestionnaire.objects.filter(is_active=True).first()
+        if questionnaire is None:
+            return
+        by_score = [
+            ({o["score"]: n for n, o in enumerate(q["options"])}, q)
+            for q in questionnaire.questions
+        ]
+        count = 0
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(
+                "COPY customers_riskprofile (customer_id, questionnaire_id, answers, score, level,"
+                " lowest_category, legacy_level, is_current, assessed_at, expires_on,"
+                " assessed_by_id) FROM STDIN"
+            ) as copy,
+        ):
+            for person in people:
+                row = person["row"]
+                level, expires = row[28], row[29]
+                if level is None:
+                    continue
+                rng = _rng(self.seed, person["i"], 5)
+                low, high = BAND_SCORES[level]
+                scores = [1] * len(by_score)
+                for _point in range(rng.randint(low, high) - len(scores)):
+                    scores[rng.choice([n for n, v in enumerate(scores) if v < 4])] += 1
+                answers, lowest = {}, False
+                for (index_of, question), score in zip(by_score, scores, strict=True):
+                    answers[question["key"]] = index_of[score]
+                    lowest |= bool(question["options"][index_of[score]].get("lowest_category"))
+                assessed = datetime.combine(
+                    expires - timedelta(days=365), time(10), tzinfo=SHANGHAI
+                )
+                copy.write_row((
+                    person["pk"], questionnaire.pk, json.dumps(answers), sum(scores), level,
+                    lowest, "", True, assessed, expires, row[18],
+                ))  # fmt: skip
+                count += 1
+        self.demo.add("risk_profiles", count)
 
     def seed_households(self, people: list[dict]) -> dict[int, int]:
         """Households of spouses in the demo RMs' books: {customer index: household id}."""
@@ -487,7 +597,7 @@ class CustomersDemo:
     ACCOUNT_COLUMNS = (
         "id", "customer_id", "kind", "number", "number_index", "number_masked", "product_name",
         "currency", "balance", "credit_limit", "overdue_days", "opened_on", "matures_on",
-        "status", "risk_level",
+        "status", "risk_level", "product_id",
     )  # fmt: skip
     OTHER_KINDS = ["time_deposit", "loan", "card", "wealth"]
     EXTRA_ACCOUNTS = (0, 1, 1, 2, 3)
@@ -528,14 +638,15 @@ class CustomersDemo:
             elif kind == "time_deposit":
                 matures = self.today + timedelta(days=rng.randrange(-30, 720))
             status = "active" if person["row"][19] != "closed" else "closed"
+            product = rng.choice(products)
+            product_id, risk = self.catalogue[product]
             accounts.append(
                 [
                     pk, person["pk"], kind, _enc(number, Account, "number", self.ring),
                     crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
                     Account.mask_number(kind, number),
-                    rng.choice(products), currency, balance, limit, overdue, opened, matures,
-                    status, rng.choice(PRODUCT_RISK) if kind == "wealth" else "",
-                    person["i"], k,
+                    product, currency, balance, limit, overdue, opened, matures, status,
+                    f"R{risk}" if kind == "wealth" else "", product_id, person["i"], k,
                 ]
             )  # fmt: skip
         return accounts
@@ -667,9 +778,49 @@ class CustomersDemo:
                 code=code, defaults={"name": name, "kind": kind, "secret": secret}
             )
 
+    def seed_catalogue(self) -> None:
+        """The demo catalogue (by code: a second run adds nothing) and its documents."""
+        from customers.models import Product, ProductDocument
+        from customers.services import product_document_add
+
+        existing = set(Product.objects.values_list("code", flat=True))
+        new = []
+        for (code, name_zh, name_en, kind, issuer, risk, minimum, term, kinds, tier, private,
+             status, window) in DEMO_PRODUCTS:  # fmt: skip
+            if code in existing:
+                continue
+            starts, ends = date(2020, 1, 1), None
+            if window is not None:
+                starts, ends = (self.today + timedelta(days=d) for d in window)
+            new.append(Product(
+                code=code, name_zh=name_zh, name_en=name_en, kind=kind, issuer=issuer,
+                risk_level=risk, min_amount=Decimal(minimum), term_days=term,
+                eligible_kinds=kinds, min_tier=tier, private_placement=private, status=status,
+                sale_starts=starts, sale_ends=ends,
+            ))  # fmt: skip
+        Product.objects.bulk_create(new)
+        self.demo.add("products", len(new))
+        products = {
+            p.code: p for p in Product.objects.filter(code__in=[p[0] for p in DEMO_PRODUCTS])
+        }
+        self.catalogue = {p.name_zh: (p.pk, p.risk_level) for p in products.values()}
+        if ProductDocument.objects.filter(product__in=products.values()).exists():
+            return
+        for code, kind, versions in DEMO_DOCUMENTS:
+            product = products[code]
+            for version in range(1, versions + 1):
+                text = DOCUMENT_TEXT[kind].format(
+                    name=product.name_zh, code=code, risk=product.risk_level, version=version
+                )
+                product_document_add(
+                    actor=None, product=product, kind=kind, content=text.encode(),
+                    file_name=f"{code}-{kind}-v{version}.txt", content_type="text/plain",
+                )  # fmt: skip
+
     def run(self) -> None:
         demo = self.demo
         self.seed_integration_sources()
+        self.seed_catalogue()
         self.rms_by_branch = demo.rms_by_branch
         self.branch_ids = {code: branch.pk for code, branch in demo.branches.items()}
         self.demo_rms = {name: demo.users[name].pk for name in DEMO_RM_BOOKS}
@@ -680,7 +831,9 @@ class CustomersDemo:
         with ExitStack() as load:
             load.enter_context(demo.recorded_as_one_load("customers_customer", **detail))
             load.enter_context(demo.recorded_as_one_load("customers_account", **detail))
-            for table in ("customers_externalidentity", "customers_interaction"):
+            for table in (
+                "customers_externalidentity", "customers_interaction", "customers_riskprofile"
+            ):  # fmt: skip
                 load.enter_context(demo.recorded_as_one_load(table, **detail))
             load.enter_context(_filled_without_indexes(BULK_TABLES))
             self.seed_customers(people)
@@ -693,6 +846,14 @@ class CustomersDemo:
         with connection.cursor() as cursor:
             for table in BULK_TABLES:
                 cursor.execute(f"ANALYZE {table}")
+
+
+DOCUMENT_TEXT = {
+    "description": "{name}（{code}）产品说明书 第{version}版\n\n本产品风险等级 R{risk}。"
+    "过往业绩不代表未来表现。\n",
+    "risk_disclosure": "{name}（{code}）风险揭示书 第{version}版\n\n理财非存款，产品有风险，"
+    "投资须谨慎。本产品风险等级 R{risk}，请确认您的风险承受能力与之匹配。\n",
+}
 
 
 def seed(demo: Demo) -> None:

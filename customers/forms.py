@@ -6,7 +6,15 @@ from django.utils.translation import pgettext
 from bankcrm.forms import BootstrapMixin, BoundedDateField
 from bankcrm.validators import normalise_mobile
 from customers import imports
-from customers.models import Consent, Customer, ImportBatch, Interaction, RiskProfile
+from customers.models import (
+    Consent,
+    Customer,
+    ImportBatch,
+    Interaction,
+    ProductKind,
+    ProductRisk,
+    RiskProfile,
+)
 
 
 class CustomerFilterForm(BootstrapMixin, forms.Form):
@@ -20,9 +28,11 @@ class CustomerFilterForm(BootstrapMixin, forms.Form):
         choices=[("", _("All stages")), *Customer.Lifecycle.choices],
         required=False,
     )
-    risk_level = forms.ChoiceField(
-        label=_("Risk level"),
-        choices=[("", _("Any risk level")), *RiskProfile.Level.choices],
+    risk_level = forms.TypedChoiceField(
+        label=_("Risk tolerance"),
+        choices=[("", _("Any risk tolerance")), *RiskProfile.Level.choices],
+        coerce=int,
+        empty_value=None,
         required=False,
     )
     tag = forms.CharField(label=_("Tag"), required=False, max_length=30)
@@ -185,8 +195,10 @@ class ImportUploadForm(BootstrapMixin, forms.Form):
     kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportBatch.Kind.choices)
     file = forms.FileField(label=_("File"))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, kinds=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if kinds is not None:  # what this user may import (access.import_kinds)
+            self.fields["kind"].choices = [c for c in ImportBatch.Kind.choices if c[0] in kinds]
         self.fields["file"].help_text = _(
             "CSV (UTF-8 or GB18030; comma, semicolon or tab separated) or Excel .xlsx (its "
             "first sheet), with a header row. At most %(mb)s MB, %(rows)s rows and "
@@ -252,3 +264,19 @@ class DelegationForm(BootstrapMixin, forms.Form):
                 code="too_long",
             )
         return value
+
+
+class ProductFilterForm(BootstrapMixin, forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Product type"),
+        choices=[("", _("All types")), *ProductKind.choices],
+        required=False,
+    )
+    risk_level = forms.TypedChoiceField(
+        label=_("Risk level"),
+        choices=[("", _("Any risk level")), *ProductRisk.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    on_sale = forms.BooleanField(label=_("On sale now"), required=False)

@@ -76,3 +76,10 @@ def branch_manager(request):
     context = _customer_overview(request.user)
     context["rm_load"], context["rm_unassigned"] = _rm_load(request.user)
     return "customers/home_branch.html", context
+
+
+def product_manager(request):
+    """A product manager starts at the catalogue they maintain."""
+    from customers.views import product_list_context
+
+    return "customers/products.html", product_list_context(request)

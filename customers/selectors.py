@@ -10,8 +10,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Collate, Greatest, Upper
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Collate, Greatest, Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,11 +22,16 @@ from customers.models import (
     ACCOUNT_NUMBER_INDEX,
     MOBILE_INDEX,
     NATIONAL_ID_INDEX,
+    SPECIAL_CARE_AGE,
     Account,
     Consent,
     Customer,
+    Product,
+    ProductDocument,
     RiskProfile,
+    RiskTolerance,
     Transaction,
+    born_on_or_before_for_age,
 )
 
 LIST_SORTS = {
@@ -290,8 +295,133 @@ def consents_in_force(customer: Customer) -> list[Consent]:
     return list(Consent.objects.filter(customer=customer).current())
 
 
-def latest_risk_profile(customer: Customer) -> RiskProfile | None:
-    return customer.risk_profiles.order_by("-assessed_at", "-pk").first()
+# ---- risk tolerance (what the suitability rules read) -------------------------------------
+
+
+@dataclass(frozen=True)
+class RiskAssessment:
+    """A customer's risk tolerance as the suitability rules see it on `on`.
+
+    `level` is the tolerance in force: None when there is no assessment or it has expired
+    (the rules then allow R1 only). `assessed_level` is what the last questionnaire gave,
+    expired or not (for showing). `lowest_category` (最低风险承受能力类别) limits the customer
+    to R1 whatever the level; `max_product_risk` folds all of that into the highest product
+    risk (1-5) the tolerance admits. `needs_special_care`: aged 65 or over on `on`."""
+
+    level: int | None
+    assessed_level: int | None
+    lowest_category: bool
+    expires_on: date | None
+    expired: bool
+    needs_special_care: bool
+    profile_id: int | None = None
+    questionnaire_version: int | None = None
+    score: int | None = None
+    assessed_at: datetime | None = None
+
+    @property
+    def max_product_risk(self) -> int:
+        if self.level is None or self.lowest_category:
+            return 1
+        return self.level
+
+    @property
+    def missing(self) -> bool:
+        return self.profile_id is None
+
+    @property
+    def label(self) -> str:
+        """The assessed level's label (C3 稳健型), expired or not; "" when never assessed."""
+        return "" if self.assessed_level is None else str(RiskTolerance(self.assessed_level).label)
+
+
+def current_risk_assessment(customer: Customer, on: date | None = None) -> RiskAssessment:
+    """The customer's current assessment (one indexed row: risk_profile_one_current) read as
+    on the local date `on` (today). Valid through expires_on, expired the day after."""
+    day = on or timezone.localdate()
+    profile = (
+        RiskProfile.objects.current()
+        .filter(customer_id=customer.pk)
+        .select_related("questionnaire")
+        .only(
+            "pk", "level", "lowest_category", "expires_on", "score", "assessed_at",
+            "questionnaire__version",
+        )
+        .first()
+    )  # fmt: skip
+    elderly = customer.birth_date is not None and customer.birth_date <= (
+        born_on_or_before_for_age(SPECIAL_CARE_AGE, day)
+    )
+    if profile is None:
+        return RiskAssessment(None, None, False, None, False, elderly)
+    expired = profile.expires_on < day
+    return RiskAssessment(
+        level=None if expired else profile.level,
+        assessed_level=profile.level,
+        lowest_category=profile.lowest_category,
+        expires_on=profile.expires_on,
+        expired=expired,
+        needs_special_care=elderly,
+        profile_id=profile.pk,
+        questionnaire_version=profile.questionnaire.version,
+        score=profile.score,
+        assessed_at=profile.assessed_at,
+    )
+
+
+# The same rules as RiskAssessment.max_product_risk, for a set-based query over customers:
+# join the current assessment (an index probe on risk_profile_one_current, whose INCLUDE
+# columns answer it without reading the table) and compare with a product's risk level.
+#   SELECT c.id FROM customers_customer c
+#     LEFT JOIN customers_riskprofile r ON r.customer_id = c.id AND r.is_current
+#    WHERE <MAX_PRODUCT_RISK_SQL> >= %(product_risk)s
+MAX_PRODUCT_RISK_SQL = (
+    "CASE WHEN r.id IS NULL OR r.expires_on < %(today)s OR r.lowest_category THEN 1"
+    " ELSE r.level END"
+)
+
+
+def with_max_product_risk(customers: QuerySet[Customer], on: date | None = None):
+    """`customers` annotated with `max_product_risk` (1-5), the highest product risk their
+    current assessment admits on `on` (RiskAssessment.max_product_risk, in SQL), and
+    `special_care` (aged 65 or over): one query however many customers."""
+    day = on or timezone.localdate()
+    current = RiskProfile.objects.current().filter(customer_id=OuterRef("pk"))
+    level = Subquery(current.filter(expires_on__gte=day, lowest_category=False).values("level"))
+    return customers.annotate(
+        max_product_risk=Coalesce(level, Value(1)),
+        special_care=Q(birth_date__isnull=False)
+        & Q(birth_date__lte=born_on_or_before_for_age(SPECIAL_CARE_AGE, day)),
+    )
+
+
+# ---- the product catalogue ----------------------------------------------------------------
+
+
+def filter_products(qs: QuerySet[Product], params) -> QuerySet[Product]:
+    """The product list's filters (ProductFilterForm), in code order."""
+    if params.get("kind"):
+        qs = qs.filter(kind=params["kind"])
+    if params.get("risk_level"):
+        qs = qs.filter(risk_level=params["risk_level"])
+    if params.get("on_sale"):
+        qs = qs.on_sale()
+    return qs.order_by("code", "pk")
+
+
+def product_documents(product: Product) -> dict[str, list[ProductDocument]]:
+    """The product's documents by kind, newest version first (the first is current); one
+    query, without the files' contents."""
+    by_kind: dict[str, list] = {kind: [] for kind in ProductDocument.Kind.values}
+    rows = (
+        ProductDocument.objects.filter(product=product)
+        .defer("content")
+        .select_related("uploaded_by")
+        .order_by("kind", "-version")
+    )
+    for document in rows:
+        by_kind[document.kind].append(document)
+    return by_kind
 
 
 @dataclass

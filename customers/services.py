@@ -2,23 +2,29 @@
 database's triggers, compliance/audited.py) records the changes with the actor (identifiers
 appear only masked), and sensitive reads go to the access log."""
 
+import hashlib
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
-from bankcrm.audit import AuditContext, acting, record_security_event
+from bankcrm.audit import SYSTEM, AuditContext, acting, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
 from bankcrm.outbox import enqueue_on_commit
 from customers import access
 from customers.models import (
+    LEGACY_RISK_LEVELS,
     Consent,
     Customer,
     CustomerDelegation,
     ImportBatch,
     Interaction,
+    Product,
+    ProductDocument,
     RiskProfile,
     RiskQuestionnaire,
+    RiskTolerance,
 )
 
 REVEALABLE = {
@@ -90,24 +96,38 @@ def contact_update(*, actor, customer: Customer, **changes: str | None) -> Custo
     return customer
 
 
-def risk_score(questionnaire: RiskQuestionnaire, answers: dict[str, int]) -> tuple[int, str]:
-    """Total of the chosen options' scores and the band it falls in."""
-    total = 0
+def risk_score(questionnaire: RiskQuestionnaire, answers: dict[str, int]) -> tuple[int, int, bool]:
+    """Total of the chosen options' scores, the tolerance (1-5) of the band it falls in, and
+    whether an answer puts the customer in the lowest category. Version 1's bands name the
+    four former levels; they are read through the documented mapping (LEGACY_RISK_LEVELS)."""
+    total, lowest = 0, False
     for question in questionnaire.questions:
-        index = answers[question["key"]]
-        total += question["options"][index]["score"]
+        option = question["options"][answers[question["key"]]]
+        total += option["score"]
+        lowest = lowest or bool(option.get("lowest_category"))
     for minimum, level in questionnaire.bands:
         if total >= minimum:
-            return total, level
-    return total, RiskProfile.Level.CONSERVATIVE
+            return total, LEGACY_RISK_LEVELS.get(level, level), lowest
+    return total, RiskTolerance.C1, lowest
+
+
+def risk_validity_days(questionnaire: RiskQuestionnaire) -> int:
+    return questionnaire.validity_days or settings.RISK_ASSESSMENT_VALIDITY_DAYS
 
 
 @transaction.atomic
 def risk_profile_assess(
     *, actor, customer: Customer, questionnaire: RiskQuestionnaire, answers: dict[str, int]
 ) -> RiskProfile:
-    score, level = risk_score(questionnaire, answers)
-    expires_on = timezone.localdate() + timedelta(days=questionnaire.validity_days)
+    """Records a completed questionnaire as the customer's current assessment: valid through
+    today + the questionnaire's validity (settings.RISK_ASSESSMENT_VALIDITY_DAYS unless it
+    says otherwise). The customer's row is locked first, so two assessments at once end with
+    exactly one current (the partial unique index would refuse a second anyway); earlier
+    assessments are kept, no longer current."""
+    score, level, lowest = risk_score(questionnaire, answers)
+    expires_on = timezone.localdate() + timedelta(days=risk_validity_days(questionnaire))
+    Customer.objects.select_for_update(no_key=True).filter(pk=customer.pk).first()
+    RiskProfile.objects.filter(customer=customer, is_current=True).update(is_current=False)
     customer.risk_level, customer.risk_expires_on = level, expires_on
     customer.save(update_fields=["risk_level", "risk_expires_on", "updated_at"])
     return RiskProfile.objects.create(
@@ -116,6 +136,8 @@ def risk_profile_assess(
         answers=answers,
         score=score,
         level=level,
+        lowest_category=lowest,
+        is_current=True,
         assessed_by=actor,
         expires_on=expires_on,
     )
@@ -256,3 +278,43 @@ def import_discard(*, actor, context: AuditContext, batch: ImportBatch) -> bool:
     if discarded:
         batch.refresh_from_db()
     return bool(discarded)
+
+
+# ---- product catalogue ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def product_document_add(
+    *,
+    actor,
+    context: AuditContext = SYSTEM,
+    product: Product,
+    kind: str,
+    file_name: str,
+    content: bytes,
+    content_type: str,
+) -> ProductDocument:
+    """Adds the next version of the product's document of `kind`; earlier versions stay as
+    they were (the table is append-only) and the new one becomes current. The product's row
+    is locked while the number is taken, so two uploads at once get consecutive versions."""
+    if len(content) > ProductDocument.MAX_BYTES:
+        raise ValueError("document too large")
+    Product.objects.select_for_update(no_key=True).filter(pk=product.pk).first()
+    latest = (
+        ProductDocument.objects.filter(product=product, kind=kind)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    )
+    with acting(actor=actor, context=context):
+        return ProductDocument.objects.create(
+            product=product,
+            kind=kind,
+            version=(latest or 0) + 1,
+            file_name=file_name[:200],
+            content_type=(content_type or "application/octet-stream")[:100],
+            size=len(content),
+            content=content,
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_by=actor,
+        )

@@ -26,4 +26,11 @@ urlpatterns = [
     path("imports/<int:pk>/commit/", views.import_commit, name="import-commit"),
     path("imports/<int:pk>/discard/", views.import_discard, name="import-discard"),
     path("imports/template/<str:kind>.csv", views.import_template, name="import-template"),
+    path("products/", views.product_list, name="product-list"),
+    path("products/<int:pk>/", views.product_detail, name="product-detail"),
+    path(
+        "products/<int:pk>/documents/<int:document_pk>/",
+        views.product_document_download,
+        name="product-document",
+    ),
 ]

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -25,6 +26,7 @@ from customers.forms import (
     DelegationForm,
     ImportUploadForm,
     InteractionForm,
+    ProductFilterForm,
     RevealForm,
     RiskQuestionnaireForm,
     SearchForm,
@@ -151,7 +153,7 @@ def customer_detail(request, pk):
         "can_log": access.can_log_interaction(request.user, customer),
         "timeline": selectors.timeline_entries(customer, request.user),
         "consents": selectors.consents_in_force(customer),
-        "risk": selectors.latest_risk_profile(customer),
+        "risk": selectors.current_risk_assessment(customer),
         "relationships": selectors.related_parties(customer, request.user),
         "household": selectors.household_view(customer, request.user) if see_assets else None,
         # One page, several forms: each its own ids, so every label names its own field.
@@ -397,17 +399,20 @@ def import_list(request):
         except ValueError:
             declared = 0
         if declared > limit:  # refused before a byte of the body is read
-            return _import_page(request, ImportUploadForm(), upload_error=too_large(), status=413)
+            form = ImportUploadForm(kinds=access.import_kinds(request.user))
+            return _import_page(request, form, upload_error=too_large(), status=413)
         request.upload_handlers.insert(0, imports.UploadLimitHandler(request, limit=limit))
     return _import_list(request)
 
 
 @csrf_protect
 def _import_list(request):
-    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    kinds = access.import_kinds(request.user)
+    form = ImportUploadForm(request.POST or None, request.FILES or None, kinds=kinds)
     if request.method == "POST":
         if request.upload_handlers[0].exceeded:  # a body without a length, cut off
-            return _import_page(request, ImportUploadForm(), upload_error=too_large(), status=413)
+            form = ImportUploadForm(kinds=kinds)
+            return _import_page(request, form, upload_error=too_large(), status=413)
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
@@ -427,7 +432,11 @@ def _import_page(request, form, *, status: int, upload_error: str = ""):
         "form": form,
         "upload_error": upload_error,
         "batches": access.imports_for_user(request.user)[:20],
-        "columns": {kind: imports.column_help(kind) for kind in imports.COLUMNS},
+        "columns": {
+            kind: imports.column_help(kind)
+            for kind in imports.COLUMNS
+            if access.can_import(request.user, kind)
+        },
     }
     return render(request, "customers/imports.html", context, status=status)
 
@@ -485,11 +494,76 @@ def import_discard(request, pk):
 @require_GET
 def import_template(request, kind):
     """An empty file with the headers in the user's language (both languages read back)."""
-    access.require(access.can_import(request.user))
     if kind not in imports.COLUMNS:
         raise Http404
+    access.require(access.can_import(request.user, kind))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response.write("\ufeff")  # Excel opens UTF-8 Chinese correctly only with a BOM
     csv.writer(response).writerow(imports.template_header(kind))
     response["Content-Disposition"] = f'attachment; filename="bankcrm-{kind}-template.csv"'
+    return response
+
+
+# ---- product catalogue --------------------------------------------------------------------
+
+PRODUCT_PAGE_SIZE = 25
+
+
+def product_list_context(request) -> dict:
+    """The product list's page: filters, one page of products (two queries, however many
+    products), and whether the user maintains the catalogue."""
+    access.require(access.can_read_products(request.user))
+    form = ProductFilterForm(request.GET or None)
+    params = form.cleaned_data if form.is_valid() else {}
+    products = selectors.filter_products(access.products_for_user(request.user), params)
+    page = Paginator(products, PRODUCT_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "today": timezone.localdate(),
+        "can_manage": access.can_manage_products(request.user),
+    }
+
+
+@login_required
+@require_GET
+def product_list(request):
+    context = product_list_context(request)
+    template = "customers/_product_results.html" if request.htmx else "customers/products.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def product_detail(request, pk):
+    access.require(access.can_read_products(request.user))
+    product = access.product_for_user(request.user, pk)
+    context = {
+        "product": product,
+        "documents": selectors.product_documents(product),
+        "today": timezone.localdate(),
+        "can_manage": access.can_manage_products(request.user),
+    }
+    return render(request, "customers/product.html", context)
+
+
+@login_required
+@require_GET
+def product_document_download(request, pk, document_pk):
+    """A version of a product document, as uploaded. Product documents hold no personal
+    data; the download is logged (access log, no customer) so what was handed out is known."""
+    access.require(access.can_read_products(request.user))
+    product = access.product_for_user(request.user, pk)
+    document = access.product_document_for_user(request.user, product, document_pk)
+    record_access(
+        actor=request.user, context=AuditContext.of(request), action=AccessLog.Action.VIEW,
+        object_type="customers.productdocument", object_id=document.pk,
+        detail={"product": product.code, "kind": document.kind, "version": document.version},
+    )  # fmt: skip
+    response = HttpResponse(bytes(document.content), content_type=document.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, document.file_name)
+    response["X-Content-Type-Options"] = "nosniff"
     return response

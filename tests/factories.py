@@ -100,3 +100,17 @@ def link_audit_rows() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def product(**fields):
+    """A catalogue product, on sale, R2 unless told otherwise."""
+    from customers.models import Product
+
+    n = next(_seq)
+    fields.setdefault("code", f"P{n:05d}")
+    fields.setdefault("name_zh", f"产品{n}")
+    fields.setdefault("name_en", f"Product {n}")
+    fields.setdefault("kind", Product.Kind.WEALTH)
+    fields.setdefault("risk_level", 2)
+    fields.setdefault("status", Product.Status.ON_SALE)
+    return Product.objects.create(**fields)

@@ -38,6 +38,7 @@ from customers.imports.rows import (
     ID_TAKEN,
     NO_CUSTOMER,
     OUTSIDE_SCOPE,
+    PRODUCT_FIELDS,
     Context,
     RowError,
     build_account,
@@ -46,7 +47,14 @@ from customers.imports.rows import (
     iter_checked,
     map_header,
 )
-from customers.models import ACCOUNT_NUMBER_INDEX, NATIONAL_ID_INDEX, Account, Customer, ImportBatch
+from customers.models import (
+    ACCOUNT_NUMBER_INDEX,
+    NATIONAL_ID_INDEX,
+    Account,
+    Customer,
+    ImportBatch,
+    Product,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +201,9 @@ def _check_against_database(batch: ImportBatch, ctx: Context, chunk):
     uploader it is taken whatever the message says; the messages add nothing to that
     (which branch, which customer)."""
     rows = [values for _line, values, error in chunk if error is None]
+    if batch.kind == ImportBatch.Kind.PRODUCTS:  # upserts by code: nothing to look up
+        yield from chunk
+        return
     if batch.kind == ImportBatch.Kind.CUSTOMERS:
         cifs = {v["cif"] for v in rows}
         branch_of = dict(Customer.objects.filter(cif__in=cifs).values_list("cif", "branch_id"))
@@ -244,12 +255,24 @@ PREVIEW_COLUMNS = {
                                  "tier", "branch_code", "rm_username"],
     ImportBatch.Kind.HOLDINGS: ["line", "cif", "kind", "number", "currency", "balance",
                                 "opened_on", "status"],
+    ImportBatch.Kind.PRODUCTS: ["line", "code", "name_zh", "kind", "risk_level", "currency",
+                                "min_amount", "status"],
 }  # fmt: skip
 
 
 def _masked(kind, values) -> dict:
     """The row as the preview shows it: identifiers masked. (Stored as a list per row:
     jsonb does not keep the order of an object's keys.)"""
+    if kind == ImportBatch.Kind.PRODUCTS:  # no personal data
+        return {
+            "code": values["code"],
+            "name_zh": values["name_zh"],
+            "kind": values["kind"],
+            "risk_level": f"R{values['risk_level']}",
+            "currency": values["currency"],
+            "min_amount": str(values["min_amount"]),
+            "status": values["status"],
+        }
     if kind == ImportBatch.Kind.CUSTOMERS:
         return {
             "cif": values["cif"],
@@ -304,7 +327,7 @@ def commit(batch_id: int) -> None:
 
 def _commit(batch: ImportBatch) -> None:
     user = batch.uploaded_by
-    if not access.can_import(user):
+    if not access.can_import(user, batch.kind):
         _fail(batch, _("The uploader may no longer import; nothing more was imported."))
         return
     ctx = Context.for_user(user)
@@ -490,7 +513,40 @@ def _apply_holdings(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) ->
     outcome.unchanged += unchanged
 
 
-APPLY = {ImportBatch.Kind.CUSTOMERS: _apply_customers, ImportBatch.Kind.HOLDINGS: _apply_holdings}
+def _apply_products(batch: ImportBatch, ctx: Context, rows, outcome: Outcome) -> None:
+    """Upsert by code: a new code creates a product, a known one gets the row's values (the
+    catalogue's master is the file); unchanged rows write nothing."""
+    existing = {
+        p.code: p
+        for p in Product.objects.select_for_update().filter(code__in=[v["code"] for _l, v in rows])
+    }
+    to_create, to_update, unchanged = [], [], 0
+    now = timezone.now()
+    for _line, values in rows:
+        old = existing.get(values["code"])
+        new = Product(code=values["code"], **{name: values[name] for name in PRODUCT_FIELDS})
+        if old is None:
+            new.created_at = new.updated_at = now
+            to_create.append(new)
+        elif _differs(old, new, PRODUCT_FIELDS):
+            new.pk, new.created_at, new.updated_at = old.pk, old.created_at, now
+            to_update.append(new)
+        else:
+            unchanged += 1
+    if to_create:
+        Product.objects.bulk_create(to_create)
+    if to_update:
+        Product.objects.bulk_update(to_update, [*PRODUCT_FIELDS, "updated_at"])
+    outcome.created += len(to_create)
+    outcome.updated += len(to_update)
+    outcome.unchanged += unchanged
+
+
+APPLY = {
+    ImportBatch.Kind.CUSTOMERS: _apply_customers,
+    ImportBatch.Kind.HOLDINGS: _apply_holdings,
+    ImportBatch.Kind.PRODUCTS: _apply_products,
+}
 
 
 def _differs(old, new, names) -> bool:

@@ -28,7 +28,15 @@ from bankcrm.validators import normalise_mobile, normalise_national_id, normalis
 from customers import access
 from customers.imports import files
 from customers.imports.files import FileError, is_blank, read_records, too_many_rows, where
-from customers.models import NATIONAL_ID_INDEX, Account, Customer, ImportBatch
+from customers.models import (
+    NATIONAL_ID_INDEX,
+    Account,
+    Customer,
+    ImportBatch,
+    Product,
+    ProductEligibility,
+    ProductKind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +130,46 @@ HOLDING_COLUMNS = (
            choices=Account.Status),
 )  # fmt: skip
 
-COLUMNS = {ImportBatch.Kind.CUSTOMERS: CUSTOMER_COLUMNS, ImportBatch.Kind.HOLDINGS: HOLDING_COLUMNS}
+PRODUCT_COLUMNS = (
+    Column("code", pgettext_lazy("import column", "Product code"),
+           ("code", "产品代码", "产品编号"), required=True,
+           hint=gettext_lazy("1–32 letters, digits, hyphens or dots; a known code updates "
+                             "that product.")),
+    Column("name_zh", pgettext_lazy("import column", "Name (Chinese)"),
+           ("name_zh", "产品名称"), required=True),
+    Column("name_en", pgettext_lazy("import column", "Name (English)"),
+           ("name_en", "英文名称")),
+    Column("kind", pgettext_lazy("import column", "Product type"),
+           ("kind", "产品类型"), required=True, choices=ProductKind),
+    Column("issuer", pgettext_lazy("import column", "Issuer"), ("issuer", "发行机构")),
+    Column("risk_level", pgettext_lazy("import column", "Risk level"),
+           ("risk_level", "风险等级"), required=True,
+           hint=gettext_lazy("R1 to R5 (or 1 to 5).")),
+    Column("currency", pgettext_lazy("import column", "Currency"), ("currency", "币种"),
+           hint=gettext_lazy("A three-letter code; CNY if empty.")),
+    Column("min_amount", pgettext_lazy("import column", "Minimum amount"),
+           ("min_amount", "起购金额"), hint=_AMOUNT),
+    Column("term_days", pgettext_lazy("import column", "Term (days)"),
+           ("term_days", "期限天数"), hint=gettext_lazy("A whole number of days.")),
+    Column("sale_starts", pgettext_lazy("import column", "On sale from"),
+           ("sale_starts", "销售起始日"), hint=_DATE),
+    Column("sale_ends", pgettext_lazy("import column", "On sale until"),
+           ("sale_ends", "销售截止日"), hint=_DATE),
+    Column("eligible_kinds", pgettext_lazy("import column", "Who may buy"),
+           ("eligible_kinds", "销售对象"), choices=ProductEligibility),
+    Column("min_tier", pgettext_lazy("import column", "Minimum customer tier"),
+           ("min_tier", "最低客户等级"), choices=Customer.Tier),
+    Column("private_placement", pgettext_lazy("import column", "Private placement"),
+           ("private_placement", "私募"), hint=gettext_lazy("Yes or no; no if empty.")),
+    Column("status", pgettext_lazy("import column", "Status"), ("status", "状态"),
+           choices=Product.Status),
+)  # fmt: skip
+
+COLUMNS = {
+    ImportBatch.Kind.CUSTOMERS: CUSTOMER_COLUMNS,
+    ImportBatch.Kind.HOLDINGS: HOLDING_COLUMNS,
+    ImportBatch.Kind.PRODUCTS: PRODUCT_COLUMNS,
+}
 
 
 def column_labels(kind: str) -> dict[str, str]:
@@ -219,9 +266,9 @@ def _date(raw: dict, column: str) -> date | None:
     raise RowError(column, _("Enter a date as YYYY-MM-DD."))
 
 
-def _decimal(raw: dict, column: str, *, minimum=Decimal(0)) -> Decimal | None:
-    """An amount that fits the Account column of the same name (max_digits, places)."""
-    value, limits = raw.get(column, ""), Account._meta.get_field(column)
+def _decimal(raw: dict, column: str, *, minimum=Decimal(0), model=Account) -> Decimal | None:
+    """An amount that fits the model's column of the same name (max_digits, places)."""
+    value, limits = raw.get(column, ""), model._meta.get_field(column)
     if not value:
         return None
     try:
@@ -486,7 +533,67 @@ def check_holding(raw: dict[str, str], ctx: Context) -> dict:
     return values
 
 
-CHECKS = {ImportBatch.Kind.CUSTOMERS: check_customer, ImportBatch.Kind.HOLDINGS: check_holding}
+_PRODUCT_CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,31}")
+_YES = {"1", "y", "yes", "true", "是", "私募"}
+_NO = {"", "0", "n", "no", "false", "否"}
+_RISK_RE = re.compile(r"[Rr]?([1-5])")
+
+
+def check_product(raw: dict[str, str], ctx: Context) -> dict:
+    """A catalogue row; the code is the key (upsert). Every model constraint is checked
+    here, so a row that passes also passes the INSERT."""
+    code = raw.get("code", "").upper()
+    if not _PRODUCT_CODE_RE.fullmatch(code) or not code.isascii():
+        raise RowError("code", _("A product code is 1–32 letters, digits, hyphens or dots."))
+    if code in ctx.seen:
+        raise RowError("code", _("This product code appears earlier in the file."))
+    name_zh = _text(raw, "name_zh", Product)
+    if not name_zh:
+        raise RowError("name_zh", _("This column is required."))
+    risk = raw.get("risk_level", "").strip()
+    match = _RISK_RE.fullmatch(risk) or _RISK_RE.fullmatch(risk[:2])
+    if not risk:
+        raise RowError("risk_level", _("This column is required."))
+    if match is None:
+        raise RowError("risk_level", _("Enter a risk level from R1 to R5."))
+    currency = (raw.get("currency", "") or settings.DEFAULT_CURRENCY).upper()
+    if not _CURRENCY_RE.fullmatch(currency):
+        raise RowError("currency", _("Use a three-letter ISO currency code, e.g. CNY."))
+    term = raw.get("term_days", "")
+    if term and not (term.isascii() and term.isdecimal() and 0 < int(term) <= 36500):
+        raise RowError("term_days", _("Enter a whole number of days from 1 to 36500."))
+    starts, ends = _date(raw, "sale_starts"), _date(raw, "sale_ends")
+    if starts and ends and ends < starts:
+        raise RowError("sale_ends", _("The sale ends before it starts."))
+    placement = raw.get("private_placement", "").strip().lower()
+    if placement not in _YES | _NO:
+        raise RowError("private_placement", _("Enter yes or no."))
+    values = {
+        "code": code,
+        "name_zh": name_zh,
+        "name_en": _text(raw, "name_en", Product),
+        "kind": _choice(raw, "kind", ProductKind),
+        "issuer": _text(raw, "issuer", Product),
+        "risk_level": int(match.group(1)),
+        "currency": currency,
+        "min_amount": _decimal(raw, "min_amount", model=Product) or Decimal("0.00"),
+        "term_days": int(term) if term else None,
+        "sale_starts": starts,
+        "sale_ends": ends,
+        "eligible_kinds": _choice(raw, "eligible_kinds", ProductEligibility, "both"),
+        "min_tier": _choice(raw, "min_tier", Customer.Tier, "mass"),
+        "private_placement": placement in _YES,
+        "status": _choice(raw, "status", Product.Status, "draft"),
+    }
+    ctx.seen.add(code)
+    return values
+
+
+CHECKS = {
+    ImportBatch.Kind.CUSTOMERS: check_customer,
+    ImportBatch.Kind.HOLDINGS: check_holding,
+    ImportBatch.Kind.PRODUCTS: check_product,
+}
 
 
 def iter_checked(batch: ImportBatch, ctx: Context):
@@ -569,3 +676,10 @@ def build_account(values: dict, *, customer_id: int | None, pk: int | None = Non
         setattr(new, name, values[name])
     new.set_number(values["number"])
     return new
+
+
+PRODUCT_FIELDS = [
+    "name_zh", "name_en", "kind", "issuer", "risk_level", "currency", "min_amount",
+    "term_days", "sale_starts", "sale_ends", "eligible_kinds", "min_tier",
+    "private_placement", "status",
+]  # fmt: skip

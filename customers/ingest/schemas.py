@@ -11,7 +11,7 @@ between time zones and show.
 
 import functools
 import operator
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -26,11 +26,12 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     create_model,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from bankcrm.validators import normalise_mobile
-from customers.models import Account, Customer, ExternalIdentity, Transaction
+from customers.models import Account, Customer, ExternalIdentity, Product, Transaction
 from customers.models.integration import InboxEvent
 
 MAX_BATCH = 1000
@@ -211,12 +212,45 @@ class ServiceRequested(_Data):
     description: Annotated[str, _text(5000)] = ""  # a text column
 
 
+class ProductUpdated(_Data):
+    """A catalogue product as the source holds it (a snapshot, keyed by `code`: a new code
+    creates the product). The latest event wins by (occurred_at, sequence): a replayed or
+    late event changes nothing. Fields left out take their defaults."""
+
+    code: Annotated[
+        str, Field(min_length=1, max_length=_length(Product, "code"), pattern=r"^[A-Za-z0-9.\-]+$")
+    ]
+    name_zh: Annotated[str, _text(_length(Product, "name_zh"), min_length=1)]
+    name_en: Annotated[str, _text(_length(Product, "name_en"))] = ""
+    kind: Literal[tuple(Product.Kind.values)]  # type: ignore[valid-type]
+    issuer: Annotated[str, _text(_length(Product, "issuer"))] = ""
+    risk_level: Annotated[int, Field(ge=1, le=5)]
+    currency: Currency = "CNY"
+    min_amount: Annotated[Decimal, _money(Product, "min_amount")] = Decimal(0)
+    term_days: Annotated[int, Field(gt=0, le=36500)] | None = None
+    sale_starts: date | None = None
+    sale_ends: date | None = None
+    eligible_kinds: Literal[tuple(Product.Eligibility.values)] = "both"  # type: ignore[valid-type]
+    min_tier: Literal[tuple(Customer.Tier.values)] = "mass"  # type: ignore[valid-type]
+    private_placement: bool = False
+    status: Literal[tuple(Product.Status.values)]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.min_amount < 0:
+            raise PydanticCustomError("out_of_range", "min_amount cannot be negative.")
+        if self.sale_starts and self.sale_ends and self.sale_ends < self.sale_starts:
+            raise PydanticCustomError("out_of_range", "sale_ends is before sale_starts.")
+        return self
+
+
 EVENT_TYPES: dict[str, type[_Data]] = {
     "transaction.posted": TransactionPosted,
     "balance.changed": BalanceChanged,
     "customer.updated": CustomerUpdated,
     "app.activity": AppActivity,
     "service.request": ServiceRequested,
+    "product.updated": ProductUpdated,
 }
 
 
@@ -265,7 +299,14 @@ class EventIn(BaseModel):
     sequence: Annotated[int, Field(gt=0, lt=2**63)]
     type: Annotated[str, _text(_length(InboxEvent, "event_type")), AfterValidator(_event_type)]
     occurred_at: Moment
-    data: TransactionPosted | BalanceChanged | CustomerUpdated | AppActivity | ServiceRequested
+    data: (
+        TransactionPosted
+        | BalanceChanged
+        | CustomerUpdated
+        | AppActivity
+        | ServiceRequested
+        | ProductUpdated
+    )
 
 
 class _Envelope(EventIn):

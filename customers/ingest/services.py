@@ -36,6 +36,7 @@ from customers.models import (
     Account,
     ExternalIdentity,
     Interaction,
+    Product,
     Transaction,
 )
 from customers.models.integration import InboxEvent, IntegrationSource, new_secret
@@ -333,6 +334,40 @@ def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:
     )
 
 
+_PRODUCT_FIELDS = (
+    "name_zh", "name_en", "kind", "issuer", "risk_level", "currency", "min_amount",
+    "term_days", "sale_starts", "sale_ends", "eligible_kinds", "min_tier",
+    "private_placement", "status",
+)  # fmt: skip
+
+
+def _apply_product(event: InboxEvent, batch: _Batch) -> None:
+    """Creates or replaces the product with the event's snapshot, unless a product.updated
+    at least as late, by (occurred_at, sequence), was applied already: a replay or an event
+    that arrived after a newer one changes nothing. The row is locked while compared."""
+    schema = schemas.ProductUpdated.model_validate(
+        event.payload
+    )  # the payload's defaults and types
+    values = {name: getattr(schema, name) for name in _PRODUCT_FIELDS}
+    stamp = (event.occurred_at, event.sequence)
+    with audit_context(label=f"source:{event.source.code}", request_id=f"event:{event.event_id}"):
+        product = Product.objects.select_for_update().filter(code=schema.code).first()
+        if product is None:
+            Product.objects.create(
+                code=schema.code, synced_at=stamp[0], synced_sequence=stamp[1], **values
+            )
+            return
+        if product.synced_at is not None and stamp <= (
+            product.synced_at,
+            product.synced_sequence or 0,
+        ):
+            return  # stale: a later snapshot is in place
+        for name, value in values.items():
+            setattr(product, name, value)
+        product.synced_at, product.synced_sequence = stamp
+        product.save()
+
+
 def customer_id_for(batch: _Batch, event: InboxEvent) -> int:
     """The customer an event's `customer_ref` maps to (ParkedError if none), for handlers
     that other apps register."""
@@ -347,6 +382,7 @@ HANDLERS = {
     "balance.changed": _apply_balance,
     "customer.updated": _apply_customer,
     "app.activity": _apply_app_activity,
+    "product.updated": _apply_product,
 }
 
 

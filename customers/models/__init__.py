@@ -25,6 +25,22 @@ MOBILE_INDEX = "customer.mobile"
 ACCOUNT_NUMBER_INDEX = "account.number"
 
 
+# A customer of this age or older needs special care (适当性 for the elderly).
+SPECIAL_CARE_AGE = 65
+
+
+def born_on_or_before_for_age(age: int, on=None):
+    """The latest birth date of someone who is `age` or older on `on` (today): an index-
+    friendly `birth_date <= cutoff` instead of an age computed per row. Someone born on 29
+    February has the birthday on 1 March in a common year; on 29 February, `age` years back
+    (a common year) is taken as 28 February."""
+    day = on or timezone.localdate()
+    try:
+        return day.replace(year=day.year - age)
+    except ValueError:  # 29 February, `age` years back is not a leap year
+        return day.replace(year=day.year - age, day=28)
+
+
 class CustomerQuerySet(models.QuerySet):
     def for_rm(self, user):
         return self.filter(primary_rm=user)
@@ -39,14 +55,27 @@ class CustomerQuerySet(models.QuerySet):
             lifecycle__in=[Customer.Lifecycle.ACTIVE, Customer.Lifecycle.DORMANT],
         )
 
+    def aged_at_least(self, age: int = SPECIAL_CARE_AGE, on=None):
+        """Individuals `age` or older on `on` (today); corporates have no birth date."""
+        return self.filter(birth_date__lte=born_on_or_before_for_age(age, on))
 
-class RiskLevel(models.TextChoices):
-    """Suitability result of the risk questionnaire (RiskProfile), copied onto Customer."""
 
-    CONSERVATIVE = "conservative", _("Conservative")
-    BALANCED = "balanced", _("Balanced")
-    GROWTH = "growth", _("Growth")
-    AGGRESSIVE = "aggressive", _("Aggressive")
+class RiskTolerance(models.IntegerChoices):
+    """The customer's risk tolerance C1–C5 from the risk questionnaire (RiskProfile), copied
+    onto Customer for the list. An integer, like the product's risk R1–R5, so the basic
+    suitability rule is `product.risk_level <= tolerance`, in Python or in SQL."""
+
+    C1 = 1, _("C1 conservative")
+    C2 = 2, _("C2 cautious")
+    C3 = 3, _("C3 steady")
+    C4 = 4, _("C4 active")
+    C5 = 5, _("C5 aggressive")
+
+
+# The four levels used before the regulatory five (customers migration 0013; docs/customers.md
+# "Risk tolerance"): each maps to the C-level that grants no more than it did. C2 is new, so
+# no migrated assessment lands on it.
+LEGACY_RISK_LEVELS = {"conservative": 1, "balanced": 3, "growth": 4, "aggressive": 5}
 
 
 class Customer(models.Model):
@@ -149,9 +178,10 @@ class Customer(models.Model):
     kyc_expires_on = models.DateField(_("KYC expires on"), null=True, blank=True)
     tier = models.CharField(_("value tier"), max_length=12, choices=Tier, default=Tier.MASS)
     tags = ArrayField(models.CharField(max_length=30), verbose_name=_("tags"), default=list)
-    # Copied from the latest RiskProfile by risk_profile_assess so lists can filter on it.
-    risk_level = models.CharField(
-        _("risk level"), max_length=12, choices=RiskLevel, blank=True, default="", db_default=""
+    # Copied from the current RiskProfile by risk_profile_assess so lists can filter on it;
+    # the suitability rules read the assessment itself (selectors.current_risk_assessment).
+    risk_level = models.PositiveSmallIntegerField(
+        _("risk tolerance"), choices=RiskTolerance, null=True, blank=True
     )
     risk_expires_on = models.DateField(_("risk profile expires on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -212,6 +242,21 @@ class Customer(models.Model):
     def is_corporate(self) -> bool:
         return self.kind == self.Kind.CORPORATE
 
+    def age(self, on=None) -> int | None:
+        if self.birth_date is None:
+            return None
+        day = on or timezone.localdate()
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    @property
+    def needs_special_care(self) -> bool:
+        """Aged SPECIAL_CARE_AGE or over: sales need the special-care steps (derived from the
+        birth date, never stored; Customer.objects.aged_at_least is the SQL form)."""
+        return self.birth_date is not None and self.birth_date <= born_on_or_before_for_age(
+            SPECIAL_CARE_AGE
+        )
+
     @property
     def kyc_expiring_soon(self) -> bool:
         if self.kyc_expires_on is None:
@@ -249,6 +294,15 @@ class Account(models.Model):
     number_index = models.CharField(max_length=64, editable=False)
     number_masked = models.CharField(_("account number"), max_length=32)
     product_name = models.CharField(_("product"), max_length=100, blank=True)
+    # The catalogue product held; NULL for holdings no catalogue product matches (yet).
+    product = models.ForeignKey(
+        "Product",
+        verbose_name=_("catalogue product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="holdings",
+    )
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     balance = models.DecimalField(_("balance"), max_digits=18, decimal_places=2, default=0)
     # Set by integration events: a balance is only replaced by one of a later sequence, so
@@ -543,13 +597,16 @@ class Consent(models.Model):
 
 class RiskQuestionnaire(models.Model):
     """A versioned suitability questionnaire. `questions` is a list of
-    {"key", "text", "text_en", "options": [{"label", "label_en", "score"}]}; `bands` maps
-    minimum total scores to risk levels."""
+    {"key", "text", "text_en", "options": [{"label", "label_en", "score"[, "lowest_category":
+    true]}]}; `bands` is [[minimum total score, tolerance 1-5], ...], highest first (version 1
+    names the four legacy levels instead, read through LEGACY_RISK_LEVELS). Choosing an option
+    marked lowest_category puts the customer in the lowest category (最低风险承受能力类别)."""
 
     version = models.PositiveIntegerField(_("version"), unique=True)
     questions = models.JSONField(_("questions"))
     bands = models.JSONField(_("score bands"))
-    validity_days = models.PositiveIntegerField(_("valid for (days)"), default=365)
+    # Empty: settings.RISK_ASSESSMENT_VALIDITY_DAYS (a year unless configured).
+    validity_days = models.PositiveIntegerField(_("valid for (days)"), null=True, blank=True)
     is_active = models.BooleanField(_("active"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
@@ -566,8 +623,21 @@ class RiskQuestionnaire(models.Model):
         return f"v{self.version}"
 
 
+class RiskProfileQuerySet(models.QuerySet):
+    def current(self):
+        """Each customer's assessment in force (at most one: a partial unique index), expired
+        or not: compare expires_on with the day in question."""
+        return self.filter(is_current=True)
+
+
 class RiskProfile(models.Model):
-    Level = RiskLevel
+    """One completed risk questionnaire: the customer's risk tolerance C1–C5, how it was
+    reached (questionnaire, answers, score) and until when it holds (valid through
+    `expires_on`). Rows are kept; `is_current` marks the latest of each customer, and the
+    partial unique index on it (with level, expiry and lowest category included) is what a
+    set-based suitability query over all customers joins on."""
+
+    Level = RiskTolerance
 
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="risk_profiles", verbose_name=_("customer")
@@ -577,7 +647,12 @@ class RiskProfile(models.Model):
     )
     answers = models.JSONField(_("answers"))
     score = models.PositiveIntegerField(_("score"))
-    level = models.CharField(_("risk level"), max_length=12, choices=Level)
+    level = models.PositiveSmallIntegerField(_("risk tolerance"), choices=RiskTolerance)
+    # 最低风险承受能力类别: may buy R1 products only, whatever `level` says.
+    lowest_category = models.BooleanField(_("lowest risk category"), default=False)
+    # The four-level result this row had before the five levels (migration 0013); "" after.
+    legacy_level = models.CharField(_("former risk level"), max_length=12, blank=True)
+    is_current = models.BooleanField(_("current"), default=False)
     assessed_at = models.DateTimeField(_("assessed at"), default=timezone.now)
     expires_on = models.DateField(_("expires on"))
     assessed_by = models.ForeignKey(
@@ -588,13 +663,26 @@ class RiskProfile(models.Model):
         verbose_name=_("assessed by"),
     )
 
+    objects = RiskProfileQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("risk profile")
         verbose_name_plural = _("risk profiles")
         indexes = [models.Index(fields=["customer", "-assessed_at"], name="risk_profile_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(is_current=True),
+                include=["level", "expires_on", "lowest_category"],
+                name="risk_profile_one_current",
+            ),
+            models.CheckConstraint(
+                condition=Q(level__gte=1, level__lte=5), name="risk_profile_level_range"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.level} ({self.assessed_at:%Y-%m-%d})"
+        return f"C{self.level} ({self.assessed_at:%Y-%m-%d})"
 
     @property
     def is_expired(self) -> bool:
@@ -636,6 +724,7 @@ class ImportBatch(models.Model):
     class Kind(models.TextChoices):
         CUSTOMERS = "customers", _("Customers")
         HOLDINGS = "holdings", _("Accounts and holdings")
+        PRODUCTS = "products", _("Product catalogue")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting to be checked")
@@ -720,11 +809,19 @@ class ImportBatch(models.Model):
         return min(100, round(100 * self.processed_rows / self.total_rows))
 
 
-# Integration models live in their own module; exported here so Django finds them.
+# The product catalogue and the integration models live in their own modules; exported here
+# so Django finds them.
 from customers.models.integration import (  # noqa: E402, F401
     InboxEvent,
     IntegrationSource,
     OutboundDelivery,
     OutboundEvent,
     Subscriber,
+)
+from customers.models.products import (  # noqa: E402, F401
+    Product,
+    ProductDocument,
+    ProductEligibility,
+    ProductKind,
+    ProductRisk,
 )

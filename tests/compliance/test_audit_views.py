@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from bankcrm.models import AccessLog, SecurityEvent, User
 from compliance.models import DataChange
-from customers.models import Customer
+from customers.models import Customer, Product
+from customers.services import product_document_add
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -166,10 +167,10 @@ INTERNALS = [
     (r"#\d", "an id number"),
 ]
 # ASCII words a Chinese screen may show: abbreviations officers use, currency codes, SR
-# numbers' prefix, priorities and product risk levels, the masked e-mail's domain, "App"
-# (the interaction channel's Chinese name).
+# numbers' prefix, priorities, product risk levels and customers' risk tolerance (C1-C5),
+# the masked e-mail's domain, "App" (the interaction channel's Chinese name).
 PLAIN_WORDS = {"IP", "KYC", "SLA", "CNY", "SR", "P1", "P2", "P3", "P4", "R1", "R2", "R3", "R4",
-               "R5", "example", "cn", "App"}  # fmt: skip
+               "R5", "C1", "C2", "C3", "C4", "C5", "SHA", "example", "cn", "App"}  # fmt: skip
 
 
 class _Visible(HTMLParser):
@@ -208,6 +209,8 @@ def assert_reads_as_text(text: str, allowed: set[str], where: str) -> None:
     ]
     # A refused request's page address is evidence, shown as the browser asked for it.
     text = re.sub(r"(?<![\w/])/(?:[a-z0-9_-]+/)+", " ", text)
+    # A document's SHA-256 and file type are evidence too, shown as they are.
+    text = re.sub(r"\b[0-9a-f]{64}\b|\b(?:application|text|image)/[\w.+-]+", " ", text)
     words = {w for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", text) if w not in allowed}
     assert not problems and not words, (where, problems[:5], sorted(words)[:40])
 
@@ -311,7 +314,11 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
         RiskQuestionnaire.objects.filter(pk=questionnaire.pk).update(validity_days=730)
         RiskProfile.objects.create(
             customer=customer, questionnaire=questionnaire, answers={}, score=3,
-            level="conservative", expires_on=timezone.localdate(),
+            level=1, expires_on=timezone.localdate(),
+        )  # fmt: skip
+        product_document_add(
+            actor=admin_user, product=factories.product(), kind="description",
+            file_name="产品说明书", content=b"%PDF", content_type="application/pdf",
         )  # fmt: skip
         ImportBatch.objects.create(kind="customers", file_name="客户名单", uploaded_by=admin_user)
         Customer.objects.filter(pk=customer.pk).update(tier="affluent")  # a delivery
@@ -464,6 +471,8 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     allowed = PLAIN_WORDS | {"nobody", "here", customer.cif, branch.code, *TYPED}
     allowed |= set(User.objects.values_list("username", flat=True))
     allowed |= set(Customer.objects.values_list("cif", flat=True))
+    for code, name_en in Product.objects.values_list("code", "name_en"):  # data, like a CIF
+        allowed |= {code, *name_en.split()}
     shown = {}
     for kind in ("reads", "writes", "security"):
         shown[kind] = walk_rows(client, "/compliance/audit/", {"kind": kind})

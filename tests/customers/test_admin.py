@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils import timezone
 
 from customers.models import Consent, RiskProfile, RiskQuestionnaire, Transaction
+from customers.services import product_document_add
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,12 @@ def data(branch, rm):
     questionnaire = RiskQuestionnaire.objects.get(is_active=True)
     RiskProfile.objects.create(
         customer=customer, questionnaire=questionnaire, answers={}, score=3,
-        level="conservative", expires_on=timezone.localdate(),
+        level=1, expires_on=timezone.localdate(), is_current=True,
+    )  # fmt: skip
+    product = factories.product(code="WM-ADMIN")
+    product_document_add(
+        actor=None, product=product, kind="description", file_name="说明书.txt",
+        content=b"v1", content_type="text/plain",
     )  # fmt: skip
     return customer
 

@@ -376,8 +376,10 @@ def test_risk_questionnaire_sets_the_profile(client, login, rm, mine):
     response = client.post(f"/customers/{mine.pk}/risk/", answers)
     assert response.status_code == 302
     mine.refresh_from_db()
-    assert mine.risk_level == "aggressive"
-    assert mine.risk_profiles.get().score == 19
+    assert mine.risk_level == 5  # C5: questionnaire v2, score 19 in the band from 18
+    profile = mine.risk_profiles.get()
+    assert (profile.score, profile.level, profile.is_current) == (19, 5, True)
+    assert profile.questionnaire.version == 2 and not profile.lowest_category
     assert client.post(f"/customers/{mine.pk}/risk/", {}).status_code == 200
 
 

@@ -17,6 +17,7 @@ from customers.models import (
     Customer,
     ExternalIdentity,
     Interaction,
+    Product,
     Transaction,
 )
 from customers.models.integration import InboxEvent, IntegrationSource
@@ -59,6 +60,21 @@ LANDS = {
     ("ServiceRequested", "category"): (Ticket, "category"),
     ("ServiceRequested", "subject"): (Ticket, "subject"),
     ("ServiceRequested", "description"): (Ticket, "description"),
+    ("ProductUpdated", "code"): (Product, "code"),
+    ("ProductUpdated", "name_zh"): (Product, "name_zh"),
+    ("ProductUpdated", "name_en"): (Product, "name_en"),
+    ("ProductUpdated", "kind"): (Product, "kind"),
+    ("ProductUpdated", "issuer"): (Product, "issuer"),
+    ("ProductUpdated", "risk_level"): "an integer 1-5 (the schema's bounds and the column's check)",
+    ("ProductUpdated", "currency"): (Product, "currency"),
+    ("ProductUpdated", "min_amount"): (Product, "min_amount"),
+    ("ProductUpdated", "term_days"): "an integer up to 36500, in an integer column",
+    ("ProductUpdated", "sale_starts"): "a date, in a date column",
+    ("ProductUpdated", "sale_ends"): "a date, in a date column",
+    ("ProductUpdated", "eligible_kinds"): (Product, "eligible_kinds"),
+    ("ProductUpdated", "min_tier"): (Product, "min_tier"),
+    ("ProductUpdated", "private_placement"): "a boolean",
+    ("ProductUpdated", "status"): (Product, "status"),
 }
 
 
@@ -116,7 +132,7 @@ def test_a_field_fits_its_column(schema, name):
     for branch in strings:
         if "enum" in branch or "const" in branch:
             continue
-        if branch.get("format") == "date-time":
+        if branch.get("format") in ("date-time", "date"):
             continue
         # Every free string is bounded and refuses NUL (PostgreSQL's text cannot hold it).
         assert "maxLength" in branch, f"{schema}.{name} has no maximum length"
@@ -235,6 +251,14 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
             "subject": _text(schemas.ServiceRequested, "subject"),
             "description": _text(schemas.ServiceRequested, "description"),
         }),
+        envelope(6, "product.updated", {
+            "code": "P" * _longest(schemas.ProductUpdated, "code"),
+            "name_zh": _text(schemas.ProductUpdated, "name_zh"),
+            "name_en": _text(schemas.ProductUpdated, "name_en"),
+            "issuer": _text(schemas.ProductUpdated, "issuer"),
+            "kind": "structured_deposit", "risk_level": 5, "min_amount": largest,
+            "eligible_kinds": "individual", "min_tier": "affluent", "status": "suspended",
+        }),
     ]  # fmt: skip
     assert len(_email(email_length)) == email_length
     outcomes = inbox_store(source=source, events=json.loads(json.dumps(events)))
@@ -242,7 +266,7 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
     while inbox_process():
         pass
     assert dict(InboxEvent.objects.values_list("sequence", "error")) == dict.fromkeys(
-        range(1, 6), ""
+        range(1, 7), ""
     )
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
     booked = Transaction.objects.get()
@@ -251,3 +275,4 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
     customer.refresh_from_db()
     assert len(customer.email) == email_length
     assert Ticket.objects.get().external_ref == request_ref
+    assert Product.objects.get().min_amount == Decimal(largest)

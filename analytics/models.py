@@ -177,7 +177,7 @@ class ProductMargin(models.Model):
 
     kind = models.CharField(_("product type"), max_length=16, choices=Account.Kind, unique=True)
     margin_percent = models.DecimalField(
-        _("yearly margin (% of balance)"), max_digits=6, decimal_places=3, default=0
+        _("yearly margin (percent of balance)"), max_digits=6, decimal_places=3, default=0
     )
     fee_per_year = models.DecimalField(
         _("yearly fee per account (CNY)"), max_digits=12, decimal_places=2, default=0
@@ -197,7 +197,9 @@ class ValuePolicy(models.Model):
 
     stickiness_weight = models.DecimalField(
         _("stickiness weight"), max_digits=4, decimal_places=2, default=0.4,
-        help_text=_("How far stickiness moves the value score: 0.4 is ±20% around the assets."),
+        help_text=_(
+            "How far stickiness moves the value score: 0.4 moves it up to 20 percent either way."
+        ),
     )  # fmt: skip
     weight_products = models.DecimalField(
         _("weight: kinds of product"), max_digits=4, decimal_places=2, default=0.35
@@ -251,6 +253,14 @@ class ValuePolicy(models.Model):
         return cls.objects.get_or_create(pk=1)[0]
 
 
+class CustomerValueQuerySet(models.QuerySet):
+    def at_risk(self, policy: "ValuePolicy"):
+        """Low stickiness or a high churn probability, as the policy sets them."""
+        return self.filter(
+            Q(stickiness__lt=policy.low_stickiness) | Q(churn_probability__gte=policy.high_churn)
+        )
+
+
 class CustomerValue(models.Model):
     """A customer's value tier and lifetime value as of the last nightly run."""
 
@@ -272,6 +282,8 @@ class CustomerValue(models.Model):
     churn_probability = models.FloatField(_("churn probability (6 months)"))
     churn_from_model = models.BooleanField(_("churn from a model"), default=False)
     clv = models.DecimalField(_("lifetime value"), max_digits=18, decimal_places=2)
+
+    objects = CustomerValueQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("customer value")

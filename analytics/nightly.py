@@ -173,7 +173,7 @@ def write_values(frame, day: date, churn: np.ndarray | None) -> int:
     """CustomerValue for every row of `frame`; the tier on the customer record where it
     changed. Returns how many customers changed tier."""
     policy = ValuePolicy.current()
-    levels = value.tiers()
+    levels = value.load_tiers()  # fresh, not the pages' cached copy
     margin, overdue = _margins_and_overdue(frame.ids)
     values = value.compute_values(frame, overdue, policy, levels)
     from_model = churn is not None
@@ -196,6 +196,8 @@ def write_values(frame, day: date, churn: np.ndarray | None) -> int:
         )) + "\n")  # fmt: skip
     mapping = [(t.code, t.customer_tier) for t in levels]
     with transaction.atomic(), connection.cursor() as cursor:
+        # (Inside an outer transaction, as in tests, ON COMMIT has not come yet.)
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.analytics_value_in")
         cursor.execute("""
             CREATE TEMPORARY TABLE analytics_value_in (
                 customer_id bigint, aum numeric, stickiness float8, risk_factor float8,

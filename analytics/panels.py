@@ -1,13 +1,13 @@
 """The 360 page's analytics section (registered in bankcrm.registry.CUSTOMER_PANELS): the
 value tier with its components and what would move the customer up, the churn risk, the
 lifetime value and each active model's latest score with its three reasons. Only for roles
-that may see assets (analytics.access); four queries whatever the customer holds."""
+that may see assets (analytics.access); two queries (the tiers and policy are cached)."""
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from analytics import access, reasons, value
-from analytics.models import CustomerScore, CustomerValue, ValuePolicy
+from analytics.models import CustomerScore, CustomerValue
 
 COMPONENTS = {
     "products": _("Kinds of product held"),
@@ -50,7 +50,7 @@ def customer_value(request, customer) -> dict | None:
         return None
     current = CustomerValue.objects.filter(customer=customer).first()
     scores = latest_scores(customer)
-    policy = ValuePolicy.current()
+    policy = value.policy()
     levels = value.tiers()
     english = (get_language() or "").startswith("en")
     tier = next((t for t in levels if current and t.code == current.tier), None)

@@ -10,7 +10,7 @@ when shown, so the same score reads in Chinese for one user and in English for a
 import math
 
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from analytics.features import FEATURE_LABELS
 
@@ -62,8 +62,9 @@ def _trend(what_up, what_down):
     return phrase
 
 
-def _count(singular, plural):
-    return lambda v: ngettext(singular, plural, _n(v)) % {"n": _n(v)}
+def _count(text):
+    """`text` is ngettext_lazy(singular, plural, "n"): the plural follows the value."""
+    return lambda v: text % {"n": _n(v)}
 
 
 PHRASES = {
@@ -74,20 +75,38 @@ PHRASES = {
         else ngettext("%(n)d salary credit in 3 months", "%(n)d salary credits in 3 months", _n(v))
         % {"n": _n(v)}
     ),
-    "complaints_90": _count("%(n)d complaint this quarter", "%(n)d complaints this quarter"),
-    "complaints_365": _count("%(n)d complaint this year", "%(n)d complaints this year"),
-    "tickets_90": _count("%(n)d service ticket this quarter", "%(n)d service tickets this quarter"),
-    "open_tickets": _count("%(n)d ticket still open", "%(n)d tickets still open"),
+    "complaints_90": _count(
+        ngettext_lazy("%(n)d complaint this quarter", "%(n)d complaints this quarter", "n")
+    ),
+    "complaints_365": _count(
+        ngettext_lazy("%(n)d complaint this year", "%(n)d complaints this year", "n")
+    ),
+    "tickets_90": _count(
+        ngettext_lazy(
+            "%(n)d service ticket this quarter", "%(n)d service tickets this quarter", "n"
+        )
+    ),
+    "open_tickets": _count(
+        ngettext_lazy("%(n)d ticket still open", "%(n)d tickets still open", "n")
+    ),
     "csat_low": _count(
-        "%(n)d dissatisfied survey answer this year", "%(n)d dissatisfied survey answers this year"
+        ngettext_lazy(
+            "%(n)d dissatisfied survey answer this year",
+            "%(n)d dissatisfied survey answers this year",
+            "n",
+        )
     ),
     "csat_avg": lambda v: (
         None if math.isnan(v) else _("average satisfaction %(x).1f of 5") % {"x": v}
     ),
     "days_since_tx": _days_since_tx,
     "days_since_contact": _days_since_contact,
-    "tx_30": _count("%(n)d transaction in 30 days", "%(n)d transactions in 30 days"),
-    "tx_90": _count("%(n)d transaction in 3 months", "%(n)d transactions in 3 months"),
+    "tx_30": _count(
+        ngettext_lazy("%(n)d transaction in 30 days", "%(n)d transactions in 30 days", "n")
+    ),
+    "tx_90": _count(
+        ngettext_lazy("%(n)d transaction in 3 months", "%(n)d transactions in 3 months", "n")
+    ),
     "tx_trend": _trend(
         lambda: _("transactions up %(p)d%% on the quarter before"),
         lambda: _("transactions down %(p)d%% on the quarter before"),
@@ -97,8 +116,10 @@ PHRASES = {
     ),
     "aum": lambda v: _("assets of ¥%(x)s") % {"x": f"{v:,.0f}"},
     "aum_adb90": lambda v: _("average assets of ¥%(x)s over 3 months") % {"x": f"{v:,.0f}"},
-    "products": _count("%(n)d product held", "%(n)d products held"),
-    "product_kinds": _count("%(n)d kind of product held", "%(n)d kinds of product held"),
+    "products": _count(ngettext_lazy("%(n)d product held", "%(n)d products held", "n")),
+    "product_kinds": _count(
+        ngettext_lazy("%(n)d kind of product held", "%(n)d kinds of product held", "n")
+    ),
     "has_wealth": lambda v: _("no wealth product") if v == 0 else _("holds wealth products"),
     "has_time_deposit": lambda v: _("no time deposit") if v == 0 else _("holds time deposits"),
     "has_loan": lambda v: _("no loan with the bank") if v == 0 else _("has a loan with the bank"),
@@ -107,9 +128,11 @@ PHRASES = {
     "autopay_90": lambda v: (
         _("no automatic payments in 3 months")
         if v == 0
-        else _count("%(n)d automatic payment in 3 months", "%(n)d automatic payments in 3 months")(
-            v
-        )
+        else _count(
+            ngettext_lazy(
+                "%(n)d automatic payment in 3 months", "%(n)d automatic payments in 3 months", "n"
+            )
+        )(v)
     ),
     "digital_share": lambda v: (
         _("no transactions in the app or online")
@@ -123,7 +146,11 @@ PHRASES = {
         _("no contact with the bank in 3 months")
         if v == 0
         else _count(
-            "%(n)d contact with the bank in 3 months", "%(n)d contacts with the bank in 3 months"
+            ngettext_lazy(
+                "%(n)d contact with the bank in 3 months",
+                "%(n)d contacts with the bank in 3 months",
+                "n",
+            )
         )(v)
     ),
     "tenure_days": lambda v: (

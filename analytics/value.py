@@ -26,6 +26,11 @@ from decimal import Decimal
 import numpy as np
 
 from analytics.models import ProductMargin, TierThreshold, ValuePolicy
+from bankcrm.cache import TTLCache
+
+# Read by every 360 page and home page: kept a minute per process, forgotten at once in the
+# process that saves a change (analytics/apps.py connects the signals).
+SETTINGS_CACHE = TTLCache(60)
 
 DEFAULT_TIERS = [
     # code, name, English name, from value score, tier on the customer record
@@ -55,6 +60,14 @@ class Tier:
 
 def tiers() -> list[Tier]:
     """The tiers, lowest first (the defaults while the table is empty)."""
+    return SETTINGS_CACHE.get("tiers", load_tiers)
+
+
+def policy() -> ValuePolicy:
+    return SETTINGS_CACHE.get("policy", ValuePolicy.current)
+
+
+def load_tiers() -> list[Tier]:
     rows = [
         Tier(t.code, t.name, t.name_en, float(t.min_value), t.customer_tier)
         for t in TierThreshold.objects.order_by("min_value")

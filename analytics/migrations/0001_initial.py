@@ -87,7 +87,7 @@ class Migration(migrations.Migration):
                         decimal_places=3,
                         default=0,
                         max_digits=6,
-                        verbose_name="yearly margin (% of balance)",
+                        verbose_name="yearly margin (percent of balance)",
                     ),
                 ),
                 (
@@ -377,7 +377,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=2,
                         default=0.4,
-                        help_text="How far stickiness moves the value score: 0.4 is ±20% around the assets.",
+                        help_text="How far stickiness moves the value score: 0.4 moves it up to 20 percent either way.",
                         max_digits=4,
                         verbose_name="stickiness weight",
                     ),

@@ -1,4 +1,4 @@
-"""manage.py model_evaluate NAME --csv FILE --label COLUMN [--version N]"""
+"""manage.py model_evaluate NAME --csv FILE --label COLUMN [--model-version N]"""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,9 +14,15 @@ class Command(BaseCommand):
         parser.add_argument("--csv", required=True)
         parser.add_argument("--label", required=True)
         parser.add_argument("--positive", help="the positive label value (else as trained)")
-        parser.add_argument("--version", type=int, help="a version other than the active one")
+        parser.add_argument(
+            "--model-version",
+            dest="model_version",
+            type=int,
+            help="a version other than the active one",
+        )
 
-    def handle(self, *args, name, csv, label, positive, version, **options):
+    def handle(self, *args, name, csv, label, positive, model_version, **options):
+        version = model_version
         versions = ModelVersion.objects.filter(name=name)
         chosen = versions.filter(version=version) if version else versions.active()
         model = chosen.first()

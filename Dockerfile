@@ -10,6 +10,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system bankcrm && useradd --system --gid bankcrm --home-dir /app bankcrm
 WORKDIR /app
 
+# LightGBM's wheel links the system's OpenMP runtime (libgomp), which slim images lack.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY requirements/base.txt requirements/base.txt
 RUN pip install -r requirements/base.txt
 

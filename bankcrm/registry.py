@@ -8,6 +8,8 @@ one mechanism for every such plug, so they can all be found in this file:
 
 - HOME_PAGES, by role: builder(request) -> (template, context); read by bankcrm.views.home.
 - CUSTOMER_PANELS: provider(request, customer) -> dict or None; sections of the 360 page.
+- HOME_SECTIONS: provider(request) -> dict (with a `template`) or None; extra sections of
+  the home pages of roles with a book of customers (customers.home).
 - CUSTOMER_SCOPES, by role: provider(user) -> Q over customers.Customer; customers.access.
 - EVENT_HANDLERS, by integration event type: handler(event, batch); the inbox worker.
 - READ_LISTENERS: listener(row=AccessLog, request=...); after bankcrm.audit.record_access.
@@ -67,6 +69,7 @@ class ExtensionPoint:
 
 HOME_PAGES = ExtensionPoint("home pages", keyed=True)
 CUSTOMER_PANELS = ExtensionPoint("customer 360 panels", keyed=False)
+HOME_SECTIONS = ExtensionPoint("home page sections", keyed=False)
 CUSTOMER_SCOPES = ExtensionPoint("customer scopes", keyed=True)
 EVENT_HANDLERS = ExtensionPoint("integration event handlers", keyed=True)
 READ_LISTENERS = ExtensionPoint("sensitive read listeners", keyed=False)

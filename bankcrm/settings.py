@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "customers",
     "service",
     "compliance",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -214,6 +215,12 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-chain": {
         "task": "compliance.tasks.verify_audit_chain",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # Value tiers, lifetime values and the active models' scores for every customer, once a
+    # day (a second run on the same day finds the day done).
+    "analytics-nightly": {
+        "task": "analytics.tasks.nightly",
+        "schedule": crontab(hour=1, minute=30),
     },
 }
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("service/", include("service.urls")),
     path("compliance/", include("compliance.urls")),
+    path("analytics/", include("analytics.urls")),
     path("s/", include("service.public_urls")),
     path("api/", include("customers.ingest.urls")),
     path("admin/", admin.site.urls),

@@ -106,6 +106,16 @@ AUDITED = [
     # Compliance's own configuration and findings.
     Audited("compliance_accessrule", _("Access anomaly rule")),
     Audited("compliance_accessalert", _("Access alert")),
+    # Analytics: who trained and who activated which model, and the value formulas' settings
+    # (triggers installed by analytics 0003; the model text itself is stored, not copied).
+    # The trained model, its features and metrics are written once and shown on the model
+    # page; the trail records who trained it and each change of status (activation).
+    Audited("analytics_modelversion", _("Model version"),
+            ignored=("model_text", "baseline", "features", "dropped", "metrics",
+                     "baseline_metrics", "params", "holdout", "source_detail", "label")),
+    Audited("analytics_tierthreshold", _("Tier threshold")),
+    Audited("analytics_productmargin", _("Product margin")),
+    Audited("analytics_valuepolicy", _("Value policy")),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -126,6 +136,9 @@ NOT_AUDITED = {
     "service_survey": "the customer's own answer, written once by the survey link",
     "service_knowledgearticle_tickets": "which articles helped which tickets: usage, not "
     "configuration",
+    "analytics_customerscore": "derived nightly by the active model version, kept with it",
+    "analytics_customervalue": "derived nightly from the audited settings and the data",
+    "analytics_nightlyrun": "the nightly run's own bookkeeping",
 }
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from bankcrm import registry
 from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customers_for_user
@@ -16,7 +17,8 @@ from customers.models import Customer, Interaction
 LIST_SIZE = 10
 
 
-def _customer_overview(user) -> dict:
+def _customer_overview(request) -> dict:
+    user = request.user
     customers = customers_for_user(user)
     today = timezone.localdate()
     counts = customers.aggregate(
@@ -33,6 +35,8 @@ def _customer_overview(user) -> dict:
         ),
     )
     return {
+        # Sections higher apps add (analytics' high-value customers at risk).
+        "sections": [s for p in registry.HOME_SECTIONS if (s := p(request)) is not None],
         "today": today,
         "counts": counts,
         "customers": customers.select_related("primary_rm").order_by("-tier", "cif")[:LIST_SIZE],
@@ -41,7 +45,7 @@ def _customer_overview(user) -> dict:
 
 
 def relationship_manager(request):
-    context = _customer_overview(request.user)
+    context = _customer_overview(request)
     context["follow_ups"] = (
         Interaction.objects.filter(
             actor=request.user,
@@ -73,7 +77,7 @@ def _rm_load(user) -> tuple[list[tuple[User, int]], int]:
 
 
 def branch_manager(request):
-    context = _customer_overview(request.user)
+    context = _customer_overview(request)
     context["rm_load"], context["rm_unassigned"] = _rm_load(request.user)
     return "customers/home_branch.html", context
 

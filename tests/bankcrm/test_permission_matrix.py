@@ -54,6 +54,7 @@ MATRICES = {
     "service.urls": "tests.service.test_permission_matrix",
     "service.public_urls": "tests.service.test_permission_matrix",
     "compliance.urls": "tests.compliance.test_permission_matrix",
+    "analytics.urls": "tests.analytics.test_permission_matrix",
 }
 
 

@@ -6,6 +6,7 @@ import html
 import io
 import re
 from datetime import UTC, timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -14,11 +15,14 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.models import ModelVersion, ProductMargin, TierThreshold, ValuePolicy
 from bankcrm.models import AccessLog, SecurityEvent, User
+from bankcrm.roles import Role
 from compliance.models import DataChange
 from customers.models import Customer, Product
 from customers.services import product_document_add
 from tests import factories
+from tests.analytics.helpers import activate, synthetic_model
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +174,8 @@ INTERNALS = [
 # numbers' prefix, priorities, product risk levels and customers' risk tolerance (C1-C5),
 # the masked e-mail's domain, "App" (the interaction channel's Chinese name).
 PLAIN_WORDS = {"IP", "KYC", "SLA", "CNY", "SR", "P1", "P2", "P3", "P4", "R1", "R2", "R3", "R4",
-               "R5", "C1", "C2", "C3", "C4", "C5", "SHA", "example", "cn", "App"}  # fmt: skip
+               "R5", "C1", "C2", "C3", "C4", "C5", "SHA", "CRM", "example", "cn",
+               "App"}  # fmt: skip
 
 
 class _Visible(HTMLParser):
@@ -316,6 +321,11 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
             customer=customer, questionnaire=questionnaire, answers={}, score=3,
             level=1, expires_on=timezone.localdate(),
         )  # fmt: skip
+        TierThreshold.objects.filter(code="wealth").update(min_value=Decimal(600_000))
+        ProductMargin.objects.filter(kind="loan").update(margin_percent=Decimal("2.100"))
+        ValuePolicy.objects.update(discount_rate=Decimal("0.070"))
+        model_risk = factories.user(Role.COMPLIANCE_OFFICER, branch=branch, username="modelrisk")
+        activate(synthetic_model("churn", trainer=admin_user, rows=400), by=model_risk)
         product_document_add(
             actor=admin_user, product=factories.product(), kind="description",
             file_name="产品说明书", content=b"%PDF", content_type="application/pdf",
@@ -473,6 +483,7 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     allowed |= set(Customer.objects.values_list("cif", flat=True))
     for code, name_en in Product.objects.values_list("code", "name_en"):  # data, like a CIF
         allowed |= {code, *name_en.split()}
+    allowed |= set(ModelVersion.objects.values_list("name", flat=True))  # a model's name
     shown = {}
     for kind in ("reads", "writes", "security"):
         shown[kind] = walk_rows(client, "/compliance/audit/", {"kind": kind})

@@ -70,10 +70,10 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
 # which are in scope (delegated ids, customers), recent delegations, holdings, balance
 # history, transactions, tickets. The three reads of delegated ids are one per scope check.
 DETAIL = {
-    Role.RELATIONSHIP_MANAGER: 23,
-    Role.BRANCH_MANAGER: 23,
+    Role.RELATIONSHIP_MANAGER: 25,
+    Role.BRANCH_MANAGER: 25,
     # TOTP device; no scope to check (compliance sees everyone); no delegations form.
-    Role.COMPLIANCE_OFFICER: 22,
+    Role.COMPLIANCE_OFFICER: 24,
     # No assets: no household, holdings, history or transactions; the agent's and the
     # supervisor's scopes read their tickets' customers.
     Role.SERVICE_AGENT: 21,

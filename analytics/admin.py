@@ -1,0 +1,53 @@
+from django.contrib import admin
+
+from analytics.models import (
+    CustomerValue,
+    ModelVersion,
+    NightlyRun,
+    ProductMargin,
+    TierThreshold,
+    ValuePolicy,
+)
+from bankcrm.admin_mixins import ReadOnlyAdmin
+
+
+@admin.register(TierThreshold)
+class TierThresholdAdmin(admin.ModelAdmin):
+    list_display = ["name", "name_en", "code", "min_value", "customer_tier"]
+
+
+@admin.register(ProductMargin)
+class ProductMarginAdmin(admin.ModelAdmin):
+    list_display = ["kind", "margin_percent", "fee_per_year"]
+
+
+@admin.register(ValuePolicy)
+class ValuePolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "stickiness_weight", "discount_rate", "horizon_years"]
+
+    def has_add_permission(self, request):
+        return not ValuePolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ReadOnlyAdmin):
+    """Read-only: versions are made by model_train and activated on the model page."""
+
+    list_display = ["name", "version", "status", "source", "trained_by", "activated_by"]
+    list_filter = ["name", "status", "source"]
+    exclude = ["model_text", "baseline"]
+
+
+@admin.register(NightlyRun)
+class NightlyRunAdmin(ReadOnlyAdmin):
+    list_display = ["day", "status", "customers", "scores", "tier_changes", "finished_at"]
+
+
+@admin.register(CustomerValue)
+class CustomerValueAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "tier", "aum", "value_score", "clv", "computed_on"]
+    list_filter = ["tier"]
+    raw_id_fields = ["customer"]

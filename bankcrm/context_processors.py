@@ -23,6 +23,9 @@ def navigation(request):
     if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser:
         items.append((_("Audit trail"), reverse("compliance:audit")))
         items.append((_("Access alerts"), reverse("compliance:alerts")))
+    if user.has_role(Role.MARKETING_MANAGER, Role.BRANCH_MANAGER, Role.RELATIONSHIP_MANAGER,
+                     Role.COMPLIANCE_OFFICER):  # fmt: skip
+        items.append((_("Marketing"), reverse("marketing:index")))
     if user.has_role(Role.BRANCH_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

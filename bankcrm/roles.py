@@ -10,6 +10,9 @@ class Role(models.TextChoices):
     SERVICE_AGENT = "service_agent", _("Service agent")
     SERVICE_SUPERVISOR = "service_supervisor", _("Service supervisor")
     COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
+    # Head office marketing: every segment and campaign, every customer as a segment
+    # member (marketing/access.py); approves others' campaigns.
+    MARKETING_MANAGER = "marketing_manager", _("Marketing manager")
     ADMIN = "admin", _("Administrator")
 
 
@@ -20,6 +23,7 @@ MFA_REQUIRED_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
 HOME_PRIORITY = [
     Role.ADMIN,
     Role.COMPLIANCE_OFFICER,
+    Role.MARKETING_MANAGER,
     Role.BRANCH_MANAGER,
     Role.RELATIONSHIP_MANAGER,
     Role.SERVICE_SUPERVISOR,

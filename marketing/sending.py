@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from bankcrm.outbox import Outbox, UnsendableError
@@ -137,10 +138,14 @@ def render(delivery: Delivery) -> tuple[str, str]:
 
 
 def provider_for(channel: str):
+    """The provider settings name for the channel: "console", "file" or a dotted path to a
+    service.notify.Provider (a gateway; the tests' slow provider)."""
     name = settings.MARKETING_PROVIDERS[channel]
     if name == "file":
         return FileProvider(settings.MARKETING_FILE_DIR)
-    return ConsoleProvider()
+    if name == "console":
+        return ConsoleProvider()
+    return import_string(name)()
 
 
 def _address(delivery: Delivery) -> str | None:

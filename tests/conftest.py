@@ -71,6 +71,11 @@ def compliance_officer(branch):
 
 
 @pytest.fixture
+def marketing_manager(branch):
+    return factories.user(Role.MARKETING_MANAGER, branch=branch, username="marketer")
+
+
+@pytest.fixture
 def admin_user(branch):
     return factories.user(
         Role.ADMIN, branch=branch, username="admin", is_staff=True, is_superuser=True
@@ -78,12 +83,13 @@ def admin_user(branch):
 
 
 @pytest.fixture
-def staff(rm, branch_manager, agent, supervisor, compliance_officer, admin_user):
+def staff(rm, branch_manager, agent, supervisor, compliance_officer, marketing_manager, admin_user):
     """One user of each role, all of one branch, by role (tests/matrix.py's World)."""
     return {
         Role.RELATIONSHIP_MANAGER: rm, Role.BRANCH_MANAGER: branch_manager,
         Role.SERVICE_AGENT: agent, Role.SERVICE_SUPERVISOR: supervisor,
-        Role.COMPLIANCE_OFFICER: compliance_officer, Role.ADMIN: admin_user,
+        Role.COMPLIANCE_OFFICER: compliance_officer, Role.MARKETING_MANAGER: marketing_manager,
+        Role.ADMIN: admin_user,
     }  # fmt: skip
 
 

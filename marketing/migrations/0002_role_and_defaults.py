@@ -20,10 +20,10 @@ PHRASES = [
 
 def forwards(apps, schema_editor):
     apps.get_model("auth", "Group").objects.get_or_create(name=ROLE)
-    phrase_model = apps.get_model("marketing", "Prohibitedphrase_model")
+    phrase_model = apps.get_model("marketing", "ProhibitedPhrase")
     for phrase, reason in PHRASES:
         phrase_model.objects.get_or_create(phrase=phrase, defaults={"reason": reason})
-    cap_model = apps.get_model("marketing", "Frequencycap_model")
+    cap_model = apps.get_model("marketing", "FrequencyCap")
     if not cap_model.objects.filter(is_active=True).exists():
         cap_model.objects.create(max_messages=2, window_days=7, is_active=True)
 

@@ -12,8 +12,8 @@ from tests import factories
 
 
 @pytest.fixture
-def marketer(branch):
-    return factories.user(Role.MARKETING_MANAGER, branch=branch, username="marketer")
+def marketer(marketing_manager):
+    return marketing_manager
 
 
 @pytest.fixture

@@ -45,7 +45,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.models import Branch, User
@@ -208,7 +208,7 @@ def compile_tree(tree: dict) -> Q:
 def explain(tree: dict) -> str:
     """The conditions as a sentence in the active language: "Everyone" for an empty tree."""
     text = _explain(tree, top=True)
-    return text or _g("Every customer in scope")
+    return text or gettext("Every customer in scope")
 
 
 def _explain(tree: dict, *, top: bool = False) -> str:
@@ -218,10 +218,10 @@ def _explain(tree: dict, *, top: bool = False) -> str:
     if not parts:
         return ""
     if tree["op"] == "not":
-        return _g("not (%(what)s)") % {"what": _g(" and ").join(parts)}
-    joiner = _g(" and ") if tree["op"] == "and" else _g(" or ")
+        return gettext("not (%(what)s)") % {"what": gettext(" and ").join(parts)}
+    joiner = gettext(" and ") if tree["op"] == "and" else gettext(" or ")
     text = joiner.join(parts)
-    return text if top or len(parts) == 1 else f"({text})"
+    return text if top or len(parts) == 1 else gettext("(%(what)s)") % {"what": text}
 
 
 def explain_condition(cond: dict) -> str:
@@ -232,25 +232,25 @@ def explain_condition(cond: dict) -> str:
     words = {"field": str(spec.label), "op": str(spec.operators[op]), "unit": str(spec.unit)}
     if spec.kind == "choice":
         names = dict(spec.choices()) if not spec.free else {}
-        words["values"] = _g(", ").join(str(names.get(v, v)) for v in value)
-        text = _g("%(field)s %(op)s %(values)s") % words
+        words["values"] = gettext(", ").join(str(names.get(v, v)) for v in value)
+        text = gettext("%(field)s %(op)s %(values)s") % words
     elif spec.kind == "number" and op == "between":
         words.update(low=value[0], high=value[1])
-        text = _g("%(field)s is between %(low)s and %(high)s %(unit)s") % words
+        text = gettext("%(field)s is between %(low)s and %(high)s %(unit)s") % words
     elif spec.kind == "number":
-        text = _g("%(field)s %(op)s %(value)s %(unit)s") % {**words, "value": value}
+        text = gettext("%(field)s %(op)s %(value)s %(unit)s") % {**words, "value": value}
     elif spec.kind == "days" and op == "passed":
-        text = _g("%(field)s has passed") % words
+        text = gettext("%(field)s has passed") % words
     elif spec.kind == "days":
-        text = _g("%(field)s falls within the next %(days)s days") % {**words, "days": value}
+        text = gettext("%(field)s falls within the next %(days)s days") % {**words, "days": value}
     elif spec.kind == "recency" and op == "within":
-        text = _g("%(field)s within the last %(days)s days") % {**words, "days": value}
+        text = gettext("%(field)s within the last %(days)s days") % {**words, "days": value}
     elif spec.kind == "recency":
-        text = _g("%(field)s not within the last %(days)s days") % {**words, "days": value}
+        text = gettext("%(field)s not within the last %(days)s days") % {**words, "days": value}
     else:  # flag
-        text = words["field"] if op == "yes" else _g("not %(field)s") % words
+        text = words["field"] if op == "yes" else gettext("not %(field)s") % words
     if spec.window and cond.get("days"):
-        text += _g(" (last %(days)s days)") % {"days": cond["days"]}
+        text += gettext(" (last %(days)s days)") % {"days": cond["days"]}
     return " ".join(text.split())
 
 

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bankcrm.audit import SYSTEM
 from bankcrm.models import AccessLog
@@ -170,7 +170,7 @@ def test_a_product_needs_its_risk_disclosure(branch, marketer):
     campaign = make_campaign(
         marketer, segment(marketer, tree()), product_name="稳健1号", product_risk="R3"
     )
-    with pytest.raises(ValidationError, match="risk disclosure"):
+    with translation.override("en"), pytest.raises(ValidationError, match="risk disclosure"):
         services.campaign_submit(actor=marketer, context=SYSTEM, campaign=campaign)
 
 

@@ -103,7 +103,7 @@ def _insert(cursor, audience, offer: Offer, *, due, now, ids, key, control, vari
     select = audience.order_by().annotate(reason=left_out_reason(offer)).values("pk", "reason")
     inner, params = select.query.sql_with_params()
     campaign_id, step_id, firing = ids
-    variant_case, running = "NULL", 0
+    variant_case, running = "NULL::bigint", 0
     if variants:
         whens = []
         for variant_id, weight in variants:

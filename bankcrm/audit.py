@@ -4,6 +4,7 @@ in compliance/audited.py), which read the connection's audit context set here: a
 that writes as `actor=` from `context=` wraps its writes in `acting(actor=…, context=…)`."""
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -195,6 +196,18 @@ def acting(*, actor, context: AuditContext):
         actor=actor, label="web" if from_request else "", ip=context.ip,
         request_id=context.request_id,
     )  # fmt: skip
+
+
+def acts(service):
+    """A service's writes are `actor`'s from `context` in the data-change trail: the
+    decorated function takes keyword-only `actor=` and `context=` and runs in acting()."""
+
+    @functools.wraps(service)
+    def wrapper(*args, actor, context: AuditContext, **kwargs):
+        with acting(actor=actor, context=context):
+            return service(*args, actor=actor, context=context, **kwargs)
+
+    return wrapper
 
 
 def record_refusal(

@@ -27,6 +27,9 @@ def navigation(request):
         items.append((_("Audit trail"), reverse("compliance:audit")))
         items.append((_("Access alerts"), reverse("compliance:alerts")))
         items.append((_("Models"), reverse("analytics:models")))
+    if user.has_role(Role.MARKETING_MANAGER, Role.BRANCH_MANAGER, Role.RELATIONSHIP_MANAGER,
+                     Role.COMPLIANCE_OFFICER):  # fmt: skip
+        items.append((_("Marketing"), reverse("marketing:index")))
     if user.has_role(Role.BRANCH_MANAGER, Role.PRODUCT_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

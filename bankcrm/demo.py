@@ -54,6 +54,7 @@ DEMO_USERS = [
     ("supervisor", Role.SERVICE_SUPERVISOR, "陈", "志强", False),
     ("compliance", Role.COMPLIANCE_OFFICER, "赵", "敏", False),
     ("products", Role.PRODUCT_MANAGER, "吴", "佳", True),  # staff: the catalogue's admin
+    ("marketing", Role.MARKETING_MANAGER, "郑", "洁", False),
     ("admin", Role.ADMIN, "周", "磊", True),
 ]
 RMS_PER_BRANCH = 12

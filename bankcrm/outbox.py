@@ -113,8 +113,13 @@ class SendError(Exception):
 
 
 class UnsendableError(Exception):
-    """Raised by a sender: this row can never be sent (no address); it is settled at once,
-    with the outbox's `skipped` status, or given up when it has none."""
+    """Raised by a sender: this row can never be sent (no address, consent withdrawn since
+    it was written); it is settled at once, with the outbox's `skipped` status, or given up
+    when it has none. `fields` are saved with it (why it was left out, say)."""
+
+    def __init__(self, error: str = "", **fields: Any):
+        super().__init__(error)
+        self.fields = fields
 
 
 @dataclass
@@ -255,7 +260,7 @@ class Outbox:
             saved = self.send(row, key) or {}
         except UnsendableError as exc:
             status = self.skipped or self.given_up
-            self.finish(row, status, last_error=str(exc)[: self.error_length])
+            self.finish(row, status, last_error=str(exc)[: self.error_length], **exc.fields)
             return status
         except Exception as exc:
             if isinstance(exc, SendError):

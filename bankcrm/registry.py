@@ -17,6 +17,8 @@ one mechanism for every such plug, so they can all be found in this file:
 - DEMO_SEEDERS, by `order` (the layer): seeder(demo: bankcrm.demo.Demo); manage.py seed_demo.
 - BULK_LOAD_RECORDERS: factory(table, **detail) -> context manager; how a demo bulk load
   is recorded in the audit trail (compliance registers it).
+- AUDIT_VALUE_TEXTS, by (table, column): text(raw) -> str; how the audit screens show a
+  structured value a higher app stores (a segment's conditions, in words).
 
 Registering twice under one key with another value is an error at start-up: two apps
 claiming the same role's home page is a bug to find, not a silent override.
@@ -76,3 +78,4 @@ READ_LISTENERS = ExtensionPoint("sensitive read listeners", keyed=False)
 REFUSAL_LISTENERS = ExtensionPoint("refused access listeners", keyed=False)
 DEMO_SEEDERS = ExtensionPoint("demo seeders", keyed=False)
 BULK_LOAD_RECORDERS = ExtensionPoint("bulk load recorders", keyed=False)
+AUDIT_VALUE_TEXTS = ExtensionPoint("audit value texts", keyed=True)

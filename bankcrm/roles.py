@@ -11,6 +11,9 @@ class Role(models.TextChoices):
     SERVICE_SUPERVISOR = "service_supervisor", _("Service supervisor")
     COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
     PRODUCT_MANAGER = "product_manager", _("Product manager")
+    # Head office marketing: every segment and campaign, every customer as a segment
+    # member (marketing/access.py); approves others' campaigns.
+    MARKETING_MANAGER = "marketing_manager", _("Marketing manager")
     ADMIN = "admin", _("Administrator")
 
 
@@ -21,6 +24,7 @@ MFA_REQUIRED_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
 HOME_PRIORITY = [
     Role.ADMIN,
     Role.COMPLIANCE_OFFICER,
+    Role.MARKETING_MANAGER,
     Role.BRANCH_MANAGER,
     Role.RELATIONSHIP_MANAGER,
     Role.SERVICE_SUPERVISOR,

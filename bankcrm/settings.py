@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "service",
     "compliance",
     "analytics",
+    "marketing",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,10 @@ CELERY_BEAT_SCHEDULE = {
     # SLA warnings and escalations that fell due (each once, however late), then messages.
     "sla-sweep": {"task": "service.tasks.sweep_sla", "schedule": 60.0},
     "send-notifications": {"task": "service.tasks.send_notifications", "schedule": 30.0},
+    # Campaign and journey messages: due deliveries, retries and those held for quiet hours.
+    "send-campaigns": {"task": "marketing.tasks.send_campaigns", "schedule": 30.0},
+    # Lifecycle journeys (birthdays, maturities, expiries...): each customer once per occurrence.
+    "fire-journeys": {"task": "marketing.tasks.fire_journeys", "schedule": 3600.0},
     # Delegations that ran out, into the audit trail (each once).
     "record-expired-delegations": {
         "task": "customers.tasks.record_expired_delegations",
@@ -235,6 +240,23 @@ SERVICE_NOTIFY_FILE_DIR = env_str(
     "SERVICE_NOTIFY_FILE_DIR", str(Path(tempfile.gettempdir()) / "bankcrm-outbox")
 )
 SERVICE_EMAIL_DOMAIN = env_str("SERVICE_EMAIL_DOMAIN", "bankcrm.local")
+# Marketing: providers per channel like the service desk's (app pushes and call tasks are
+# written by the file or console provider until a gateway exists), the hours no SMS or call
+# goes out (Asia/Shanghai), and the opt-out links' base address (SITE_URL).
+MARKETING_PROVIDERS = {
+    "sms": env_choice("MARKETING_SMS_PROVIDER", "console", ["console", "file"]),
+    "email": env_choice("MARKETING_EMAIL_PROVIDER", "console", ["console", "file"]),
+    "app": env_choice("MARKETING_APP_PROVIDER", "console", ["console", "file"]),
+    "call": env_choice("MARKETING_CALL_PROVIDER", "console", ["console", "file"]),
+}
+MARKETING_FILE_DIR = env_str(
+    "MARKETING_FILE_DIR", str(Path(tempfile.gettempdir()) / "bankcrm-marketing")
+)
+MARKETING_QUIET_START = env_int("MARKETING_QUIET_START", 21, minimum=0)
+MARKETING_QUIET_END = env_int("MARKETING_QUIET_END", 8, minimum=0)
+if not (MARKETING_QUIET_START < 24 and MARKETING_QUIET_END < 24):
+    raise ImproperlyConfigured("MARKETING_QUIET_START and _END are hours, 0 to 23")
+
 # How long after a ticket is resolved or closed its agent may still open the customer.
 SERVICE_AGENT_REACH_DAYS = env_int("SERVICE_AGENT_REACH_DAYS", 7, minimum=0)
 # Links in messages to customers (the survey): the public address of the site.

@@ -22,7 +22,9 @@ urlpatterns = [
     path("service/", include("service.urls")),
     path("compliance/", include("compliance.urls")),
     path("analytics/", include("analytics.urls")),
+    path("marketing/", include("marketing.urls")),
     path("s/", include("service.public_urls")),
+    path("o/", include("marketing.public_urls")),
     path("api/", include("customers.ingest.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -106,6 +106,19 @@ AUDITED = [
     # Compliance's own configuration and findings.
     Audited("compliance_accessrule", _("Access anomaly rule")),
     Audited("compliance_accessalert", _("Access alert")),
+    # Marketing: who targeted whom, with what, approved by whom (triggers installed by
+    # marketing 0003); a delivery only when an admin puts it back in the queue.
+    Audited("marketing_segment", _("Segment"),
+            ignored=("last_count", "counted_at", "count_ms")),  # a live count is no change
+    Audited("marketing_campaign", _("Campaign")),
+    Audited("marketing_campaignstep", _("Campaign step")),
+    Audited("marketing_campaignmessage", _("Campaign message")),
+    Audited("marketing_variant", _("Campaign variant")),
+    Audited("marketing_prohibitedphrase", _("Prohibited phrase")),
+    Audited("marketing_frequencycap", _("Frequency cap")),
+    Audited("marketing_journey", _("Journey")),
+    Audited("marketing_delivery", _("Marketing message"), customer="customer_id",
+            requeue_only=True),
     # Analytics: who trained and who activated which model, and the value formulas' settings
     # (triggers installed by analytics 0003; the model text itself is stored, not copied).
     # The trained model, its features and metrics are written once and shown on the model
@@ -136,6 +149,9 @@ NOT_AUDITED = {
     "service_survey": "the customer's own answer, written once by the survey link",
     "service_knowledgearticle_tickets": "which articles helped which tickets: usage, not "
     "configuration",
+    "marketing_segmentmember": "written in bulk (a snapshot copies up to the whole bank); "
+    "a snapshot's creation and conditions are recorded on the segment",
+    "marketing_journeyfiring": "a journey's own bookkeeping of what fired for whom, once",
     "analytics_customerscore": "derived nightly by the active model version, kept with it",
     "analytics_customervalue": "derived nightly from the audited settings and the data",
     "analytics_nightlyrun": "the nightly run's own bookkeeping",

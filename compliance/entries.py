@@ -31,6 +31,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from bankcrm import registry
 from bankcrm.models import SecurityEvent, User
 from bankcrm.roles import Role
 from compliance import audited
@@ -410,6 +411,8 @@ def _column_value(refs: Refs, model, table: str, column: str, raw) -> list[Part]
     found = _columns(model).get(column) if model else None
     if raw is None or raw == "" or raw == [] or found is None:
         return _plain_value(raw)
+    if text_of := registry.AUDIT_VALUE_TEXTS.get((table, column)):
+        return _text(text_of(raw))
     if found.many_to_one:
         return [refs.get(found.related_model, raw)]
     if isinstance(raw, str) and raw in VALUE_LABELS.get((table, column), {}):

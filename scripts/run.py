@@ -39,6 +39,8 @@ DEMO_USERS = [
     ("agent", "service_agent"),
     ("supervisor", "service_supervisor"),
     ("compliance", "compliance_officer (TOTP enrolment at first sign-in)"),
+    ("products", "product_manager (staff: TOTP enrolment at first sign-in)"),
+    ("marketing", "marketing_manager"),
     ("admin", "admin (TOTP enrolment at first sign-in)"),
 ]
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")

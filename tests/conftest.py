@@ -76,6 +76,11 @@ def product_manager(branch):
 
 
 @pytest.fixture
+def marketing_manager(branch):
+    return factories.user(Role.MARKETING_MANAGER, branch=branch, username="marketer")
+
+
+@pytest.fixture
 def admin_user(branch):
     return factories.user(
         Role.ADMIN, branch=branch, username="admin", is_staff=True, is_superuser=True
@@ -83,12 +88,16 @@ def admin_user(branch):
 
 
 @pytest.fixture
-def staff(rm, branch_manager, agent, supervisor, compliance_officer, product_manager, admin_user):
+def staff(
+    rm, branch_manager, agent, supervisor, compliance_officer, product_manager,
+    marketing_manager, admin_user,
+):  # fmt: skip
     """One user of each role, all of one branch, by role (tests/matrix.py's World)."""
     return {
         Role.RELATIONSHIP_MANAGER: rm, Role.BRANCH_MANAGER: branch_manager,
         Role.SERVICE_AGENT: agent, Role.SERVICE_SUPERVISOR: supervisor,
         Role.COMPLIANCE_OFFICER: compliance_officer, Role.PRODUCT_MANAGER: product_manager,
+        Role.MARKETING_MANAGER: marketing_manager,
         Role.ADMIN: admin_user,
     }  # fmt: skip
 

@@ -21,7 +21,7 @@ LEGACY = {"conservative": 1, "balanced": 3, "growth": 4, "aggressive": 5}
 _CASE = "CASE {col} " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in LEGACY.items()) + " END"
 
 FORWARD_SQL = f"""
-SELECT set_config('bankcrm.actor_label', 'migration:customers.0013', true);
+SELECT set_config('bankcrm.actor_label', 'migration:customers.0014', true);
 UPDATE customers_customer SET risk_level_c = {_CASE.format(col="risk_level")}
  WHERE risk_level <> '';
 UPDATE customers_riskprofile SET level_c = {_CASE.format(col="level")}, legacy_level = level;

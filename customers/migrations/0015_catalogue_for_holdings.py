@@ -67,7 +67,7 @@ def link_holdings(apps, schema_editor):
     Product = apps.get_model("customers", "Product")
     # The audit trail's data changes name this migration as the writer.
     schema_editor.execute(
-        "SELECT set_config('bankcrm.actor_label', 'migration:customers.0014', true)"
+        "SELECT set_config('bankcrm.actor_label', 'migration:customers.0015', true)"
     )
     held = set(
         Account.objects.filter(product__isnull=True)

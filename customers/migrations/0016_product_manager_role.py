@@ -18,7 +18,7 @@ PERMISSIONS = [
 def create_role(apps, schema_editor):
     # The audit trail's data change (auth_group_permissions) names this migration.
     schema_editor.execute(
-        "SELECT set_config('bankcrm.actor_label', 'migration:customers.0015', true)"
+        "SELECT set_config('bankcrm.actor_label', 'migration:customers.0016', true)"
     )
     # The real app config (the migration state's stub has no models module); the models
     # and content types are the migration state's.

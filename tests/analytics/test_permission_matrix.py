@@ -18,7 +18,7 @@ def models(allowed, refused):
     return expect(
         relationship_manager=refused, branch_manager=refused, service_agent=refused,
         service_supervisor=refused, compliance_officer=allowed, product_manager=refused,
-        admin=allowed)  # fmt: skip
+        marketing_manager=refused, admin=allowed)  # fmt: skip
 
 
 MATRIX = Matrix(urlconfs=["analytics.urls"], rows={

@@ -46,7 +46,10 @@ def hostile(branch, compliance_officer):
     services.identifier_reveal(
         actor=rm, context=context, customer=customer, field="mobile", reason=HOSTILE_REASON
     )
-    return {"rm": rm, "customer": customer}
+    from marketing.services import segment_create
+
+    segment = segment_create(actor=rm, context=context, name=HOSTILE_NAME, kind="dynamic")
+    return {"rm": rm, "customer": customer, "segment": segment}
 
 
 def _cells(response) -> list[str]:
@@ -70,6 +73,7 @@ EXPORTS = {
         lambda h: f"/compliance/customers/{h['customer'].pk}/history.csv"
     ),
     "compliance:user-activity-export": lambda h: f"/compliance/users/{h['rm'].pk}/activity.csv",
+    "marketing:segment-export": lambda h: f"/marketing/segments/{h['segment'].pk}/export/",
 }
 
 
@@ -104,6 +108,13 @@ def test_history_and_activity_exports_defuse_reasons_and_names(
     login(compliance_officer)
     cells = _cells(client.get(EXPORTS[name](hostile)))
     _assert_defused(cells, HOSTILE_USERNAME, HOSTILE_REASON)
+
+
+def test_the_segment_export_defuses_masked_names(client, hostile):
+    client.force_login(hostile["rm"])
+    cells = _cells(client.get(EXPORTS["marketing:segment-export"](hostile)))
+    assert hostile["customer"].cif in cells
+    _assert_defused(cells, "'=")  # the masked name keeps its first character: "=********"
 
 
 def _named_urls(resolver=None, prefix=""):

@@ -14,22 +14,25 @@ pytestmark = pytest.mark.django_db
 MATRIX = Matrix(urlconfs=["bankcrm.urls", "django.conf.urls.i18n"], rows={
     "home":         ("get",  None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, marketing_manager=200,
+        admin=200)),
     "login":        ("get",  None, None, everyone(200)),
     "logout":       ("post", None, None, everyone(302)),
     "mfa-setup":    ("get",  None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=302, product_manager=200, admin=302)),
+        service_supervisor=200, compliance_officer=302, product_manager=200, marketing_manager=200,
+        admin=302)),
     "mfa-verify":   ("get",  None, None, expect(
         relationship_manager=302, branch_manager=302, service_agent=302,
-        service_supervisor=302, compliance_officer=200, product_manager=302, admin=200)),
+        service_supervisor=302, compliance_officer=200, product_manager=302, marketing_manager=302,
+        admin=200)),
     "set_language": ("post", {"language": "en"}, None, everyone(302)),
     "health":       ("get",  None, None, everyone(200)),
     # Staff only: everyone else is sent to the admin's own sign-in.
     "otpadmin:index": ("get", None, None, expect(
         relationship_manager=302, branch_manager=302, service_agent=302,
         service_supervisor=302, compliance_officer=302,
-        product_manager=302, admin=200) | {"anonymous": 302}),
+        product_manager=302, marketing_manager=302, admin=200) | {"anonymous": 302}),
     "otpadmin:*": exempt(
         "Django admin: staff only and TOTP first (MfaRequiredMiddleware); what each model "
         "admin allows is tested in each app's test_admin.py"),
@@ -55,6 +58,8 @@ MATRICES = {
     "service.public_urls": "tests.service.test_permission_matrix",
     "compliance.urls": "tests.compliance.test_permission_matrix",
     "analytics.urls": "tests.analytics.test_permission_matrix",
+    "marketing.urls": "tests.marketing.test_permission_matrix",
+    "marketing.public_urls": "tests.marketing.test_permission_matrix",
 }
 
 

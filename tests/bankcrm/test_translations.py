@@ -74,6 +74,7 @@ def test_catalogue_covers_every_string_in_the_code(tmp_path, monkeypatch):
         "service",
         "compliance",
         "analytics",
+        "marketing",
         "templates",
         "locale",
     ]:

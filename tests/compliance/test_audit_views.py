@@ -348,6 +348,41 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     Notification.objects.update(status="failed")
     pks = list(Notification.objects.values_list("pk", flat=True))
     assert notify.notifications_retry(ids=pks, actor=admin_user, context=by_admin) >= 1
+    _market(admin_user, customer, by_admin)
+
+
+def _market(admin_user, customer, by_admin) -> None:
+    """Marketing's audited tables: a segment built and narrowed, a campaign with its step,
+    message and variant, the prohibited phrases and the cap changed, a journey, and a
+    given-up message sent again."""
+    from bankcrm.audit import audit_context
+    from marketing import services as marketing
+    from marketing.models import Delivery, FrequencyCap, Journey, ProhibitedPhrase
+    from marketing.sending import DELIVERIES
+
+    manager = factories.user(Role.MARKETING_MANAGER, branch=customer.branch, username="marketer")
+    segment = marketing.segment_create(
+        actor=manager, context=by_admin, name="高净值客户", kind="dynamic", conditions=None
+    )
+    marketing.segment_set_conditions(
+        actor=manager, context=by_admin, segment=segment,
+        conditions={"op": "and", "children": [{"field": "tier", "op": "in",
+                                                "value": ["private"]}]},
+    )  # fmt: skip
+    draft = marketing.CampaignDraft(
+        name="秋季理财", segment=segment, channels=["sms"], texts={("A", "zh-hans"): "您好"},
+    )  # fmt: skip
+    campaign = marketing.campaign_save(actor=manager, context=by_admin, draft=draft)
+    with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):
+        ProhibitedPhrase.objects.create(phrase="稳赢", reason="承诺收益")
+        FrequencyCap.objects.update(max_messages=3)
+        Journey.objects.create(name="生日祝福", trigger="birthday", body="生日快乐")
+    step = campaign.steps.first()
+    delivery = Delivery.objects.create(
+        campaign=campaign, step=step, customer=customer, channel="sms", status="failed",
+        idempotency_key="marketing:test:1", variant=step.campaign.variants.first(),
+    )  # fmt: skip
+    assert DELIVERIES.requeue([delivery.pk], actor=admin_user, context=by_admin) == 1
 
 
 def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(

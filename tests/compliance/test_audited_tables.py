@@ -10,7 +10,7 @@ from compliance.audited import AUDITED, BY_TABLE, NOT_AUDITED
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = {"bankcrm", "customers", "service", "compliance", "analytics"}
+PROJECT_APPS = {"bankcrm", "customers", "service", "compliance", "marketing", "analytics"}
 
 
 def audit_triggers() -> dict[str, tuple[str, tuple[str, ...], str]]:

@@ -29,14 +29,17 @@ def readers(status):
         branch_manager=NO if isinstance(status, tuple) else 403,
         service_agent=NO if isinstance(status, tuple) else 403,
         service_supervisor=NO if isinstance(status, tuple) else 403,
-        compliance_officer=status, product_manager=403, admin=status)  # fmt: skip
+        compliance_officer=status,
+        product_manager=NO if isinstance(status, tuple) else 403,
+        marketing_manager=NO if isinstance(status, tuple) else 403, admin=status)  # fmt: skip
 
 
 def officers(status):
     """Compliance officers act on a colleague (other), never on themselves (own: 403)."""
     return expect(
         relationship_manager=NO, branch_manager=NO, service_agent=NO, service_supervisor=NO,
-        compliance_officer=(403, status), product_manager=403, admin=NO)  # fmt: skip
+        compliance_officer=(403, status), product_manager=403, marketing_manager=NO,
+        admin=NO)  # fmt: skip
 
 
 MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
@@ -58,7 +61,8 @@ MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
     "compliance:alert-detail":            ("get", None, "alert", readers((404, 200))),
     "compliance:alert-detail (review)":   ("post", REVIEW, "alert", expect(
         relationship_manager=NO, branch_manager=NO, service_agent=NO, service_supervisor=NO,
-        compliance_officer=(404, 302), product_manager=(403, 403), admin=(404, 403))),
+        compliance_officer=(404, 302), product_manager=(403, 403), marketing_manager=NO,
+        admin=(404, 403))),
 })  # fmt: skip
 test_every_url_is_in_the_matrix, test_permission_matrix = MATRIX.tests()
 

@@ -38,81 +38,87 @@ NOT_MINE = (404, 404)
 MATRIX = Matrix(urlconfs=["customers.urls", "customers.ingest.urls"], rows={
     "customers:list": ("get", None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, marketing_manager=200,
+        admin=200)),
     "customers:search": ("get", {"q": "王"}, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, marketing_manager=200,
+        admin=200)),
     "customers:export": ("get", None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=200, product_manager=403, admin=403)),
+        service_supervisor=403, compliance_officer=200, product_manager=403, marketing_manager=403,
+        admin=403)),
     "customers:detail": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
         service_supervisor=(200, 404), compliance_officer=(200, 200),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:transactions": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(200, 200),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:reveal": ("post", REVEAL, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(200, 200),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:interaction-create": ("post", INTERACTION, "customer", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(302, 404),
         service_supervisor=(302, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:consent-create": ("post", CONSENT, "customer", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:contact-edit": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:risk-assess": ("get", None, "customer", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     # An empty form: allowed users get 400 (the form's errors), so nothing is granted here.
     "customers:delegation-create": ("post", {}, "customer", expect(
         relationship_manager=(400, 404), branch_manager=(400, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:delegation-revoke": ("post", None, "delegation", expect(
         relationship_manager=(302, 404), branch_manager=(302, 404), service_agent=(403, 404),
         service_supervisor=(403, 404), compliance_officer=(403, 403),
-        product_manager=NOT_MINE, admin=NOT_MINE)),
+        product_manager=NOT_MINE, marketing_manager=NOT_MINE, admin=NOT_MINE)),
     "customers:import-list": ("get", None, None, expect(
         relationship_manager=403, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=403, product_manager=200, admin=200)),
+        service_supervisor=403, compliance_officer=403, product_manager=200, marketing_manager=403,
+        admin=200)),
     "customers:import-template": ("get", None, "kind", expect(
         relationship_manager=403, branch_manager=200, service_agent=403,
-        service_supervisor=403, compliance_officer=403, product_manager=403, admin=200)),
+        service_supervisor=403, compliance_officer=403, product_manager=403, marketing_manager=403,
+        admin=200)),
     "customers:import-detail": ("get", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(200, 404), service_agent=NOT_MINE,
         service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
-        product_manager=(200, 404), admin=(200, 404))),
+        product_manager=(200, 404), marketing_manager=NOT_MINE, admin=(200, 404))),
     "customers:import-commit": ("post", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
         service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
-        product_manager=(302, 404), admin=(302, 404))),
+        product_manager=(302, 404), marketing_manager=NOT_MINE, admin=(302, 404))),
     "customers:import-discard": ("post", None, "batch", expect(
         relationship_manager=NOT_MINE, branch_manager=(302, 404), service_agent=NOT_MINE,
         service_supervisor=NOT_MINE, compliance_officer=NOT_MINE,
-        product_manager=(302, 404), admin=(302, 404))),
+        product_manager=(302, 404), marketing_manager=NOT_MINE, admin=(302, 404))),
     # The catalogue: every staff role reads it; drafts only those who maintain it. "Own" is a
     # product on sale, "other" a draft (and their documents).
     "customers:product-list": ("get", None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=200, product_manager=200, admin=200)),
+        service_supervisor=200, compliance_officer=200, product_manager=200, marketing_manager=200,
+        admin=200)),
     "customers:product-detail": ("get", None, "product", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
         service_supervisor=(200, 404), compliance_officer=(200, 404), product_manager=(200, 200),
-        admin=(200, 200))),
+        marketing_manager=(200, 404), admin=(200, 200))),
     "customers:product-document": ("get", None, "document", expect(
         relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
         service_supervisor=(200, 404), compliance_officer=(200, 404), product_manager=(200, 200),
-        admin=(200, 200))),
+        marketing_manager=(200, 404), admin=(200, 200))),
     # The integration API (customers/ingest): signed by a source, not signed in by a user.
     # What a signed request gets is tests/customers/test_ingest_api.py's.
     "api:post_event": ("post", None, None, UNSIGNED),
@@ -198,11 +204,11 @@ def _batch(owner):
 HOUSEHOLD_CARD = expect(
     relationship_manager="masked", branch_manager="masked", service_agent="none",
     service_supervisor="none", compliance_officer="full", product_manager=None,
-    admin=None)  # fmt: skip
+    marketing_manager=None, admin=None)  # fmt: skip
 RELATIONSHIP_CARD = expect(
     relationship_manager="masked", branch_manager="masked", service_agent="masked",
     service_supervisor="masked", compliance_officer="full", product_manager=None,
-    admin=None)  # fmt: skip
+    marketing_manager=None, admin=None)  # fmt: skip
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if HOUSEHOLD_CARD[r] is not None])

@@ -27,12 +27,12 @@ pytestmark = pytest.mark.django_db
 
 DESK = expect(
     relationship_manager=403, branch_manager=403, service_agent=200, service_supervisor=200,
-    compliance_officer=403, product_manager=403, admin=403)  # fmt: skip
+    compliance_officer=403, product_manager=403, marketing_manager=403, admin=403)  # fmt: skip
 # Pages of one ticket: readers see it, workers (the agent of its queue, supervisors) act.
 READ = expect(
     relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=(200, 404),
     service_supervisor=(200, 200), compliance_officer=(200, 200),
-    product_manager=(404, 404), admin=(404, 404))  # fmt: skip
+    product_manager=(404, 404), marketing_manager=(404, 404), admin=(404, 404))  # fmt: skip
 
 
 def work(status):
@@ -41,7 +41,8 @@ def work(status):
     return expect(
         relationship_manager=(403, 404), branch_manager=(403, 404),
         service_agent=(status, 404), service_supervisor=(status, status),
-        compliance_officer=(403, 403), product_manager=(404, 404), admin=(404, 404))  # fmt: skip
+        compliance_officer=(403, 403), product_manager=(404, 404), marketing_manager=(404, 404),
+        admin=(404, 404))  # fmt: skip
 
 
 def supervise(status):
@@ -49,7 +50,8 @@ def supervise(status):
     return expect(
         relationship_manager=(403, 404), branch_manager=(403, 404),
         service_agent=(403, 404), service_supervisor=(status, status),
-        compliance_officer=(403, 403), product_manager=(404, 404), admin=(404, 404))  # fmt: skip
+        compliance_officer=(403, 403), product_manager=(404, 404), marketing_manager=(404, 404),
+        admin=(404, 404))  # fmt: skip
 
 
 def _macro():
@@ -64,7 +66,8 @@ MATRIX = Matrix(urlconfs=["service.urls", "service.public_urls"], rows={
     "service:mine":           ("get",  None,     None,      DESK),
     "service:queue":          ("get",  None,     "queue",   expect(
         relationship_manager=403, branch_manager=403, service_agent=(200, 404),
-        service_supervisor=(200, 200), compliance_officer=403, product_manager=403, admin=403)),
+        service_supervisor=(200, 200), compliance_officer=403, product_manager=403,
+        marketing_manager=403, admin=403)),
     "service:take-next":      ("post", None,     None,      DESK | {
         "service_agent": 302, "service_supervisor": 302}),
     "service:supervisor":     ("get",  None,     None,      DESK | {"service_agent": 403}),
@@ -84,7 +87,8 @@ MATRIX = Matrix(urlconfs=["service.urls", "service.public_urls"], rows={
     "service:kb-article":     ("get",  None,     "article", expect(
         relationship_manager=(403, 403), branch_manager=(403, 403),
         service_agent=(200, 404), service_supervisor=(200, 404),
-        compliance_officer=(403, 403), product_manager=(403, 403), admin=(403, 403))),
+        compliance_officer=(403, 403), product_manager=(403, 403), marketing_manager=(403, 403),
+        admin=(403, 403))),
     # The customer's link after a closed ticket: the token is the key, the session nothing.
     "survey":                 ("get",  None,     "survey",  everyone((200, 404))),
 })  # fmt: skip

@@ -1,0 +1,188 @@
+"""Who may be sent a marketing message, and why each one left out was: every send-time check
+in one place, for campaigns and journeys alike.
+
+left_out_reason(offer) is one SQL CASE over customers.Customer (a Django expression): the
+first check that fails names the reason, '' means eligible. marketing/audience.py puts it
+in the INSERT … SELECT that writes a campaign's or a journey's deliveries, so a million
+customers are checked in one statement and each one left out keeps a row saying why. In
+order:
+
+1. inactive: the customer is closed (or a prospect, not yet a customer).
+2. opted_out / no_consent: the marketing consent in force for the channel (PIPL), the
+   latest record for that channel or for all channels (customers.Consent, append-only).
+   A withdrawal made through an opt-out link is `opted_out`; no record or another
+   withdrawal is `no_consent`.
+3. no_address / no_rm: nothing to send to (a mobile for SMS, an e-mail, an app identity,
+   an RM for a call task).
+4. unsuitable: the product is not suitable for the customer (suitable_q below).
+5. risk_warning: a severe risk warning on the customer (risk_warning_q below).
+6. frequency_cap: the customer already has the cap's number of marketing messages in its
+   window, across all campaigns and journeys (pending or sent deliveries).
+Quiet hours do not leave anyone out: the rows of SMS and calls decided at night are held
+until the window opens (quiet_until).
+
+What the send itself checks again (consent_withdrawn_since): a customer who opts out or
+withdraws consent after the deliveries were written is not sent anything from then on,
+by any campaign.
+
+SUITABILITY: compliance's suitability engine (`compliance.suitability`) is not on main yet.
+suitable_q() is the one place it plugs in: replace its body with the engine's test as a Q
+over Customer for the product (the offer's `product_risk` today; the catalogue product once
+customers has one). Until then it applies the interim rule below, which only ever leaves
+out more customers than the engine would: a product with a risk rating is offered only to
+customers whose risk assessment is in force and whose level covers the rating.
+risk_warning_q() likewise returns the customers with a severe risk warning once compliance
+keeps them (nobody today).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact, GreaterThanOrEqual
+from django.utils import timezone
+
+from customers.models import Consent, Customer, ExternalIdentity
+from marketing.models import CONSENT_CHANNEL, QUIET_CHANNELS, Delivery, FrequencyCap, LeftOut
+
+OPT_OUT_SOURCE = "marketing-opt-out"  # Consent.source of a withdrawal by an opt-out link
+APP_IDENTITY_SOURCE = "app"  # ExternalIdentity.source of the mobile app's user id
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What is about to be sent: by which channel, for which product (its risk rating,
+    "" for none), decided when."""
+
+    channel: str
+    product_risk: str = ""
+    now: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.now or timezone.now()
+
+
+def suitable_q(offer: Offer) -> Q:
+    """The customers the offer's product suits. THE place compliance.suitability plugs in."""
+    if not offer.product_risk:
+        return Q()
+    rating = int(offer.product_risk[1:])
+    today = timezone.localtime(offer.at).date()
+    # C1..C5 take products up to R1..R5 (customers.models.RiskTolerance).
+    return Q(risk_level__gte=rating, risk_expires_on__gte=today)
+
+
+def risk_warning_q(offer: Offer) -> Q:
+    """Customers with a severe risk warning (compliance's, once it keeps them): nobody yet."""
+    return Q(pk__in=[])
+
+
+def _consent_row(channel: str, column: str):
+    return Subquery(
+        Consent.objects.filter(
+            customer=OuterRef("pk"), purpose=Consent.Purpose.MARKETING,
+            channel__in=[CONSENT_CHANNEL[channel], Consent.Channel.ALL],
+        ).order_by("-recorded_at", "-pk").values(column)[:1]
+    )  # fmt: skip
+
+
+def _no_address_q(channel: str) -> tuple[str, Q]:
+    if channel == "sms":
+        return LeftOut.NO_ADDRESS, Q(mobile_index__isnull=True)
+    if channel == "email":
+        return LeftOut.NO_ADDRESS, Q(email__isnull=True)
+    if channel == "app":
+        app = ExternalIdentity.objects.filter(customer=OuterRef("pk"), source=APP_IDENTITY_SOURCE)
+        return LeftOut.NO_ADDRESS, ~Q(Exists(app))
+    return LeftOut.NO_RM, Q(primary_rm__isnull=True)
+
+
+def capped_q(offer: Offer) -> Q:
+    """At the frequency cap: this many pending or sent marketing deliveries in the window
+    (the delivery_cap_idx index, per customer)."""
+    most, days = FrequencyCap.current()
+    recent = (
+        Delivery.objects.filter(
+            customer=OuterRef("pk"), status__in=[Delivery.Status.PENDING, Delivery.Status.SENT],
+            created_at__gte=offer.at - timedelta(days=days),
+        ).order_by().values("customer").annotate(n=Count("pk")).values("n")
+    )  # fmt: skip
+    return Q(GreaterThanOrEqual(Coalesce(Subquery(recent), Value(0)), most))
+
+
+def checks(offer: Offer) -> list[tuple[str, Q]]:
+    """(reason, the customers it leaves out), in the order they are tested."""
+    granted = _consent_row(offer.channel, "granted")
+    source = _consent_row(offer.channel, "source")
+    no_address = _no_address_q(offer.channel)
+    suitable = suitable_q(offer)
+    found = [
+        (LeftOut.INACTIVE, Q(lifecycle__in=[Customer.Lifecycle.CLOSED,
+                                            Customer.Lifecycle.PROSPECT])),
+        (LeftOut.OPTED_OUT, Q(Exact(granted, False)) & Q(Exact(source, OPT_OUT_SOURCE))),
+        (LeftOut.NO_CONSENT, ~Q(Exact(Coalesce(granted, False), True))),
+        no_address,
+        (LeftOut.UNSUITABLE, ~suitable if suitable != Q() else None),
+        (LeftOut.RISK_WARNING, risk_warning_q(offer)),
+        (LeftOut.FREQUENCY_CAP, capped_q(offer)),
+    ]  # fmt: skip
+    return [(reason, test) for reason, test in found if test is not None]
+
+
+def left_out_reason(offer: Offer) -> Case:
+    """The first failed check's reason as an expression over Customer ('' when eligible)."""
+    whens = [When(test, then=Value(str(reason))) for reason, test in checks(offer)]
+    return Case(*whens, default=Value(""), output_field=CharField())
+
+
+def eligible_q(offer: Offer) -> Q:
+    """Every check passed (for counting the reachable part of a segment)."""
+    combined = Q()
+    for _reason, test in checks(offer):
+        combined &= ~test
+    return combined
+
+
+# ---- at send time -----------------------------------------------------------------------
+
+
+def consent_withdrawn_since(delivery: Delivery) -> str:
+    """'' if the delivery may still go out; otherwise why not (a consent withdrawn or an
+    opt-out recorded after it was written). One indexed read per message."""
+    latest = (
+        Consent.objects.filter(
+            customer_id=delivery.customer_id, purpose=Consent.Purpose.MARKETING,
+            channel__in=[CONSENT_CHANNEL[delivery.channel], Consent.Channel.ALL],
+        ).order_by("-recorded_at", "-pk").values_list("granted", "source").first()
+    )  # fmt: skip
+    if latest is None or not latest[0]:
+        return LeftOut.OPTED_OUT if latest and latest[1] == OPT_OUT_SOURCE else LeftOut.NO_CONSENT
+    return ""
+
+
+# ---- quiet hours ------------------------------------------------------------------------
+
+
+def in_quiet_hours(at: datetime) -> bool:
+    hour = at.astimezone(SHANGHAI).hour
+    start, end = settings.MARKETING_QUIET_START, settings.MARKETING_QUIET_END
+    if start == end:
+        return False
+    return hour >= start or hour < end if start > end else start <= hour < end
+
+
+def quiet_until(channel: str, at: datetime) -> datetime | None:
+    """When a message of `channel` decided at `at` may go out, if it must wait for the quiet
+    hours to end (21:00–08:00 Beijing time for SMS and calls); None if it need not."""
+    if channel not in QUIET_CHANNELS or not in_quiet_hours(at):
+        return None
+    local = at.astimezone(SHANGHAI)
+    opening = local.replace(hour=settings.MARKETING_QUIET_END, minute=0, second=0, microsecond=0)
+    if opening <= local:
+        opening += timedelta(days=1)
+    return opening

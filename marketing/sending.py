@@ -1,0 +1,233 @@
+"""Sending deliveries: the core outbox over marketing_delivery.
+
+Rows are written by marketing/audience.py (a launch, a journey's firing), which asks for
+marketing.tasks.send_campaigns on commit; beat runs the same task every 30 s, so a lost
+message, a Redis outage or a dead worker delays a send and never loses it. The outbox
+(bankcrm/outbox.py) claims due rows with SKIP LOCKED under a lease, counts the attempt, and
+settles a row only if its claim still holds, so a duplicated beat or two workers never send
+a row twice; a worker killed mid-send leaves its rows to be taken again when the lease runs
+out, and they go out with the same idempotency key, which the file provider keeps once
+(it names its file by it) and a call task carries in its notes.
+
+Each send checks again what may have changed since the row was written: a consent
+withdrawn or an opt-out recorded meanwhile leaves the row out with that reason, so an
+opt-out takes effect for every campaign at once. Addresses are read from the customer at
+sending time and never stored in the row.
+
+SMS, e-mail and app pushes go through service/notify.py's providers (console, file) chosen
+by settings.MARKETING_PROVIDERS; a call is a follow-up task for the customer's RM (an
+Interaction due today), written once per key.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from bankcrm.outbox import Outbox, UnsendableError
+from customers.models import ExternalIdentity, Interaction
+from marketing.eligibility import (
+    APP_IDENTITY_SOURCE,
+    consent_withdrawn_since,
+    in_quiet_hours,
+    quiet_until,
+)
+from marketing.models import QUIET_CHANNELS, CampaignMessage, Delivery, Language, LeftOut
+from service.notify import ConsoleProvider, FileProvider
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+ENGLISH_TAG = "lang:en"  # customers have no language field yet: a tag asks for English
+
+
+@dataclass
+class Outgoing:
+    """A message as service/notify.py's providers take it."""
+
+    key: str
+    channel: str
+    subject: str
+    body: str
+    created_at: datetime
+
+
+# ---- opt-out links ----------------------------------------------------------------------
+
+
+def _sign(text: str) -> str:
+    return salted_hmac("marketing.opt-out", text).hexdigest()[:10]
+
+
+def opt_out_token(delivery_id: int) -> str:
+    """Short and unguessable: the delivery's id in base 36 and 10 hex digits of an HMAC."""
+    digits, n = "", delivery_id
+    while True:
+        n, r = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[r] + digits
+        if not n:
+            break
+    return f"{digits}{_sign(digits)}"
+
+
+def delivery_for_token(token: str) -> Delivery | None:
+    token = (token or "").strip().lower()
+    if not 11 <= len(token) <= 24 or not token.isalnum():
+        return None
+    digits, mac = token[:-10], token[-10:]
+    if not constant_time_compare(mac, _sign(digits)):
+        return None
+    return Delivery.objects.select_related("customer").filter(pk=int(digits, 36)).first()
+
+
+def opt_out_url(delivery_id: int) -> str:
+    return urljoin(settings.SITE_URL.rstrip("/") + "/", f"o/{opt_out_token(delivery_id)}/")
+
+
+# ---- the text ---------------------------------------------------------------------------
+
+
+class _Fields(dict):
+    def __missing__(self, key):  # an unknown {field} stays as written
+        return "{" + key + "}"
+
+
+def language_of(customer) -> str:
+    return Language.EN if ENGLISH_TAG in (customer.tags or []) else Language.ZH_HANS
+
+
+def _message(delivery: Delivery, language: str) -> tuple[str, str]:
+    if delivery.firing_id:
+        journey = delivery.firing.journey
+        body = journey.body_en if language == Language.EN and journey.body_en else journey.body
+        return journey.subject, body
+    candidates = CampaignMessage.objects.filter(step_id=delivery.step_id)
+    ranked = sorted(
+        candidates,
+        key=lambda m: (m.variant_id != delivery.variant_id, m.language != language,
+                       m.language != Language.ZH_HANS),
+    )  # fmt: skip
+    if not ranked:
+        raise UnsendableError("the step has no message")
+    return ranked[0].subject, ranked[0].body
+
+
+def render(delivery: Delivery) -> tuple[str, str]:
+    """Subject and text for the customer, personalised ({name}, {product}), with the
+    product's risk disclosure and the opt-out link."""
+    customer = delivery.customer
+    language = language_of(customer)
+    subject, body = _message(delivery, language)
+    campaign = delivery.campaign
+    fields = _Fields(name=customer.name, product=campaign.product_name if campaign else "")
+    text = body.format_map(fields) if "{" in body else body
+    with translation.override(language):
+        if campaign and campaign.risk_disclosure:
+            text += "\n" + _("Risk disclosure: %(text)s") % {"text": campaign.risk_disclosure}
+        if delivery.channel != "call":
+            text += "\n" + _("Unsubscribe: %(url)s") % {"url": opt_out_url(delivery.pk)}
+    return subject.format_map(fields) if "{" in subject else subject, text
+
+
+# ---- providers --------------------------------------------------------------------------
+
+
+def provider_for(channel: str):
+    """The provider settings name for the channel: "console", "file" or a dotted path to a
+    service.notify.Provider (a gateway; the tests' slow provider)."""
+    name = settings.MARKETING_PROVIDERS[channel]
+    if name == "file":
+        return FileProvider(settings.MARKETING_FILE_DIR)
+    if name == "console":
+        return ConsoleProvider()
+    return import_string(name)()
+
+
+def _address(delivery: Delivery) -> str | None:
+    customer = delivery.customer
+    if delivery.channel == "sms":
+        return customer.mobile or None
+    if delivery.channel == "email":
+        return customer.email or None
+    if delivery.channel == "app":
+        return (
+            ExternalIdentity.objects.filter(customer=customer, source=APP_IDENTITY_SOURCE)
+            .values_list("external_id", flat=True)
+            .first()
+        )
+    return None
+
+
+def _call_task(delivery: Delivery, key: str, subject: str, text: str) -> dict:
+    """A call is a follow-up due today for the customer's RM, written once per key."""
+    customer = delivery.customer
+    if customer.primary_rm_id is None:
+        raise UnsendableError("no RM", left_out_reason=LeftOut.NO_RM)
+    marker = f"[{key}]"
+    with transaction.atomic():
+        if not Interaction.objects.filter(customer=customer, notes__endswith=marker).exists():
+            Interaction.objects.create(
+                customer=customer, actor_id=customer.primary_rm_id,
+                channel=Interaction.Channel.PHONE, direction=Interaction.Direction.OUTBOUND,
+                subject=(subject or _("Marketing call"))[:200], notes=f"{text}\n{marker}",
+                follow_up_on=timezone.localdate(),
+            )  # fmt: skip
+    return {"provider": "call-task"}
+
+
+def send_delivery(delivery: Delivery, key: str) -> dict:
+    campaign = delivery.campaign
+    if campaign is not None and campaign.status == campaign.Status.CANCELLED:
+        raise UnsendableError("cancelled", left_out_reason=LeftOut.CANCELLED)
+    reason = consent_withdrawn_since(delivery)
+    if reason:
+        raise UnsendableError(str(LeftOut(reason).label), left_out_reason=reason)
+    subject, text = render(delivery)
+    if delivery.channel == "call":
+        return _call_task(delivery, key, subject, text)
+    address = _address(delivery)
+    if not address:
+        raise UnsendableError("no address", left_out_reason=LeftOut.NO_ADDRESS)
+    provider = provider_for(delivery.channel)
+    outgoing = Outgoing(key=key, channel=delivery.channel, subject=subject, body=text,
+                        created_at=delivery.created_at)  # fmt: skip
+    provider.send(outgoing, address)
+    return {"provider": provider.name}
+
+
+DELIVERIES = Outbox(
+    name="marketing",
+    model=Delivery,
+    send=send_delivery,
+    key=lambda delivery: delivery.idempotency_key,
+    done=Delivery.Status.SENT,
+    given_up=Delivery.Status.FAILED,
+    skipped=Delivery.Status.LEFT_OUT,
+    max_attempts=MAX_ATTEMPTS,
+    lease=LEASE,
+    done_at="sent_at",
+    related=("customer", "campaign", "firing__journey"),
+)
+
+
+def hold_for_quiet_hours(now=None) -> int:
+    """At night, SMS and calls that fall due wait for the morning (rows held by a worker
+    have their lease in next_attempt_at, in the future, and are not touched)."""
+    now = now or timezone.now()
+    if not in_quiet_hours(now):
+        return 0
+    opening = quiet_until("sms", now)
+    return Delivery.objects.filter(
+        status=Delivery.Status.PENDING, channel__in=QUIET_CHANNELS, next_attempt_at__lte=now
+    ).update(next_attempt_at=opening, held=True)
+
+
+def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> dict[str, int]:
+    """Hold what the quiet hours forbid, send what is due; counts by outcome."""
+    hold_for_quiet_hours()
+    return DELIVERIES.dispatch_all(limit=limit, max_rounds=max_rounds)

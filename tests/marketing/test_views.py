@@ -1,0 +1,245 @@
+"""The marketing pages: the builder changes conditions and answers with the live count, a
+masked sample and the explanation (htmx fragment or redirect), static lists from a CSV,
+snapshots, the export as an audited read, a campaign from form to launch, its page with
+progress and A/B results; query counts the same for N and 3N rows."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from bankcrm.audit import SYSTEM
+from bankcrm.models import AccessLog
+from marketing import sending, services
+from marketing.models import Campaign, Delivery, Segment
+from tests import factories
+from tests.marketing.conftest import cond, consent, segment, tree
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def customers(branch, rm):
+    made = [
+        factories.customer(
+            branch=branch, rm=rm, cif=f"V{n:03d}", tier="affluent" if n % 2 else "mass"
+        )
+        for n in range(6)
+    ]
+    for c in made:
+        consent(c)
+    return made
+
+
+def test_builder_adds_and_removes_conditions_with_a_live_count(client, rm, customers):
+    client.force_login(rm)
+    response = client.post(
+        reverse("marketing:segment-create"), {"name": "富裕客户", "kind": "dynamic"}
+    )
+    seg = Segment.objects.get()
+    assert response["Location"] == reverse("marketing:segment-detail", args=[seg.pk])
+    page = client.get(reverse("marketing:segment-detail", args=[seg.pk])).content.decode()
+    assert 'data-testid="segment-count">6<' in page
+
+    form = client.get(
+        reverse("marketing:segment-detail", args=[seg.pk]), {"field": "tier", "path": ""}, **HTMX
+    )
+    assert 'name="values"' in form.content.decode()
+    response = client.post(
+        reverse("marketing:segment-condition-add", args=[seg.pk]),
+        {"field": "tier", "op": "in", "values": ["affluent"], "path": ""},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="segment-count">3<' in body
+    assert "Counted in" in body or "计数耗时" in body
+    assert "V001" in body and customers[1].name not in body  # masked names
+    seg.refresh_from_db()
+    assert seg.last_count == 3 and seg.count_ms is not None
+
+    client.post(
+        reverse("marketing:segment-group-add", args=[seg.pk]), {"path": "", "op": "or"}, **HTMX
+    )
+    bad = client.post(
+        reverse("marketing:segment-condition-add", args=[seg.pk]),
+        {"field": "age", "op": "gte", "value": "old", "path": "1"},
+        **HTMX,
+    )
+    assert bad.status_code == 400 and 'data-testid="builder-error"' in bad.content.decode()
+    removed = client.post(
+        reverse("marketing:segment-node-remove", args=[seg.pk]), {"path": "0"}
+    )  # without htmx: back to the page
+    assert removed.status_code == 302
+    seg.refresh_from_db()
+    assert seg.conditions == {"op": "and", "children": [{"op": "or", "children": []}]}
+
+
+def test_static_list_from_a_csv_and_a_snapshot(client, rm, customers):
+    client.force_login(rm)
+    seg = segment(rm, kind=Segment.Kind.STATIC, name="名单")
+    upload = SimpleUploadedFile("cifs.csv", b"cif\nV000\nV001\nNOPE1\n")
+    response = client.post(reverse("marketing:segment-add-cifs", args=[seg.pk]), {"file": upload})
+    assert response.status_code == 302
+    assert set(seg.members.values_list("customer__cif", flat=True)) == {"V000", "V001"}
+    dynamic = segment(rm, tree(cond("tier", "in", ["mass"])))
+    response = client.post(reverse("marketing:segment-freeze", args=[dynamic.pk]))
+    snapshot = Segment.objects.get(kind="snapshot")
+    assert response["Location"] == reverse("marketing:segment-detail", args=[snapshot.pk])
+    assert snapshot.members.count() == 3
+
+
+def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
+    client.force_login(rm)
+    seg = segment(rm, tree())
+    response = client.get(reverse("marketing:segment-export", args=[seg.pk]))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert body.count("\n") == 7 and customers[0].name not in body
+    log = AccessLog.objects.get(object_type="marketing.segment")
+    assert (log.action, log.detail, log.actor) == ("export", {"rows": 6}, rm)
+
+
+def test_campaign_from_form_to_launch(
+    client, rm, marketer, second_marketer, customers, django_capture_on_commit_callbacks
+):
+    client.force_login(rm)
+    seg = segment(rm, tree())
+    response = client.post(
+        reverse("marketing:campaign-create"),
+        {
+            "name": "秋季回馈",
+            "segment": seg.pk,
+            "channels": ["sms"],
+            "text_a": "{name}您好",
+            "text_b": "{name}，好礼相送",
+            "share_a": 50,
+            "control_percent": 0,
+            "goal_days": 30,
+            "revenue_per_conversion": "100",
+            "cost_per_message": "0.05",
+            "goal": "account_opened",
+        },
+    )
+    campaign = Campaign.objects.get()
+    assert response["Location"] == reverse("marketing:campaign-detail", args=[campaign.pk])
+    assert sorted(campaign.variants.values_list("code", "weight")) == [("A", 50), ("B", 50)]
+    client.post(reverse("marketing:campaign-submit", args=[campaign.pk]))
+    client.force_login(marketer)
+    client.post(reverse("marketing:campaign-approve", args=[campaign.pk]))
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.approved_by) == ("approved", marketer)
+    client.force_login(rm)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(reverse("marketing:campaign-launch", args=[campaign.pk]))
+    assert len(callbacks) == 1  # the sender asked for
+    campaign.refresh_from_db()
+    assert campaign.status == "sending" and campaign.audience_count == 6
+    progress = client.get(reverse("marketing:campaign-progress", args=[campaign.pk]), **HTMX)
+    assert 'hx-trigger="every 2s"' in progress.content.decode()
+    sending.dispatch_all()
+    services.campaigns_finish()
+    converted = Delivery.objects.filter(campaign=campaign, variant__code="B").first().customer
+    factories.account(converted, opened_on=timezone.localdate())
+    page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
+    assert 'data-testid="ab-table"' in page and 'data-testid="stat-converted">1<' in page
+    assert "¥0.30" in page  # six messages at 0.05
+
+
+def _campaign_with(n, rm, approver, branch):
+    for _ in range(n):
+        consent(factories.customer(branch=branch, rm=rm))
+    draft = services.CampaignDraft(
+        name=f"c{n}",
+        segment=segment(rm, tree()),
+        channels=["sms"],
+        variants=[("A", 50), ("B", 50)],
+        control_percent=20,
+        goal="account_opened",
+        texts={("A", "zh-hans"): "甲", ("B", "zh-hans"): "乙"},
+    )
+    campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
+    services.campaign_submit(actor=rm, context=SYSTEM, campaign=campaign)
+    services.campaign_approve(actor=approver, context=SYSTEM, campaign=campaign)
+    services.campaign_launch(actor=rm, context=SYSTEM, campaign=campaign)
+    sending.dispatch_all()
+    return campaign
+
+
+def test_campaign_page_query_count_does_not_grow(
+    client, rm, marketer, branch, django_assert_max_num_queries
+):
+    client.force_login(rm)
+    small = _campaign_with(3, rm, marketer, branch)
+    large = _campaign_with(9, rm, marketer, branch)
+    counts = []
+    for campaign in (small, large):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            assert (
+                client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).status_code
+                == 200
+            )
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    # 12: session and user, roles, the campaign with its segment and people, progress by
+    # status and reason, opted out, sent by step and the steps' prices, conversions by
+    # group, the preview's steps and messages with their variants.
+    with django_assert_max_num_queries(12):
+        client.get(reverse("marketing:campaign-detail", args=[large.pk]))
+
+
+def test_builder_query_count_does_not_grow(client, rm, branch):
+    client.force_login(rm)
+    counts = []
+    for n in (3, 9):
+        for _ in range(n):
+            factories.customer(branch=branch, rm=rm)
+        seg = segment(rm, tree(cond("tier", "in", ["mass"]), cond("txn_count", "lte", 5, days=30)))
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            client.get(reverse("marketing:segment-detail", args=[seg.pk]))
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_journeys_fire_once_per_customer_and_occurrence(branch, rm):
+    from marketing.journeys import fire_journeys, journey_fire
+    from marketing.models import Journey, JourneyFiring
+
+    today = timezone.localdate()
+    born = factories.customer(branch=branch, rm=rm, birth_date=today.replace(year=1980))
+    other = factories.customer(branch=branch, rm=rm, birth_date=today - timedelta(days=3))
+    maturing = factories.customer(branch=branch, rm=rm)
+    factories.account(
+        maturing, kind="time_deposit", balance=Decimal(1), matures_on=today + timedelta(days=5)
+    )
+    kyc = factories.customer(branch=branch, rm=rm, kyc_expires_on=today + timedelta(days=10))
+    for c in (born, other, maturing, kyc):
+        consent(c)
+    birthday = Journey.objects.create(name="生日", trigger="birthday", body="{name}生日快乐")
+    maturity = Journey.objects.create(
+        name="到期", trigger="maturity", days_ahead=7, body="续存提醒"
+    )
+    expiry = Journey.objects.create(name="KYC", trigger="kyc_expiry", days_ahead=30, body="请更新")
+    assert fire_journeys() == 3
+    assert fire_journeys() == 0  # the second sweep: nothing new
+    assert journey_fire(birthday) == 0
+    assert set(JourneyFiring.objects.values_list("journey", "customer")) == {
+        (birthday.pk, born.pk),
+        (maturity.pk, maturing.pk),
+        (expiry.pk, kyc.pk),
+    }
+    deliveries = Delivery.objects.filter(firing__isnull=False)
+    assert deliveries.count() == 3 and set(deliveries.values_list("status", flat=True)) <= {
+        "pending"
+    }
+    firing = JourneyFiring.objects.get(journey=birthday)
+    assert firing.occurrence == str(today.year)
+    assert sending.render(Delivery.objects.get(firing=firing))[1].startswith(f"{born.name}生日快乐")

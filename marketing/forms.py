@@ -11,7 +11,7 @@ from marketing.segments import GROUP_OPS, SEGMENT_FIELDS, clean_condition
 
 
 class SegmentForm(BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=_("Segment name"), max_length=120)
     description = forms.CharField(label=_("Description"), max_length=300, required=False)
     kind = forms.ChoiceField(
         label=_("Kind"),
@@ -98,7 +98,7 @@ class CifListForm(BootstrapMixin, forms.Form):
 
 
 class CampaignForm(BootstrapMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = forms.CharField(label=_("Campaign name"), max_length=120)
     segment = forms.ModelChoiceField(label=_("Segment"), queryset=Segment.objects.none())
     channels = forms.MultipleChoiceField(
         label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple

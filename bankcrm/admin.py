@@ -4,7 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from bankcrm.models import Branch, Heartbeat, User
+from bankcrm.models import Branch, Heartbeat, StaffNotification, User
 from bankcrm.roles import Role
 
 
@@ -116,4 +116,24 @@ class HeartbeatAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffNotification)
+class StaffNotificationAdmin(admin.ModelAdmin):
+    """What staff were told and when they read it: evidence, so read-only."""
+
+    list_display = ["created_at", "recipient", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["recipient__username", "title"]
+    list_select_related = ["recipient"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

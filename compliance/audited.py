@@ -46,7 +46,8 @@ AUDITED = [
     # Organisation, users and what they may do.
     Audited("bankcrm_branch", _("Branch")),
     Audited("bankcrm_user", _("User"), secret=("password",),
-            ignored=("last_login",)),  # a sign-in event says it
+            # a sign-in event says it; the unread messages' count, kept by a trigger
+            ignored=("last_login", "unread_notifications")),
     Audited("bankcrm_user_groups", _("Role membership")),
     Audited("bankcrm_user_user_permissions", _("User permission")),
     Audited("auth_group", _("Role")),
@@ -118,6 +119,8 @@ NOT_AUDITED = {
     "compliance_chainlink": "the audit tables' hash chain (append-only)",
     "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
     "bankcrm_heartbeat": "the workers' liveness beat",
+    "bankcrm_staffnotification": "messages to staff about changes recorded elsewhere; the row "
+    "keeps when it was sent and read, and nothing else of it changes",
     "customers_transaction": "high-volume history mirrored from core banking, never edited",
     "customers_outboundevent": "written by the database because of an audited change",
     "service_ticketevent": "the ticket's own history, append-only (the ticket is audited)",

@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from bankcrm.admin_mixins import ReadOnlyAdmin
 from bankcrm.models import Branch, Heartbeat, StaffNotification, User
 from bankcrm.roles import Role
 
@@ -120,7 +121,7 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffNotification)
-class StaffNotificationAdmin(admin.ModelAdmin):
+class StaffNotificationAdmin(ReadOnlyAdmin):
     """What staff were told and when they read it: evidence, so read-only."""
 
     list_display = ["created_at", "recipient", "kind", "title", "read_at"]
@@ -128,12 +129,3 @@ class StaffNotificationAdmin(admin.ModelAdmin):
     search_fields = ["recipient__username", "title"]
     list_select_related = ["recipient"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

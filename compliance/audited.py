@@ -107,6 +107,12 @@ AUDITED = [
     # Compliance's own configuration and findings.
     Audited("compliance_accessrule", _("Access anomaly rule")),
     Audited("compliance_accessalert", _("Access alert")),
+    Audited("compliance_riskwarningkind", _("Risk warning kind")),
+    # Opening, a severity raised, clearing and expiry; a refresh moves only what is ignored
+    # here, and each signal is kept in compliance_risksignal (append-only).
+    Audited("compliance_riskwarning", _("Risk warning"),
+            ignored=("last_seen", "expires_at", "last_signal_key", "evidence"),
+            customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -118,6 +124,8 @@ NOT_AUDITED = {
     "compliance_datachange": "the trail itself (append-only, chained)",
     "compliance_chainlink": "the audit tables' hash chain (append-only)",
     "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
+    "compliance_risksignal": "append-only (a trigger refuses changes): each signal as "
+    "received; what it did to a warning is recorded on the audited warning",
     "bankcrm_heartbeat": "the workers' liveness beat",
     "bankcrm_staffnotification": "messages to staff about changes recorded elsewhere; the row "
     "keeps when it was sent and read, and nothing else of it changes",

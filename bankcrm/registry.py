@@ -15,12 +15,20 @@ one mechanism for every such plug, so they can all be found in this file:
 - DEMO_SEEDERS, by `order` (the layer): seeder(demo: bankcrm.demo.Demo); manage.py seed_demo.
 - BULK_LOAD_RECORDERS: factory(table, **detail) -> context manager; how a demo bulk load
   is recorded in the audit trail (compliance registers it).
+- CUSTOMER_BADGES: provider(request, customer) -> list[Badge]; badges in the 360 page's
+  header, a Badge's `note` on its own line under them (a risk warning and what to do).
+- CUSTOMER_LIST_FILTERS, by form field name: ListFilter(label, apply(queryset) ->
+  queryset); a check box of the customer list (and its export) that narrows the scoped
+  customers, inside the same query.
+- HOME_SECTIONS: provider(request) -> dict with a `template`, or None; sections of the RM's
+  and the branch manager's home pages (customers.home).
 
 Registering twice under one key with another value is an error at start-up: two apps
 claiming the same role's home page is a bug to find, not a silent override.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -73,3 +81,28 @@ READ_LISTENERS = ExtensionPoint("sensitive read listeners", keyed=False)
 REFUSAL_LISTENERS = ExtensionPoint("refused access listeners", keyed=False)
 DEMO_SEEDERS = ExtensionPoint("demo seeders", keyed=False)
 BULK_LOAD_RECORDERS = ExtensionPoint("bulk load recorders", keyed=False)
+CUSTOMER_BADGES = ExtensionPoint("customer 360 header badges", keyed=False)
+CUSTOMER_LIST_FILTERS = ExtensionPoint("customer list filters", keyed=True)
+HOME_SECTIONS = ExtensionPoint("home page sections", keyed=False)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """One badge of a customer's 360 header: `tone` is a Bootstrap colour (danger, warning,
+    info, secondary); `note`, if any, a line under the header; `url` where it leads."""
+
+    label: str
+    tone: str = "secondary"
+    note: str = ""
+    url: str = ""
+    testid: str = ""
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A check box of the customer list: `apply` narrows a QuerySet of customers (already
+    in the user's scope) with a condition of the same query, so the page's query count does
+    not change."""
+
+    label: Any  # a lazy translation
+    apply: Callable

@@ -21,6 +21,11 @@ class ComplianceConfig(AppConfig):
         from compliance import warnings
 
         registry.EVENT_HANDLERS.register(warnings.apply_risk_signal, key="risk.signal")
+        from compliance import views_warnings
+
+        registry.CUSTOMER_BADGES.register(views_warnings.customer_badges)
+        registry.CUSTOMER_LIST_FILTERS.register(views_warnings.WITH_WARNINGS, key="with_warnings")
+        registry.HOME_SECTIONS.register(views_warnings.home_section)
 
         from compliance import demo
 

@@ -12,6 +12,7 @@ from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customers_for_user
 from customers.models import Customer, Interaction
+from customers.panels import home_sections_for
 
 LIST_SIZE = 10
 
@@ -52,6 +53,7 @@ def relationship_manager(request):
         .select_related("customer")
         .order_by("follow_up_on", "pk")[:LIST_SIZE]
     )
+    context["sections"] = home_sections_for(request)
     return "customers/home_rm.html", context
 
 
@@ -75,6 +77,7 @@ def _rm_load(user) -> tuple[list[tuple[User, int]], int]:
 def branch_manager(request):
     context = _customer_overview(request.user)
     context["rm_load"], context["rm_unassigned"] = _rm_load(request.user)
+    context["sections"] = home_sections_for(request)
     return "customers/home_branch.html", context
 
 

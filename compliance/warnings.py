@@ -24,6 +24,7 @@ severe_warning_exists_sql (a set of customers); both read the same partial index
 agree (tests/compliance/test_warnings.py holds them against each other).
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +49,7 @@ from compliance.warning_models import (
 from customers.ingest.services import ParkedError, customer_id_for
 from customers.models import Account, Customer
 
+logger = logging.getLogger(__name__)
 INTERNAL = "internal"  # the source of the bank's own signals
 LOAN_OVERDUE_30, LOAN_OVERDUE_90, KYC_EXPIRED = "loan_overdue_30", "loan_overdue_90", "kyc_expired"
 
@@ -220,14 +222,19 @@ def internal_signals_raise(*, day=None) -> int:
     ).values_list("pk", "kyc_expires_on")
     for customer_id, expires_on in expired.order_by("pk"):
         signals.append((customer_id, KYC_EXPIRED, {"kyc_expired_on": expires_on.isoformat()}))
-    new = 0
+    new, missing = 0, set()
     for customer_id, kind, evidence in signals:
         signal = Signal(
             source=INTERNAL, signal_id=f"{kind}:{customer_id}:{day.isoformat()}",
             customer_id=customer_id, kind=kind, occurred_at=now, evidence=evidence,
             reported_by="bankcrm",
         )  # fmt: skip
-        new += warning_signal_apply(signal=signal) is not None
+        try:
+            new += warning_signal_apply(signal=signal) is not None
+        except UnknownKindError:
+            missing.add(kind)  # the kind was removed: the others still go on
+    if missing:
+        logger.error("risk_warnings.kinds_missing", extra={"kinds": sorted(missing)})
     return new
 
 

@@ -4,7 +4,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
-from bankcrm.models import Branch, Heartbeat, User
+from bankcrm.admin_mixins import ReadOnlyAdmin
+from bankcrm.models import Branch, Heartbeat, StaffNotification, User
 from bankcrm.roles import Role
 
 
@@ -117,3 +118,14 @@ class HeartbeatAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StaffNotification)
+class StaffNotificationAdmin(ReadOnlyAdmin):
+    """What staff were told and when they read it: evidence, so read-only."""
+
+    list_display = ["created_at", "recipient", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["recipient__username", "title"]
+    list_select_related = ["recipient"]
+    date_hierarchy = "created_at"

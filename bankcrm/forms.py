@@ -76,3 +76,9 @@ class BootstrapMixin:
                 continue
             css = "form-select" if isinstance(widget, forms.Select) else "form-control"
             widget.attrs.setdefault("class", f"{css} form-control-sm")
+
+
+class NotificationReadForm(forms.Form):
+    """Which message to mark read (and open); none: all of them."""
+
+    id = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)

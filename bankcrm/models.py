@@ -36,6 +36,11 @@ class User(AbstractUser):
     # cannot sign in and its sessions are ended. Distinct from is_active, which admins use
     # for leavers; only compliance lifts a freeze (bankcrm.services.user_unfreeze).
     frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True, editable=False)
+    # How many of the user's StaffNotifications are unread, for the navigation bar's badge:
+    # kept by a database trigger on bankcrm_staffnotification (bankcrm/sql/), so the badge
+    # costs no query (the user row is read for every request anyway) and no write path can
+    # let it drift.
+    unread_notifications = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -237,3 +242,45 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind} {self.user_id or self.username}"
+
+
+class StaffNotification(models.Model):
+    """A message to one member of staff: a risk warning on one of their customers, a report
+    ready to read. Written by bankcrm.services.notify_staff (once per dedupe key), shown in
+    the user's inbox (/notifications/) and counted in the navigation bar until read. Only
+    `read_at` ever changes."""
+
+    recipient = models.ForeignKey(
+        "bankcrm.User", on_delete=models.PROTECT, related_name="notifications",
+        verbose_name=_("recipient"),
+    )  # fmt: skip
+    kind = models.CharField(_("kind"), max_length=40)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("sent at"), default=now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # What the message is about and why, e.g. "risk-warning:12:opened": the same key twice
+    # sends one message (a replayed event, a task run twice).
+    dedupe_key = models.CharField(max_length=120, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("staff notification")
+        verbose_name_plural = _("staff notifications")
+        indexes = [
+            # The inbox (newest first) and the unread ones to mark read.
+            models.Index(fields=["recipient", "read_at"], name="staffnotification_unread"),
+            models.Index(
+                fields=["recipient", "-created_at", "-id"], name="staffnotification_inbox"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="staffnotification_dedupe_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} {self.kind}: {self.title}"

@@ -19,12 +19,18 @@ one mechanism for every such plug, so they can all be found in this file:
   is recorded in the audit trail (compliance registers it).
 - AUDIT_VALUE_TEXTS, by (table, column): text(raw) -> str; how the audit screens show a
   structured value a higher app stores (a segment's conditions, in words).
+- CUSTOMER_BADGES: provider(request, customer) -> list[Badge]; badges in the 360 page's
+  header, a Badge's `note` on its own line under them (a risk warning and what to do).
+- CUSTOMER_LIST_FILTERS, by form field name: ListFilter(label, apply(queryset) ->
+  queryset); a check box of the customer list (and its export) that narrows the scoped
+  customers, inside the same query.
 
 Registering twice under one key with another value is an error at start-up: two apps
 claiming the same role's home page is a bug to find, not a silent override.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -79,3 +85,27 @@ REFUSAL_LISTENERS = ExtensionPoint("refused access listeners", keyed=False)
 DEMO_SEEDERS = ExtensionPoint("demo seeders", keyed=False)
 BULK_LOAD_RECORDERS = ExtensionPoint("bulk load recorders", keyed=False)
 AUDIT_VALUE_TEXTS = ExtensionPoint("audit value texts", keyed=True)
+CUSTOMER_BADGES = ExtensionPoint("customer 360 header badges", keyed=False)
+CUSTOMER_LIST_FILTERS = ExtensionPoint("customer list filters", keyed=True)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """One badge of a customer's 360 header: `tone` is a Bootstrap colour (danger, warning,
+    info, secondary); `note`, if any, a line under the header; `url` where it leads."""
+
+    label: str
+    tone: str = "secondary"
+    note: str = ""
+    url: str = ""
+    testid: str = ""
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A check box of the customer list: `apply` narrows a QuerySet of customers (already
+    in the user's scope) with a condition of the same query, so the page's query count does
+    not change."""
+
+    label: Any  # a lazy translation
+    apply: Callable

@@ -1,11 +1,12 @@
-"""Changes to users' accounts that the audit trail must see with their reason."""
+"""Changes to users' accounts that the audit trail must see with their reason, and the
+messages staff get in their inbox (notify_staff)."""
 
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bankcrm.audit import SYSTEM, AuditContext, record_security_event
-from bankcrm.models import SecurityEvent, User
+from bankcrm.models import SecurityEvent, StaffNotification, User
 
 
 def user_sessions_end(*, user: User) -> int:
@@ -67,3 +68,52 @@ def user_unfreeze(
         detail={"reason": reason, **(detail or {})},
     )  # fmt: skip
     return True
+
+
+# ---- staff notifications ---------------------------------------------------------------
+
+
+def notify_staff(
+    *, recipients, kind: str, title: str, body: str = "", link: str = "", dedupe_key: str = ""
+) -> int:
+    """One StaffNotification per recipient (users or ids; None and repeats skipped), in the
+    caller's transaction. With a `dedupe_key`, a recipient who already has a message under
+    that key gets no second one, so a replayed event or a task run twice tells nobody twice
+    (a unique index decides, not a check that could race). Returns how many were written;
+    the unread count in the navigation bar follows by trigger."""
+    ids = sorted({getattr(r, "pk", r) for r in recipients if r is not None})
+    if not ids:
+        return 0
+    rows = [
+        StaffNotification(
+            recipient_id=recipient_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            link=link[:300],
+            dedupe_key=dedupe_key,
+        )
+        for recipient_id in ids
+    ]
+    if not dedupe_key:
+        return len(StaffNotification.objects.bulk_create(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO bankcrm_staffnotification
+                (recipient_id, kind, title, body, link, created_at, read_at, dedupe_key)
+            SELECT r, %s, %s, %s, %s, %s, NULL, %s FROM unnest(%s::bigint[]) AS r
+            ON CONFLICT DO NOTHING
+            """,
+            [kind, title[:200], body, link[:300], timezone.now(), dedupe_key, ids],
+        )
+        return cursor.rowcount
+
+
+def notifications_mark_read(*, user: User, ids=None) -> int:
+    """Marks `user`'s unread messages read (only those of `ids` if given); returns how many.
+    A message already read keeps the time it was first read."""
+    unread = StaffNotification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=ids)
+    return unread.update(read_at=timezone.now())

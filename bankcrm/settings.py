@@ -216,6 +216,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Forget the access-anomaly rules' notes of reads older than any rule's window.
     "prune-recent-reads": {"task": "compliance.tasks.prune_recent_reads", "schedule": 3600.0},
+    # Risk warnings from overdue loans and expired KYC (once a day, whichever run is first),
+    # and warnings past their expiry.
+    "sweep-risk-warnings": {"task": "compliance.tasks.sweep_risk_warnings", "schedule": 3600.0},
     # Recompute the audit trail's hash chains every night at 02:30.
     "verify-audit-chain": {
         "task": "compliance.tasks.verify_audit_chain",

@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/mfa/verify/", views.mfa_verify, name="mfa-verify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("health/", views.health, name="health"),
+    path("notifications/", views.notifications, name="notifications"),
     # The apps' pages, named by module (as settings name the apps): core imports no app.
     path("customers/", include("customers.urls")),
     path("service/", include("service.urls")),

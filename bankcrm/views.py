@@ -3,6 +3,7 @@ import sys
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
@@ -10,11 +11,12 @@ from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from bankcrm import health as health_checks
-from bankcrm import mfa, registry
-from bankcrm.forms import LoginForm, TokenForm
+from bankcrm import mfa, registry, services
+from bankcrm.forms import LoginForm, NotificationReadForm, TokenForm
+from bankcrm.models import StaffNotification
 
 
 class LoginView(auth_views.LoginView):
@@ -83,6 +85,38 @@ def home(request):
         return render(request, "bankcrm/home_no_role.html")
     template, context = builder(request)
     return render(request, template, context)
+
+
+NOTIFICATIONS_PAGE = 25
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request):
+    """The user's inbox, newest first. A POST marks one message read and follows its link,
+    or, without an id, marks them all read; only the user's own messages are touched."""
+    if request.method == "POST":
+        form = NotificationReadForm(request.POST)
+        if not form.is_valid():
+            return HttpResponseRedirect(request.path)
+        message_id = form.cleaned_data["id"]
+        if message_id is None:
+            services.notifications_mark_read(user=request.user)
+            return HttpResponseRedirect(request.path)
+        services.notifications_mark_read(user=request.user, ids=[message_id])
+        link = (
+            StaffNotification.objects.filter(recipient=request.user, pk=message_id)
+            .values_list("link", flat=True)
+            .first()
+        )
+        if link and url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}):
+            return HttpResponseRedirect(link)
+        return HttpResponseRedirect(request.path)
+    messages_ = StaffNotification.objects.filter(recipient=request.user).order_by(
+        "-created_at", "-id"
+    )
+    page = Paginator(messages_, NOTIFICATIONS_PAGE).get_page(request.GET.get("page"))
+    return render(request, "bankcrm/notifications.html", {"page": page})
 
 
 @require_GET

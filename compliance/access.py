@@ -2,12 +2,18 @@
 
 Compliance officers and admins read the audit trail (both pass TOTP first:
 MfaRequiredMiddleware); only compliance officers act on it (review alerts, freeze and
-unfreeze accounts), and never on their own account or their own alerts."""
+unfreeze accounts), and never on their own account or their own alerts.
+
+Risk warnings: RMs and branch managers see those of the customers they see (the same
+scope as customers.access); compliance officers and admins see all of them and their
+history. A compliance officer, or the branch manager of the customer's branch, clears one;
+admins read and do not decide."""
 
 from bankcrm.access import not_found, require
 from bankcrm.models import User
 from bankcrm.roles import Role
-from compliance.models import AccessAlert
+from compliance.models import AccessAlert, RiskWarning
+from customers.access import customers_for_user
 from customers.models import Customer
 
 
@@ -59,3 +65,49 @@ def alert_for_reviewer(user, pk) -> AccessAlert:
         return alerts_for_reviewer(user).select_related("rule", "user__branch").get(pk=int(pk))
     except (AccessAlert.DoesNotExist, ValueError, TypeError, OverflowError):
         raise not_found("compliance.accessalert", pk) from None
+
+
+# ---- risk warnings ------------------------------------------------------------------------
+
+
+def can_see_warnings(user) -> bool:
+    """Those who keep customer relationships, and compliance; not the service desk (a
+    court case is not a ticket's business), not product managers."""
+    return (
+        user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.COMPLIANCE_OFFICER,
+                      Role.ADMIN)
+        or user.is_superuser
+    )  # fmt: skip
+
+
+def warnings_for_user(user):
+    """Every warning for compliance and admins; the warnings of the customers in scope for
+    RMs and branch managers (delegations included); none for anyone else."""
+    if can_review(user):
+        return RiskWarning.objects.all()
+    if not can_see_warnings(user):
+        return RiskWarning.objects.none()
+    return RiskWarning.objects.filter(customer__in=customers_for_user(user).values("pk"))
+
+
+def warning_for_user(user, pk) -> RiskWarning:
+    require(can_see_warnings(user))
+    try:
+        return (
+            warnings_for_user(user)
+            .select_related("customer__branch", "customer__primary_rm", "kind", "cleared_by")
+            .defer(*(f"customer__{name}" for name in ("national_id", "mobile", "email", "address")))
+            .get(pk=int(pk))
+        )
+    except (RiskWarning.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("compliance.riskwarning", pk) from None
+
+
+def can_clear_warning(user, warning: RiskWarning) -> bool:
+    if user.has_role(Role.COMPLIANCE_OFFICER):
+        return True
+    return (
+        user.has_role(Role.BRANCH_MANAGER)
+        and user.branch_id is not None
+        and warning.customer.branch_id == user.branch_id
+    )

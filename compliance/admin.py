@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from bankcrm.admin_mixins import ReadOnlyAdmin
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
-from compliance.models import AccessAlert, AccessRule
+from compliance.models import AccessAlert, AccessRule, RiskSignal, RiskWarning, RiskWarningKind
 
 
 class AccessRuleForm(forms.ModelForm):
@@ -69,3 +69,40 @@ class AccessAlertAdmin(ReadOnlyAdmin):
     list_select_related = ["user", "rule"]
     search_fields = ["user__username"]
     date_hierarchy = "raised_at"
+
+
+@admin.register(RiskWarningKind)
+class RiskWarningKindAdmin(admin.ModelAdmin):
+    """What can be signalled, how severe by default, what the RM is told to do and for how
+    long a warning stays in force; every change is in the audit trail."""
+
+    list_display = ["code", "name_zh", "name_en", "default_severity", "validity_days", "is_active"]
+    list_filter = ["default_severity", "is_active"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Sources and the internal sweep send the code: it is fixed once created.
+        return ["code"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # warnings refer to their kind: make it inactive instead
+
+
+@admin.register(RiskWarning)
+class RiskWarningAdmin(ReadOnlyAdmin):
+    """Warnings are cleared on the compliance screens (/compliance/warnings/), with a reason."""
+
+    list_display = ["opened_at", "customer", "kind", "severity", "status", "expires_at"]
+    list_filter = ["status", "severity", "kind"]
+    list_select_related = ["customer", "kind"]
+    search_fields = ["customer__cif"]
+    date_hierarchy = "opened_at"
+
+
+@admin.register(RiskSignal)
+class RiskSignalAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "source", "signal_id", "customer", "kind", "severity", "outcome"]
+    list_filter = ["source", "outcome", "kind"]
+    list_select_related = ["customer", "kind"]
+    search_fields = ["signal_id", "customer__cif"]
+    date_hierarchy = "received_at"

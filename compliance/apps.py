@@ -17,6 +17,16 @@ class ComplianceConfig(AppConfig):
         registry.REFUSAL_LISTENERS.register(on_access_refused)
         registry.HOME_PAGES.register(home.compliance, key=Role.COMPLIANCE_OFFICER)
 
+        # Risk warnings: signals from source systems, and where staff see them.
+        from compliance import warnings
+
+        registry.EVENT_HANDLERS.register(warnings.apply_risk_signal, key="risk.signal")
+        from compliance import views_warnings
+
+        registry.CUSTOMER_BADGES.register(views_warnings.customer_badges)
+        registry.CUSTOMER_LIST_FILTERS.register(views_warnings.WITH_WARNINGS, key="with_warnings")
+        registry.HOME_SECTIONS.register(views_warnings.home_section)
+
         from compliance import demo
 
         registry.DEMO_SEEDERS.register(demo.seed, order=30)  # after the layers below

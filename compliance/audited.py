@@ -46,7 +46,8 @@ AUDITED = [
     # Organisation, users and what they may do.
     Audited("bankcrm_branch", _("Branch")),
     Audited("bankcrm_user", _("User"), secret=("password",),
-            ignored=("last_login",)),  # a sign-in event says it
+            # a sign-in event says it; the unread messages' count, kept by a trigger
+            ignored=("last_login", "unread_notifications")),
     Audited("bankcrm_user_groups", _("Role membership")),
     Audited("bankcrm_user_user_permissions", _("User permission")),
     Audited("auth_group", _("Role")),
@@ -129,6 +130,12 @@ AUDITED = [
     Audited("analytics_tierthreshold", _("Tier threshold")),
     Audited("analytics_productmargin", _("Product margin")),
     Audited("analytics_valuepolicy", _("Value policy")),
+    Audited("compliance_riskwarningkind", _("Risk warning kind")),
+    # Opening, a severity raised, clearing and expiry; a refresh moves only what is ignored
+    # here, and each signal is kept in compliance_risksignal (append-only).
+    Audited("compliance_riskwarning", _("Risk warning"),
+            ignored=("last_seen", "expires_at", "last_signal_key", "evidence"),
+            customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -140,7 +147,11 @@ NOT_AUDITED = {
     "compliance_datachange": "the trail itself (append-only, chained)",
     "compliance_chainlink": "the audit tables' hash chain (append-only)",
     "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
+    "compliance_risksignal": "append-only (a trigger refuses changes): each signal as "
+    "received; what it did to a warning is recorded on the audited warning",
     "bankcrm_heartbeat": "the workers' liveness beat",
+    "bankcrm_staffnotification": "messages to staff about changes recorded elsewhere; the row "
+    "keeps when it was sent and read, and nothing else of it changes",
     "customers_transaction": "high-volume history mirrored from core banking, never edited",
     "customers_outboundevent": "written by the database because of an audited change",
     "service_ticketevent": "the ticket's own history, append-only (the ticket is audited)",

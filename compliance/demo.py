@@ -1,5 +1,6 @@
-"""Compliance's part of the demo (bankcrm.registry.DEMO_SEEDERS): access-anomaly rules and
-a day of sensitive reads by the demo RM for the audit screens to show; and how the demo's
+"""Compliance's part of the demo (bankcrm.registry.DEMO_SEEDERS): access-anomaly rules, a
+day of sensitive reads by the demo RM for the audit screens to show, risk warnings on a few
+of the RM's customers and those the daily sweep raises; and how the demo's
 bulk loads are recorded in the audit trail (bankcrm.registry.BULK_LOAD_RECORDERS).
 Idempotent."""
 
@@ -143,6 +144,42 @@ def seed_access_history(*, users: dict) -> int:
     return len(rows)
 
 
+# What source systems found about a few of the demo RM's customers (as `risk.signal` would
+# bring it): kind, who found it, severity, evidence.
+DEMO_SIGNALS = [
+    ("court_enforcement", "中国执行信息公开网", 3,
+     {"case_no": "(2026)沪0115执1234号", "amount": "356000.00"}),
+    ("litigation", "中国裁判文书网", 2,
+     {"case_no": "(2026)沪0104民初5678号", "cause": "民间借贷纠纷"}),
+    ("negative_news", "舆情监测", 1, {"headline": "所在企业被曝拖欠供应商货款", "media": "财经网"}),
+]  # fmt: skip
+
+
+def seed_risk_warnings(*, users: dict) -> int:
+    """Warnings on three of the demo RM's customers (through the service, as signals from
+    the `core` source), and the bank's own signals (overdue loans, expired KYC) as the
+    daily sweep raises them. A second run finds every signal applied."""
+    from compliance.models import RiskWarningKind
+    from compliance.warnings import Signal, internal_signals_raise, warning_signal_apply
+
+    if not RiskWarningKind.objects.exists():  # emptied (a test database): nothing to signal
+        return 0
+    rm = users.get("rm")
+    customers = list(Customer.objects.filter(primary_rm=rm).order_by("cif")[12:15]) if rm else []
+    new = 0
+    for customer, (kind, found_by, severity, evidence) in zip(
+        customers, DEMO_SIGNALS, strict=False
+    ):
+        new += warning_signal_apply(signal=Signal(
+            source="core", signal_id=f"demo-{kind}-{customer.cif}", customer_id=customer.pk,
+            kind=kind, severity=severity, reported_by=found_by, evidence=evidence,
+            occurred_at=timezone.now() - timedelta(days=2),
+        )) is not None  # fmt: skip
+    # The sweep's own work, written as the demo's (the task labels its writes as the task).
+    return new + internal_signals_raise()
+
+
 def seed(demo) -> None:
     demo.add("access_rules", seed_access_rules())
     demo.add("access_log", seed_access_history(users=demo.users))
+    demo.add("risk_signals", seed_risk_warnings(users=demo.users))

@@ -243,6 +243,10 @@ def _notification(part: Part, notification) -> None:
     part.note = notification.ticket.number if notification.ticket_id else ""
 
 
+def _risk_warning(part: Part, warning) -> None:
+    part.text = warning.kind.name
+
+
 # How each kind of object is named (by model label; others by str()), and what its query
 # reads with it. Tickets are service's: named through the app registry, not imported.
 NAMERS = {
@@ -263,6 +267,7 @@ NAMERS = {
     "customers.inboxevent": _inbox_event,
     "customers.outbounddelivery": _delivery,
     "service.notification": _notification,
+    "compliance.riskwarning": _risk_warning,
 }
 FETCH = {
     "customers.customer": lambda qs: qs.only("pk", "cif", "name", "tier"),
@@ -275,6 +280,7 @@ FETCH = {
     "customers.outbounddelivery": lambda qs: qs.select_related("subscriber", "event"),
     "customers.riskquestionnaire": lambda qs: qs.only("pk", "version"),
     "service.notification": lambda qs: qs.select_related("ticket").defer("body"),
+    "compliance.riskwarning": lambda qs: qs.select_related("kind").defer("evidence"),
 }
 
 

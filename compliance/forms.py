@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from bankcrm.forms import BootstrapMixin
 from bankcrm.models import AccessLog, SecurityEvent, User
 from compliance import audited
-from compliance.models import AccessAlert, DataChange
+from compliance.models import AccessAlert, DataChange, RiskWarning, RiskWarningKind, Severity
 from customers.models import Customer
 
 # No audit trail is older; year 1 in Beijing time is before year 1 in UTC (no such date).
@@ -99,3 +99,26 @@ class ReviewForm(BootstrapMixin, forms.Form):
 
 class FreezeForm(BootstrapMixin, forms.Form):
     reason = forms.CharField(label=_("Reason"), min_length=10, max_length=300)
+
+
+class WarningFilterForm(BootstrapMixin, forms.Form):
+    status = forms.ChoiceField(
+        label=_("Status"), required=False,
+        choices=[("", _("Any status")), *RiskWarning.Status.choices],
+    )  # fmt: skip
+    kind = forms.ModelChoiceField(
+        label=_("Kind"), required=False, queryset=RiskWarningKind.objects.all(),
+        empty_label=_("Any kind"),
+    )  # fmt: skip
+    severity = forms.TypedChoiceField(
+        label=_("Severity"), required=False, coerce=int, empty_value=None,
+        choices=[("", _("Any severity")), *Severity.choices],
+    )  # fmt: skip
+    cif = forms.CharField(label=_("Customer CIF"), required=False, max_length=20)
+
+
+class WarningClearForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(
+        label=_("Why it no longer applies"), min_length=5, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )  # fmt: skip

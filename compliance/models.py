@@ -226,3 +226,18 @@ class RecentRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.customer_id} @ {self.last_at:%Y-%m-%d %H:%M}"
+
+
+# Risk warnings live in their own module (one subject, one file); imported here so Django
+# finds them as the app's models.
+from compliance.warning_models import (  # noqa: E402
+    RiskSignal,
+    RiskWarning,
+    RiskWarningKind,
+    Severity,
+)
+
+__all__ = [
+    "AccessAlert", "AccessRule", "ChainLink", "DataChange", "RecentRead", "RiskSignal",
+    "RiskWarning", "RiskWarningKind", "Severity",
+]  # fmt: skip

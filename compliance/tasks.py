@@ -35,3 +35,12 @@ def prune_recent_reads() -> int:
     from compliance.anomalies import recent_reads_prune
 
     return recent_reads_prune()
+
+
+@shared_task(ignore_result=True)
+def sweep_risk_warnings() -> tuple[int, int]:
+    """Hourly from beat (the work is once a day: a second run finds every signal of the day
+    applied): warnings from overdue loans and expired KYC, then expiry."""
+    from compliance.warnings import warnings_sweep
+
+    return warnings_sweep()

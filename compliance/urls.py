@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views
+from compliance import views, views_warnings
 
 app_name = "compliance"
 
@@ -19,4 +19,6 @@ urlpatterns = [
     path("users/<int:pk>/unfreeze/", views.user_unfreeze, name="user-unfreeze"),
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<int:pk>/", views.alert_detail, name="alert-detail"),
+    path("warnings/", views_warnings.warning_list, name="warnings"),
+    path("warnings/<int:pk>/", views_warnings.warning_detail, name="warning-detail"),
 ]

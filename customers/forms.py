@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+from bankcrm import registry
 from bankcrm.forms import BootstrapMixin, BoundedDateField
 from bankcrm.validators import normalise_mobile
 from customers import imports
@@ -48,6 +49,15 @@ class CustomerFilterForm(BootstrapMixin, forms.Form):
             ("newest", _("Newest first")),
         ],
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Check boxes of higher apps (bankcrm.registry.CUSTOMER_LIST_FILTERS): compliance's
+        # "with risk warnings".
+        self.extra_filters = []
+        for name, list_filter in registry.CUSTOMER_LIST_FILTERS.items():
+            self.fields[name] = forms.BooleanField(label=list_filter.label, required=False)
+            self.extra_filters.append(name)
 
 
 class SearchForm(forms.Form):

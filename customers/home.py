@@ -8,11 +8,11 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from bankcrm import registry
 from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customers_for_user
 from customers.models import Customer, Interaction
+from customers.panels import home_sections_for
 
 LIST_SIZE = 10
 
@@ -36,7 +36,7 @@ def _customer_overview(request) -> dict:
     )
     return {
         # Sections higher apps add (analytics' high-value customers at risk).
-        "sections": [s for p in registry.HOME_SECTIONS if (s := p(request)) is not None],
+        "sections": home_sections_for(request),
         "today": today,
         "counts": counts,
         "customers": customers.select_related("primary_rm").order_by("-tier", "cif")[:LIST_SIZE],

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, Collate, Greatest, Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from bankcrm import crypto
+from bankcrm import crypto, registry
 from bankcrm.validators import normalise_mobile
 from customers import access
 from customers.models import (
@@ -55,6 +55,9 @@ def filter_customers(qs: QuerySet[Customer], params) -> QuerySet[Customer]:
         qs = qs.filter(tags__contains=[params["tag"]])
     if params.get("kyc_expiring"):
         qs = qs.kyc_expiring(30)
+    for name, list_filter in registry.CUSTOMER_LIST_FILTERS.items():
+        if params.get(name):
+            qs = list_filter.apply(qs)
     return qs.order_by(LIST_SORTS.get(params.get("sort") or "cif", "cif"), "pk")
 
 

@@ -162,6 +162,23 @@ TRANSACTION_MIX = [
 MERCHANTS = ["美团外卖", "京东商城", "中国石化", "星巴克", "国家电网", "滴滴出行", "盒马鲜生"]
 
 
+# Findings of the outside world about a customer, as core banking passes them on
+# (`risk.signal`): the kind's code in bankcrm, who found it, the severity, sample evidence.
+# Plain JSON: the kinds are compliance's (Compliance › Risk warning kinds), not imported.
+RISK_SIGNALS = [
+    ("credit_bureau_overdue", "人民银行征信中心", "warning",
+     {"overdue_amount": "12800.00", "overdue_months": 2, "lender": "他行信用卡"}),
+    ("court_enforcement", "中国执行信息公开网", "severe",
+     {"case_no": "(2026)沪0115执1234号", "amount": "356000.00", "court": "上海市浦东新区人民法院"}),
+    ("litigation", "中国裁判文书网", "warning",
+     {"case_no": "(2026)沪0104民初5678号", "cause": "民间借贷纠纷", "role": "被告"}),
+    ("negative_news", "舆情监测", "info",
+     {"headline": "某公司法定代表人涉嫌非法集资", "media": "财经网"}),
+    ("regulator_blacklist", "监管通报", "severe",
+     {"list": "反洗钱高风险名单", "notice": "银保监通报〔2026〕12号"}),
+]  # fmt: skip
+
+
 def core_customer_ref(i: int) -> str:
     """Demo customer i's key in core banking (customers.demo seeds the same keys)."""
     return f"C{i:010d}"
@@ -185,6 +202,7 @@ class Generator:
     customers: int
     seed: int = 7
     master_share: float = 0.01  # customer.updated among the events
+    risk_share: float = 0.0  # risk.signal among the events
     rng: random.Random = field(init=False)
 
     def __post_init__(self):
@@ -196,6 +214,17 @@ class Generator:
         rng = self.rng
         i = rng.randrange(self.customers)
         self.counter += 1
+        if self.risk_share and rng.random() < self.risk_share:
+            kind, found_by, severity, evidence = rng.choice(RISK_SIGNALS)
+            data = {
+                "customer_ref": core_customer_ref(i),
+                "signal_id": f"RS{now:%Y%m%d}{self.seed:02d}{self.counter:010d}",
+                "kind": kind,
+                "severity": severity,
+                "source": found_by,
+                "evidence": evidence,
+            }
+            return "risk.signal", data, now
         if rng.random() < self.master_share:
             data = {
                 "customer_ref": core_customer_ref(i),

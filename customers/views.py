@@ -35,7 +35,7 @@ from customers.forms import (
 )
 from customers.imports import FileError
 from customers.models import CustomerDelegation, RiskQuestionnaire
-from customers.panels import panels_for
+from customers.panels import badges_for, panels_for
 
 PAGE_SIZE = 25
 # Ids of the 360 page's forms that its fragments render again.
@@ -162,6 +162,7 @@ def customer_detail(request, pk):
         "reveal_form": RevealForm(auto_id=REVEAL_IDS),
         "tx_form": TransactionFilterForm(auto_id=TX_IDS),
         "panels": panels_for(request, customer),
+        "badges": badges_for(request, customer),
     }
     if access.can_delegate(request.user, customer):
         context.update(

@@ -221,3 +221,21 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def risk_kinds(db):
+    """The risk warning kinds compliance migration 0016 seeds (again: a transactional test
+    empties every table), by code."""
+    import importlib
+
+    from compliance.models import RiskWarningKind
+
+    seeded = importlib.import_module("compliance.migrations.0017_risk_warnings")
+    kinds = {}
+    for code, name_zh, name_en, severity, days, action_zh, action_en in seeded.KINDS:
+        kinds[code], _ = RiskWarningKind.objects.get_or_create(code=code, defaults={
+            "name_zh": name_zh, "name_en": name_en, "default_severity": severity,
+            "validity_days": days, "action_zh": action_zh, "action_en": action_en,
+        })  # fmt: skip
+    return kinds

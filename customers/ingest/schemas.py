@@ -10,7 +10,9 @@ between time zones and show.
 """
 
 import functools
+import json
 import operator
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -136,6 +138,11 @@ CustomerRef = Annotated[str, _text(_length(ExternalIdentity, "external_id"), min
 # service.models.Ticket's columns (a lower app does not import a higher one; the limits test
 # compares them).
 TICKET_REF_LENGTH, TICKET_SUBJECT_LENGTH = 64, 200
+# compliance.RiskSignal's and RiskWarningKind's columns, likewise.
+RISK_SIGNAL_ID_LENGTH, RISK_KIND_LENGTH, RISK_REPORTER_LENGTH = 100, 40, 100
+# A signal's evidence is kept as given (JSON): bounded, and without NUL, which PostgreSQL's
+# jsonb cannot hold either.
+EVIDENCE_MAX_CHARS = 10_000
 
 
 class _Data(BaseModel):
@@ -244,6 +251,51 @@ class ProductUpdated(_Data):
         return self
 
 
+def _strings(value) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _evidence(value: dict) -> dict:
+    for text in _strings(value):
+        if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):
+            raise PydanticCustomError(
+                "invalid_character", "Text cannot contain NUL (U+0000) or unpaired surrogates."
+            )
+    if len(json.dumps(value, ensure_ascii=False)) > EVIDENCE_MAX_CHARS:
+        raise PydanticCustomError(
+            "out_of_range", "Evidence is at most {limit} characters of JSON.",
+            {"limit": EVIDENCE_MAX_CHARS},
+        )  # fmt: skip
+    return value
+
+
+class RiskSignalled(_Data):
+    """Trouble a source system found for a customer: credit-bureau overdue, court
+    enforcement or litigation (被执行人/涉诉), negative news, a regulator's blacklist... It
+    opens or refreshes one risk warning per customer and kind (compliance/warnings.py).
+    `signal_id` is the source's own id of the finding: the same finding sent again, under
+    any event id, changes nothing. `kind` is a risk warning kind's code (Compliance › Risk
+    warning kinds; an unknown code parks the event); `severity` defaults to the kind's;
+    `occurred_at` (default: the event's) orders late signals, which never reopen a cleared
+    warning or lower a severity."""
+
+    customer_ref: CustomerRef
+    signal_id: Annotated[str, _text(RISK_SIGNAL_ID_LENGTH, min_length=1)]
+    kind: Annotated[str, Field(min_length=1, max_length=RISK_KIND_LENGTH, pattern=r"^[-a-z0-9_]+$")]
+    severity: Literal["info", "warning", "severe"] | None = None
+    source: Annotated[str, _text(RISK_REPORTER_LENGTH)] = ""  # who found it
+    evidence: Annotated[dict[str, Any], AfterValidator(_evidence)] = Field(default_factory=dict)
+    occurred_at: Moment | None = None
+
+
 EVENT_TYPES: dict[str, type[_Data]] = {
     "transaction.posted": TransactionPosted,
     "balance.changed": BalanceChanged,
@@ -251,6 +303,7 @@ EVENT_TYPES: dict[str, type[_Data]] = {
     "app.activity": AppActivity,
     "service.request": ServiceRequested,
     "product.updated": ProductUpdated,
+    "risk.signal": RiskSignalled,
 }
 
 
@@ -306,6 +359,7 @@ class EventIn(BaseModel):
         | AppActivity
         | ServiceRequested
         | ProductUpdated
+        | RiskSignalled
     )
 
 
@@ -375,6 +429,7 @@ _OWN_CODES = {
     "invalid_mobile",
     "invalid_email",
     "out_of_range",
+    "invalid_character",
 }
 
 

@@ -107,7 +107,7 @@ def inbox_store(*, source: IntegrationSource, events: list) -> list[Outcome]:
         event, data = parsed
         occurred = _utc(event.occurred_at, source.time_zone)
         payload = data.model_dump(mode="json", exclude_none=True)
-        for name in ("booked_at",):
+        for name in ("booked_at", "occurred_at"):
             if name in payload:
                 payload[name] = _utc(getattr(data, name), source.time_zone).isoformat()
         rows.append((index, event, occurred, payload, body_digest(raw)))
@@ -376,7 +376,8 @@ def customer_id_for(batch: _Batch, event: InboxEvent) -> int:
 
 # How each event type customers/ owns is applied; registered in
 # bankcrm.registry.EVENT_HANDLERS by customers/apps.py, beside those of higher apps (the
-# service desk's "service.request"), which customers/ does not import.
+# service desk's "service.request", compliance's "risk.signal"), which customers/ does not
+# import.
 HANDLERS = {
     "transaction.posted": _apply_transaction,
     "balance.changed": _apply_balance,

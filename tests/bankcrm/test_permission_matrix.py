@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from tests.matrix import Matrix, World, everyone, exempt, expect, url_names_by_urlconf
+from tests.matrix import ROLES, Matrix, World, everyone, exempt, expect, url_names_by_urlconf
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,10 @@ MATRIX = Matrix(urlconfs=["bankcrm.urls", "django.conf.urls.i18n"], rows={
         relationship_manager=302, branch_manager=302, service_agent=302,
         service_supervisor=302, compliance_officer=200, product_manager=302, marketing_manager=302,
         admin=200)),
+    # Every member of staff has an inbox: their own messages only (no object of another's
+    # can be named: a POST marks only the user's own).
+    "notifications": ("get", None, None, expect(**dict.fromkeys(ROLES, 200))),
+    "notifications (mark all read)": ("post", None, None, expect(**dict.fromkeys(ROLES, 302))),
     "set_language": ("post", {"language": "en"}, None, everyone(302)),
     "health":       ("get",  None, None, everyone(200)),
     # Staff only: everyone else is sent to the admin's own sign-in.

@@ -276,6 +276,7 @@ TYPED = {"app", "mkt", "https", "hook", "Asia", "Shanghai", "bankcrm", "general"
 def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     from bankcrm.audit import AuditContext, audit_context
     from bankcrm.models import Branch
+    from compliance.models import RiskWarningKind
     from customers.ingest import outbound
     from customers.ingest.services import (
         inbox_process,
@@ -335,13 +336,20 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     event = {"event_id": "app-1", "sequence": 1, "type": "app.activity",
              "occurred_at": "2026-11-23T09:00:00",
              "data": {"customer_ref": "C-9", "action": "login"}}  # fmt: skip
-    inbox_store(source=source, events=[event])
+    signal = {"event_id": "app-2", "sequence": 2, "type": "risk.signal",
+              "occurred_at": timezone.now().isoformat(),
+              "data": {"customer_ref": "C-9", "signal_id": "S-1", "kind": "court_enforcement",
+                       "source": "中国执行信息公开网",
+                       "evidence": {"案号": "(2026)沪0115执1号"}}}  # fmt: skip
+    inbox_store(source=source, events=[event, signal])
     inbox_process()  # parked: nobody is C-9 yet
     with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):
         ExternalIdentity.objects.create(source="app", external_id="C-9", customer=customer)
     pks = list(InboxEvent.objects.values_list("pk", flat=True))
-    assert inbox_replay(event_ids=pks, actor=admin_user, context=by_admin) == 1
-    inbox_process()  # an interaction, written as the source's
+    assert inbox_replay(event_ids=pks, actor=admin_user, context=by_admin) == 2
+    inbox_process()  # an interaction and a risk warning, written as the source's
+    with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):
+        RiskWarningKind.objects.filter(code="negative_news").update(validity_days=45)
     OutboundDelivery.objects.update(status="dead")
     pks = list(OutboundDelivery.objects.values_list("pk", flat=True))
     assert outbound.outbound_retry(delivery_ids=pks, actor=admin_user, context=by_admin) == 1
@@ -387,7 +395,7 @@ def _market(admin_user, customer, by_admin) -> None:
 
 def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     client, login, settings, branch, rm, other_rm, agent, supervisor, compliance_officer,
-    admin_user, customer, desk,
+    admin_user, customer, desk, risk_kinds,
 ):  # fmt: skip
     """Every AccessLog action, every SecurityEvent kind and a data change of every audited
     table, each made by the code that makes it in production, on every audit screen and
@@ -401,7 +409,7 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
 
     from bankcrm.audit import audit_context
     from compliance.anomalies import alert_raise
-    from compliance.models import AccessRule
+    from compliance.models import AccessRule, RiskWarning
     from customers import services
     from tests.conftest import totp_now
 
@@ -497,6 +505,10 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
                 "note": "经核实为正常业务查询", "unfreeze": "on"})  # fmt: skip
     client.post(f"/compliance/users/{agent.pk}/freeze/", {"reason": "疑似违规批量查询客户"})
     client.post(f"/compliance/users/{agent.pk}/unfreeze/", {"reason": "核实后解除冻结"})
+    # A risk warning (opened above from the app's signal) is cleared with a reason.
+    warning = RiskWarning.objects.get()
+    cleared = client.post(f"/compliance/warnings/{warning.pk}/", {"reason": "执行案件已结案"})
+    assert cleared.status_code == 302
     # Exports of the audit trail: filtered, a customer's history, a user's activity.
     client.get("/compliance/audit/export.csv", {
         "kind": "reads", "customer": customer.cif, "actor": "rm", "action": "reveal",

@@ -12,7 +12,8 @@ import pytest
 from django.utils import timezone
 
 from bankcrm.roles import Role
-from compliance.models import AccessAlert, AccessRule
+from compliance import warnings
+from compliance.models import AccessAlert, AccessRule, RiskWarning
 from tests import factories
 from tests.matrix import Matrix, World, expect
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 REVIEW = {"decision": "dismissed", "note": "经核实为正常业务查询"}
 FREEZE = {"reason": "疑似违规批量查询客户"}
+CLEAR = {"reason": "法院已终结本次执行程序"}
 NO = (403, 403)
 
 
@@ -63,12 +65,28 @@ MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
         relationship_manager=NO, branch_manager=NO, service_agent=NO, service_supervisor=NO,
         compliance_officer=(404, 302), product_manager=(403, 403), marketing_manager=NO,
         admin=(404, 403))),
+    # Risk warnings: the list and its history for compliance and admins; one warning for
+    # those who see its customer (own: a customer of the RM's book and the branch; other:
+    # another branch's), cleared by compliance or the customer's branch manager.
+    "compliance:warnings":                ("get", None, None, readers(200)),
+    "compliance:warnings (filtered)":     ("get", {"status": "open", "severity": "3"}, None,
+                                           readers(200)),
+    "compliance:warning-detail":          ("get", None, "warning", expect(
+        relationship_manager=(200, 404), branch_manager=(200, 404), service_agent=NO,
+        service_supervisor=NO, compliance_officer=(200, 200), product_manager=NO,
+        marketing_manager=NO,
+        admin=(200, 200))),
+    "compliance:warning-detail (clear)":  ("post", CLEAR, "warning", expect(
+        relationship_manager=(403, 404), branch_manager=(302, 404), service_agent=NO,
+        service_supervisor=NO, compliance_officer=(302, 302), product_manager=NO,
+        marketing_manager=NO,
+        admin=(403, 403))),
 })  # fmt: skip
 test_every_url_is_in_the_matrix, test_permission_matrix = MATRIX.tests()
 
 
 @pytest.fixture
-def world(staff, customer, other_branch, branch):
+def world(staff, customer, other_branch, branch, risk_kinds):
     stranger = factories.customer(
         branch=other_branch, rm=factories.user(Role.RELATIONSHIP_MANAGER, branch=other_branch)
     )
@@ -79,6 +97,13 @@ def world(staff, customer, other_branch, branch):
         return AccessAlert.objects.create(
             rule=rule, user=about, window_start=timezone.now(), count=2, threshold=1
         ).pk
+
+    def warning(of):
+        applied = warnings.warning_signal_apply(signal=warnings.Signal(
+            source="core", signal_id=f"S-{of.pk}", customer_id=of.pk,
+            kind="court_enforcement", occurred_at=timezone.now(),
+        ))  # fmt: skip
+        return applied.warning_id if applied else RiskWarning.objects.get(customer=of).pk
 
     def objects(kind, user):
         me = user or staff[Role.RELATIONSHIP_MANAGER]  # anonymous visitors: any account
@@ -91,6 +116,8 @@ def world(staff, customer, other_branch, branch):
             return {"pk": me.pk}, {"pk": colleague.pk}
         if kind == "alert":
             return {"pk": alert(me)}, {"pk": alert(colleague)}
+        if kind == "warning":
+            return {"pk": warning(customer)}, {"pk": warning(stranger)}
         return {}, None
 
     return World(users=staff, objects=objects)

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import models
 
+from compliance.models import RiskSignal, RiskWarning, RiskWarningKind
 from customers.ingest import schemas
 from customers.ingest.services import inbox_process, inbox_store
 from customers.models import (
@@ -75,6 +76,13 @@ LANDS = {
     ("ProductUpdated", "min_tier"): (Product, "min_tier"),
     ("ProductUpdated", "private_placement"): "a boolean",
     ("ProductUpdated", "status"): (Product, "status"),
+    ("RiskSignalled", "customer_ref"): (ExternalIdentity, "external_id"),
+    ("RiskSignalled", "signal_id"): (RiskSignal, "signal_id"),
+    ("RiskSignalled", "kind"): (RiskWarningKind, "code"),
+    ("RiskSignalled", "severity"): "one of three words, stored as its rank 1-3",
+    ("RiskSignalled", "source"): (RiskSignal, "reported_by"),
+    ("RiskSignalled", "evidence"): "a JSON object of at most 10,000 characters, in a jsonb column",
+    ("RiskSignalled", "occurred_at"): (RiskSignal, "occurred_at"),
 }
 
 
@@ -259,14 +267,27 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
             "kind": "structured_deposit", "risk_level": 5, "min_amount": largest,
             "eligible_kinds": "individual", "min_tier": "affluent", "status": "suspended",
         }),
+        envelope(7, "risk.signal", {
+            "customer_ref": ref,
+            "signal_id": _text(schemas.RiskSignalled, "signal_id"),
+            "kind": "k" * _longest(schemas.RiskSignalled, "kind"),
+            "severity": "severe",
+            "source": _text(schemas.RiskSignalled, "source"),
+            "evidence": {"note": "执" * (schemas.EVIDENCE_MAX_CHARS - 20)},
+            "occurred_at": "2199-12-31T23:59:59",
+        }),
     ]  # fmt: skip
+    RiskWarningKind.objects.create(
+        code="k" * _longest(schemas.RiskSignalled, "kind"), name_zh="测试", name_en="Test",
+        action_zh="测试", validity_days=1,
+    )  # fmt: skip
     assert len(_email(email_length)) == email_length
     outcomes = inbox_store(source=source, events=json.loads(json.dumps(events)))
     assert [o.status for o in outcomes] == [202] * len(events), [o.errors for o in outcomes]
     while inbox_process():
         pass
     assert dict(InboxEvent.objects.values_list("sequence", "error")) == dict.fromkeys(
-        range(1, 7), ""
+        range(1, 8), ""
     )
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
     booked = Transaction.objects.get()
@@ -276,3 +297,4 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
     assert len(customer.email) == email_length
     assert Ticket.objects.get().external_ref == request_ref
     assert Product.objects.get().min_amount == Decimal(largest)
+    assert RiskSignal.objects.get().warning == RiskWarning.objects.get()

@@ -70,6 +70,11 @@ def values(schema: dict) -> st.SearchStrategy:
     an object's properties again at every draw: a batch of ten events took a second), and
     text that only refuses NUL is drawn as such (it draws from the pattern, then filters)."""
     schema = _resolve(schema)
+    if schema.get("type") == "object" and "properties" not in schema:  # free JSON (evidence)
+        leaves = (
+            st.none() | st.booleans() | st.integers(-(10**9), 10**9) | st.text(TEXT, max_size=40)
+        )
+        return st.dictionaries(st.text(TEXT, max_size=20), leaves, max_size=4)
     if schema.get("type") == "object":
         properties = {name: values(prop) for name, prop in schema["properties"].items()}
         required = set(schema.get("required", ()))

@@ -68,14 +68,15 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
 # consents, risk profiles), consents in force, the latest risk profile, related parties and
 # which are in scope (delegated ids, customers), household members with their totals and
 # which are in scope (delegated ids, customers), recent delegations, holdings, balance
-# history, transactions, tickets. The three reads of delegated ids are one per scope check.
+# history, transactions, tickets, risk warnings in force (compliance's header badges). The
+# three reads of delegated ids are one per scope check.
 DETAIL = {
-    Role.RELATIONSHIP_MANAGER: 25,
-    Role.BRANCH_MANAGER: 25,
+    Role.RELATIONSHIP_MANAGER: 26,
+    Role.BRANCH_MANAGER: 26,
     # TOTP device; no scope to check (compliance sees everyone); no delegations form.
-    Role.COMPLIANCE_OFFICER: 24,
+    Role.COMPLIANCE_OFFICER: 25,
     # No assets: no household, holdings, history or transactions; the agent's and the
-    # supervisor's scopes read their tickets' customers.
+    # supervisor's scopes read their tickets' customers; no risk warnings.
     Role.SERVICE_AGENT: 21,
     Role.SERVICE_SUPERVISOR: 18,
 }

@@ -195,6 +195,17 @@ def test_demo_rms_have_books_with_history_and_tasks():
     assert Ticket.objects.filter(assignee__isnull=True).exists()
 
 
+def test_the_demo_rm_sees_risk_warnings():
+    from compliance.models import RiskWarning
+
+    warned = RiskWarning.objects.filter(customer__primary_rm__username="rm", status="open")
+    assert {"court_enforcement", "litigation", "negative_news"} <= set(
+        warned.values_list("kind__code", flat=True)
+    )
+    # And the bank's own, as the daily sweep raises them (loans overdue, KYC expired).
+    assert RiskWarning.objects.filter(source="internal").exists()
+
+
 def test_demo_books_have_households_and_consents():
     from customers.models import Consent, Relationship
 

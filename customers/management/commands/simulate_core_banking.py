@@ -28,6 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="delivery connections")
         parser.add_argument("--customers", type=int, help="demo customers to draw from")
         parser.add_argument("--berka", help="replay trans.asc of this Berka folder")
+        parser.add_argument(
+            "--risk-signals", type=float, default=0.0,
+            help="share of risk.signal events (court enforcement, credit bureau…)",
+        )  # fmt: skip
         parser.add_argument("--duplicates", type=float, default=0.0, help="share sent twice")
         parser.add_argument("--reorder", type=int, default=0, help="shuffle window (events)")
         parser.add_argument("--outage-at", type=float, help="stop delivering after N seconds")
@@ -63,7 +67,8 @@ class Command(BaseCommand):
             customers = o["customers"] or ExternalIdentity.objects.filter(source="core").count()
             if not customers:
                 raise CommandError("no demo customers: run seed_demo or pass --customers")
-            events = iter(simulator.Generator(customers).next, None)
+            generator = simulator.Generator(customers, risk_share=o["risk_signals"])
+            events = iter(generator.next, None)
         plan = simulator.Plan(
             rate=o["rate"], seconds=o["seconds"], count=o["count"], batch=o["batch"],
             threads=o["threads"], duplicates=o["duplicates"], reorder=o["reorder"],

@@ -106,6 +106,10 @@ AUDITED = [
     # Compliance's own configuration and findings.
     Audited("compliance_accessrule", _("Access anomaly rule")),
     Audited("compliance_accessalert", _("Access alert")),
+    # Suitability: each new version of the rules (never changed: a trigger refuses it), and
+    # sales with their evidence, recorded and then confirmed by core banking.
+    Audited("compliance_suitabilityruleset", _("Suitability rules")),
+    Audited("compliance_sale", _("Sale"), customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -117,6 +121,8 @@ NOT_AUDITED = {
     "compliance_datachange": "the trail itself (append-only, chained)",
     "compliance_chainlink": "the audit tables' hash chain (append-only)",
     "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
+    "compliance_suitabilitycheck": "append-only evidence itself (a trigger refuses UPDATE "
+    "and DELETE): every blocked check and every allowed sale's check",
     "bankcrm_heartbeat": "the workers' liveness beat",
     "customers_transaction": "high-volume history mirrored from core banking, never edited",
     "customers_outboundevent": "written by the database because of an audited change",

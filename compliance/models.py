@@ -226,3 +226,12 @@ class RecentRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.customer_id} @ {self.last_at:%Y-%m-%d %H:%M}"
+
+
+# The suitability rules, checks and sales live in their own module (issue 18).
+from compliance.suitability_models import (  # noqa: E402, F401
+    Purpose,
+    Sale,
+    SuitabilityCheck,
+    SuitabilityRuleSet,
+)

@@ -26,6 +26,7 @@ def navigation(request):
     if user.has_role(Role.COMPLIANCE_OFFICER, Role.ADMIN) or user.is_superuser:
         items.append((_("Audit trail"), reverse("compliance:audit")))
         items.append((_("Access alerts"), reverse("compliance:alerts")))
+        items.append((_("Suitability"), reverse("compliance:suitability")))
     if user.has_role(Role.BRANCH_MANAGER, Role.PRODUCT_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

@@ -17,6 +17,14 @@ class ComplianceConfig(AppConfig):
         registry.REFUSAL_LISTENERS.register(on_access_refused)
         registry.HOME_PAGES.register(home.compliance, key=Role.COMPLIANCE_OFFICER)
 
+        # Suitability: the 360 page's "what may be offered" panel, and core banking's
+        # confirmation of a recorded sale.
+        from compliance.panels_suitability import offerable_products
+        from compliance.sales import apply_sale_confirmed
+
+        registry.CUSTOMER_PANELS.register(offerable_products)
+        registry.EVENT_HANDLERS.register(apply_sale_confirmed, key="sale.confirmed")
+
         from compliance import demo
 
         registry.DEMO_SEEDERS.register(demo.seed, order=30)  # after the layers below

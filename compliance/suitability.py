@@ -38,7 +38,6 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.audit import AuditContext
-from bankcrm.cache import TTLCache
 from compliance.suitability_models import (
     RULE_DEFAULTS,
     Purpose,
@@ -66,35 +65,24 @@ OVERRIDABLE = frozenset({"risk_exceeds_tolerance"})
 
 # ---- the rule set in force ----------------------------------------------------------------
 
-# Each process keeps the versions for a few seconds; a new version made here counts at once.
-_rulesets = TTLCache[list](5.0)
-
-
-def _load_rulesets() -> list[SuitabilityRuleSet]:
-    return list(SuitabilityRuleSet.objects.order_by("-version"))
-
 
 def ruleset_in_force(at: datetime | None = None) -> SuitabilityRuleSet:
-    """The version in force at `at` (now): the highest whose effective_from has come.
-    Version 1 is seeded by migration; a database emptied since (a flushed test database)
-    gets it again, with the same regulatory defaults."""
+    """The version in force at `at` (now): the highest whose effective_from has come (one
+    indexed read; not cached, so a new version counts in every process at once). Version 1
+    is seeded by migration; a database emptied since (a flushed test database) gets it
+    again, with the same regulatory defaults."""
     at = at or timezone.now()
-    for ruleset in _rulesets.get("all", _load_rulesets) or []:
-        if ruleset.effective_from <= at:
-            return ruleset
     ruleset = SuitabilityRuleSet.objects.in_force(at)
     if ruleset is None:
         ruleset, _created = SuitabilityRuleSet.objects.get_or_create(
             version=1,
-            defaults={**RULE_DEFAULTS, "effective_from": datetime(2000, 1, 1, tzinfo=UTC),
-                      "note": "Regulatory defaults"},
-        )  # fmt: skip
-        forget_rulesets()
+            defaults={
+                **RULE_DEFAULTS,
+                "effective_from": datetime(2000, 1, 1, tzinfo=UTC),
+                "note": "Regulatory defaults",
+            },
+        )
     return ruleset
-
-
-def forget_rulesets(*args, **kwargs) -> None:
-    _rulesets.forget()
 
 
 @transaction.atomic
@@ -111,8 +99,6 @@ def ruleset_add_version(*, actor, values: dict, note: str = "", effective_from=N
         effective_from=effective_from or timezone.now(),
         **values,
     )
-    transaction.on_commit(forget_rulesets)
-    forget_rulesets()
     return ruleset
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views
+from compliance import views, views_suitability
 
 app_name = "compliance"
 
@@ -19,4 +19,8 @@ urlpatterns = [
     path("users/<int:pk>/unfreeze/", views.user_unfreeze, name="user-unfreeze"),
     path("alerts/", views.alert_list, name="alerts"),
     path("alerts/<int:pk>/", views.alert_detail, name="alert-detail"),
+    # Suitability: recording a sale from the 360 page; the compliance screen of checks.
+    path("customers/<int:pk>/sales/new/", views_suitability.sale_create, name="sale-create"),
+    path("suitability/", views_suitability.suitability_list, name="suitability"),
+    path("suitability/export.csv", views_suitability.suitability_export, name="suitability-export"),
 ]

@@ -244,6 +244,24 @@ class ProductUpdated(_Data):
         return self
 
 
+# compliance.suitability_models.Sale.reference (a lower app does not import a higher one; the
+# limits test compares them).
+SALE_REFERENCE_LENGTH = 32
+
+
+class SaleConfirmed(_Data):
+    """Core banking has booked a sale recorded in the CRM (compliance's Sale), under the
+    reference the CRM gave it: the sale links to the account that holds it (created if it is
+    new). A replayed or second confirmation changes nothing."""
+
+    sale_reference: Annotated[
+        str, Field(min_length=1, max_length=SALE_REFERENCE_LENGTH, pattern=r"^[A-Za-z0-9\-]+$")
+    ]
+    account_number: AccountNumber
+    amount: Annotated[Decimal, _money(Account, "balance", positive=True)]
+    currency: Currency
+
+
 EVENT_TYPES: dict[str, type[_Data]] = {
     "transaction.posted": TransactionPosted,
     "balance.changed": BalanceChanged,
@@ -251,6 +269,7 @@ EVENT_TYPES: dict[str, type[_Data]] = {
     "app.activity": AppActivity,
     "service.request": ServiceRequested,
     "product.updated": ProductUpdated,
+    "sale.confirmed": SaleConfirmed,
 }
 
 
@@ -306,6 +325,7 @@ class EventIn(BaseModel):
         | AppActivity
         | ServiceRequested
         | ProductUpdated
+        | SaleConfirmed
     )
 
 

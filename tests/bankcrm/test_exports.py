@@ -70,6 +70,7 @@ EXPORTS = {
         lambda h: f"/compliance/customers/{h['customer'].pk}/history.csv"
     ),
     "compliance:user-activity-export": lambda h: f"/compliance/users/{h['rm'].pk}/activity.csv",
+    "compliance:suitability-export": lambda h: "/compliance/suitability/export.csv",
 }
 
 
@@ -104,6 +105,17 @@ def test_history_and_activity_exports_defuse_reasons_and_names(
     login(compliance_officer)
     cells = _cells(client.get(EXPORTS[name](hostile)))
     _assert_defused(cells, HOSTILE_USERNAME, HOSTILE_REASON)
+
+
+def test_the_suitability_export_defuses_names(client, login, compliance_officer, hostile):
+    from compliance.suitability import suitability_check
+
+    product = factories.product(kind="fund", risk_level=5)
+    suitability_check(customer=hostile["customer"], product=product, purpose="sale",
+                      actor=hostile["rm"])  # a block, recorded  # fmt: skip
+    login(compliance_officer)
+    cells = _cells(client.get(EXPORTS["compliance:suitability-export"](hostile)))
+    _assert_defused(cells, HOSTILE_NAME, HOSTILE_USERNAME)
 
 
 def _named_urls(resolver=None, prefix=""):

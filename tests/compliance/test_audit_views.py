@@ -6,6 +6,7 @@ import html
 import io
 import re
 from datetime import UTC, timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -338,6 +339,17 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     Notification.objects.update(status="failed")
     pks = list(Notification.objects.values_list("pk", flat=True))
     assert notify.notifications_retry(ids=pks, actor=admin_user, context=by_admin) >= 1
+    # Suitability: a new version of the rules by an admin, a sale by the RM.
+    from compliance.sales import sale_record
+    from compliance.suitability import ruleset_add_version
+
+    ruleset_add_version(actor=admin_user, values={"matrix": {"1": 1, "2": 2, "3": 3, "4": 4,
+                        "5": 5}, "cooling_off_hours": 48}, note="延长冷静期")  # fmt: skip
+    sale_record(
+        actor=rm, context=AuditContext(ip="10.0.0.2", request_id="req-rm"), customer=customer,
+        product=factories.product(kind="fund", risk_level=1), amount=Decimal("10000"),
+        channel="branch", confirmation_method="signature", confirmation_ref="确认书0001",
+    )  # fmt: skip
 
 
 def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
@@ -356,7 +368,7 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
 
     from bankcrm.audit import audit_context
     from compliance.anomalies import alert_raise
-    from compliance.models import AccessRule
+    from compliance.models import AccessRule, Sale
     from customers import services
     from tests.conftest import totp_now
 
@@ -473,6 +485,8 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     allowed |= set(Customer.objects.values_list("cif", flat=True))
     for code, name_en in Product.objects.values_list("code", "name_en"):  # data, like a CIF
         allowed |= {code, *name_en.split()}
+    for reference in Sale.objects.values_list("reference", flat=True):  # SL-<date>-<random>
+        allowed |= set(re.findall(r"[A-Za-z][A-Za-z0-9]+", reference))
     shown = {}
     for kind in ("reads", "writes", "security"):
         shown[kind] = walk_rows(client, "/compliance/audit/", {"kind": kind})

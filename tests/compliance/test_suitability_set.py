@@ -14,7 +14,6 @@ from compliance.models import Purpose, SuitabilityCheck
 from compliance.suitability import (
     eligible_customers,
     eligible_customers_recorded,
-    ruleset_in_force,
     suitability_check,
 )
 from customers.models import Customer, Product
@@ -125,14 +124,16 @@ def test_the_set_based_form_agrees_with_the_per_customer_function(seed, branch, 
 def test_the_set_based_form_is_one_statement(branch, rm, warned, django_assert_num_queries):
     customers = population(branch, rm, random.Random(1), warned)
     product = factories.product(kind="fund", risk_level=3, min_tier="affluent")
-    ruleset_in_force()  # the rule set, kept by the process
-    with django_assert_num_queries(1):
+    # The rule set in force, then the customers: one statement however many.
+    with django_assert_num_queries(2) as captured:
         found = list(
             eligible_customers(
                 Customer.objects.filter(branch=branch), product, purpose=Purpose.MARKETING
             )
         )
     assert len(found) < len(customers)
+    sql = captured.captured_queries[1]["sql"]
+    assert "customers_riskprofile" in sql and "ANY" in sql  # the assessment, the warnings
 
 
 def test_a_set_based_run_is_recorded_as_one_summary_row(branch, rm, warned, compliance_officer):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import models
 
+from compliance.models import Sale
 from customers.ingest import schemas
 from customers.ingest.services import inbox_process, inbox_store
 from customers.models import (
@@ -75,6 +76,11 @@ LANDS = {
     ("ProductUpdated", "min_tier"): (Product, "min_tier"),
     ("ProductUpdated", "private_placement"): "a boolean",
     ("ProductUpdated", "status"): (Product, "status"),
+    ("SaleConfirmed", "sale_reference"): (Sale, "reference"),
+    ("SaleConfirmed", "account_number"): "looked up by its blind index; a new holding's "
+    "number is stored encrypted, in a text column",
+    ("SaleConfirmed", "amount"): (Account, "balance"),
+    ("SaleConfirmed", "currency"): "compared with the sale's currency",
 }
 
 

@@ -56,9 +56,10 @@ LIST_QUERIES = 6
 # Session, user (with branch), roles, delegated ids, customer (with branch and RM),
 # access-log insert, the access-anomaly check (one call, whatever the rules), timeline (3),
 # consent state, risk profile,
-# relationships, delegations, holdings, balance history, transactions, service tickets:
-# none per row of any history.
-DETAIL_QUERIES = 18
+# relationships, delegations, holdings, balance history, transactions, service tickets,
+# compliance's suitability panel (rule set, products on sale, assessment): none per row of
+# any history.
+DETAIL_QUERIES = 21
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):

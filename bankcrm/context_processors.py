@@ -27,6 +27,7 @@ def navigation(request):
         items.append((_("Audit trail"), reverse("compliance:audit")))
         items.append((_("Access alerts"), reverse("compliance:alerts")))
         items.append((_("Risk warnings"), reverse("compliance:warnings")))
+        items.append((_("Suitability"), reverse("compliance:suitability")))
         items.append((_("Models"), reverse("analytics:models")))
     if user.has_role(Role.MARKETING_MANAGER, Role.BRANCH_MANAGER, Role.RELATIONSHIP_MANAGER,
                      Role.COMPLIANCE_OFFICER):  # fmt: skip

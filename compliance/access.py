@@ -12,7 +12,8 @@ admins read and do not decide."""
 from bankcrm.access import not_found, require
 from bankcrm.models import User
 from bankcrm.roles import Role
-from compliance.models import AccessAlert, RiskWarning
+from compliance.models import AccessAlert, RiskWarning, SuitabilityCheck
+from customers import access as customer_access
 from customers.access import customers_for_user
 from customers.models import Customer
 
@@ -111,3 +112,34 @@ def can_clear_warning(user, warning: RiskWarning) -> bool:
         and user.branch_id is not None
         and warning.customer.branch_id == user.branch_id
     )
+
+
+# ---- suitability: recording sales, the suitability screen --------------------------------
+
+
+def can_record_sales(user) -> bool:
+    """RMs (their own customers, and those delegated to them to change) and branch managers
+    (their branch). Agents, supervisors, compliance, product managers and admins do not
+    sell."""
+    return user.is_authenticated and user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER)
+
+
+def customer_for_sale(request, pk) -> Customer:
+    """The customer a sale is recorded for: 403 for a role that does not sell, 404 outside
+    the user's scope (customers.access), 403 for a customer the user may only read; the
+    read is logged like any page that shows the customer's data."""
+    require(can_record_sales(request.user))
+    return customer_access.customer_read_by_user(
+        request, pk, what="compliance.sale", allowed=customer_access.can_edit,
+        related=("branch",), defer=customer_access.ENCRYPTED_FIELDS,
+    )  # fmt: skip
+
+
+def can_review_suitability(user) -> bool:
+    """The suitability screen: compliance officers, and admins (read-only, as everywhere)."""
+    return can_review(user)
+
+
+def suitability_checks_for_reviewer(user):
+    require(can_review_suitability(user))
+    return SuitabilityCheck.objects.all()

@@ -26,6 +26,13 @@ class ComplianceConfig(AppConfig):
         registry.CUSTOMER_BADGES.register(views_warnings.customer_badges)
         registry.CUSTOMER_LIST_FILTERS.register(views_warnings.WITH_WARNINGS, key="with_warnings")
         registry.HOME_SECTIONS.register(views_warnings.home_section)
+        # Suitability: the 360 page's "what may be offered" panel, and core banking's
+        # confirmation of a recorded sale.
+        from compliance.panels_suitability import offerable_products
+        from compliance.sales import apply_sale_confirmed
+
+        registry.CUSTOMER_PANELS.register(offerable_products)
+        registry.EVENT_HANDLERS.register(apply_sale_confirmed, key="sale.confirmed")
 
         from compliance import demo
 

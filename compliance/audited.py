@@ -136,6 +136,10 @@ AUDITED = [
     Audited("compliance_riskwarning", _("Risk warning"),
             ignored=("last_seen", "expires_at", "last_signal_key", "evidence"),
             customer="customer_id"),
+    # Suitability: each new version of the rules (never changed: a trigger refuses it), and
+    # sales with their evidence, recorded and then confirmed by core banking.
+    Audited("compliance_suitabilityruleset", _("Suitability rules")),
+    Audited("compliance_sale", _("Sale"), customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -149,6 +153,8 @@ NOT_AUDITED = {
     "compliance_recentread": "derived from the access log for the anomaly rules, pruned",
     "compliance_risksignal": "append-only (a trigger refuses changes): each signal as "
     "received; what it did to a warning is recorded on the audited warning",
+    "compliance_suitabilitycheck": "append-only evidence itself (a trigger refuses UPDATE "
+    "and DELETE): every blocked check and every allowed sale's check",
     "bankcrm_heartbeat": "the workers' liveness beat",
     "bankcrm_staffnotification": "messages to staff about changes recorded elsewhere; the row "
     "keeps when it was sent and read, and nothing else of it changes",

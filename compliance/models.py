@@ -230,6 +230,13 @@ class RecentRead(models.Model):
 
 # Risk warnings live in their own module (one subject, one file); imported here so Django
 # finds them as the app's models.
+# The suitability rules, checks and sales likewise (issue 18).
+from compliance.suitability_models import (  # noqa: E402
+    Purpose,
+    Sale,
+    SuitabilityCheck,
+    SuitabilityRuleSet,
+)
 from compliance.warning_models import (  # noqa: E402
     RiskSignal,
     RiskWarning,
@@ -238,6 +245,7 @@ from compliance.warning_models import (  # noqa: E402
 )
 
 __all__ = [
-    "AccessAlert", "AccessRule", "ChainLink", "DataChange", "RecentRead", "RiskSignal",
-    "RiskWarning", "RiskWarningKind", "Severity",
+    "AccessAlert", "AccessRule", "ChainLink", "DataChange", "Purpose", "RecentRead",
+    "RiskSignal", "RiskWarning", "RiskWarningKind", "Sale", "Severity", "SuitabilityCheck",
+    "SuitabilityRuleSet",
 ]  # fmt: skip

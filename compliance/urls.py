@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views, views_warnings
+from compliance import views, views_suitability, views_warnings
 
 app_name = "compliance"
 
@@ -21,4 +21,8 @@ urlpatterns = [
     path("alerts/<int:pk>/", views.alert_detail, name="alert-detail"),
     path("warnings/", views_warnings.warning_list, name="warnings"),
     path("warnings/<int:pk>/", views_warnings.warning_detail, name="warning-detail"),
+    # Suitability: recording a sale from the 360 page; the compliance screen of checks.
+    path("customers/<int:pk>/sales/new/", views_suitability.sale_create, name="sale-create"),
+    path("suitability/", views_suitability.suitability_list, name="suitability"),
+    path("suitability/export.csv", views_suitability.suitability_export, name="suitability-export"),
 ]

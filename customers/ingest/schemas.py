@@ -296,6 +296,24 @@ class RiskSignalled(_Data):
     occurred_at: Moment | None = None
 
 
+# compliance.suitability_models.Sale.reference (a lower app does not import a higher one; the
+# limits test compares them).
+SALE_REFERENCE_LENGTH = 32
+
+
+class SaleConfirmed(_Data):
+    """Core banking has booked a sale recorded in the CRM (compliance's Sale), under the
+    reference the CRM gave it: the sale links to the account that holds it (created if it is
+    new). A replayed or second confirmation changes nothing."""
+
+    sale_reference: Annotated[
+        str, Field(min_length=1, max_length=SALE_REFERENCE_LENGTH, pattern=r"^[A-Za-z0-9\-]+$")
+    ]
+    account_number: AccountNumber
+    amount: Annotated[Decimal, _money(Account, "balance", positive=True)]
+    currency: Currency
+
+
 EVENT_TYPES: dict[str, type[_Data]] = {
     "transaction.posted": TransactionPosted,
     "balance.changed": BalanceChanged,
@@ -304,6 +322,7 @@ EVENT_TYPES: dict[str, type[_Data]] = {
     "service.request": ServiceRequested,
     "product.updated": ProductUpdated,
     "risk.signal": RiskSignalled,
+    "sale.confirmed": SaleConfirmed,
 }
 
 
@@ -360,6 +379,7 @@ class EventIn(BaseModel):
         | ServiceRequested
         | ProductUpdated
         | RiskSignalled
+        | SaleConfirmed
     )
 
 

@@ -74,6 +74,7 @@ EXPORTS = {
     ),
     "compliance:user-activity-export": lambda h: f"/compliance/users/{h['rm'].pk}/activity.csv",
     "marketing:segment-export": lambda h: f"/marketing/segments/{h['segment'].pk}/export/",
+    "compliance:suitability-export": lambda h: "/compliance/suitability/export.csv",
 }
 
 
@@ -115,6 +116,17 @@ def test_the_segment_export_defuses_masked_names(client, hostile):
     cells = _cells(client.get(EXPORTS["marketing:segment-export"](hostile)))
     assert hostile["customer"].cif in cells
     _assert_defused(cells, "'=")  # the masked name keeps its first character: "=********"
+
+
+def test_the_suitability_export_defuses_names(client, login, compliance_officer, hostile):
+    from compliance.suitability import suitability_check
+
+    product = factories.product(kind="fund", risk_level=5)
+    suitability_check(customer=hostile["customer"], product=product, purpose="sale",
+                      actor=hostile["rm"])  # a block, recorded  # fmt: skip
+    login(compliance_officer)
+    cells = _cells(client.get(EXPORTS["compliance:suitability-export"](hostile)))
+    _assert_defused(cells, HOSTILE_NAME, HOSTILE_USERNAME)
 
 
 def _named_urls(resolver=None, prefix=""):

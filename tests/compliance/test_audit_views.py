@@ -357,6 +357,7 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     pks = list(Notification.objects.values_list("pk", flat=True))
     assert notify.notifications_retry(ids=pks, actor=admin_user, context=by_admin) >= 1
     _market(admin_user, customer, by_admin)
+    _sell(admin_user, rm, customer)
 
 
 def _market(admin_user, customer, by_admin) -> None:
@@ -393,6 +394,21 @@ def _market(admin_user, customer, by_admin) -> None:
     assert DELIVERIES.requeue([delivery.pk], actor=admin_user, context=by_admin) == 1
 
 
+def _sell(admin_user, rm, customer) -> None:
+    """Suitability: a new version of the rules by an admin, a sale by the RM."""
+    from bankcrm.audit import AuditContext
+    from compliance.sales import sale_record
+    from compliance.suitability import ruleset_add_version
+
+    ruleset_add_version(actor=admin_user, values={"matrix": {"1": 1, "2": 2, "3": 3, "4": 4,
+                        "5": 5}, "cooling_off_hours": 48}, note="延长冷静期")  # fmt: skip
+    sale_record(
+        actor=rm, context=AuditContext(ip="10.0.0.2", request_id="req-rm"), customer=customer,
+        product=factories.product(kind="fund", risk_level=1), amount=Decimal("10000"),
+        channel="branch", confirmation_method="signature", confirmation_ref="确认书0001",
+    )  # fmt: skip
+
+
 def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     client, login, settings, branch, rm, other_rm, agent, supervisor, compliance_officer,
     admin_user, customer, desk, risk_kinds,
@@ -409,7 +425,7 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
 
     from bankcrm.audit import audit_context
     from compliance.anomalies import alert_raise
-    from compliance.models import AccessRule, RiskWarning
+    from compliance.models import AccessRule, RiskWarning, Sale
     from customers import services
     from tests.conftest import totp_now
 
@@ -531,6 +547,8 @@ def test_every_kind_of_audit_entry_reads_as_labelled_translated_text(
     for code, name_en in Product.objects.values_list("code", "name_en"):  # data, like a CIF
         allowed |= {code, *name_en.split()}
     allowed |= set(ModelVersion.objects.values_list("name", flat=True))  # a model's name
+    for reference in Sale.objects.values_list("reference", flat=True):  # SL-<date>-<random>
+        allowed |= set(re.findall(r"[A-Za-z][A-Za-z0-9]+", reference))
     shown = {}
     for kind in ("reads", "writes", "security"):
         shown[kind] = walk_rows(client, "/compliance/audit/", {"kind": kind})

@@ -44,6 +44,15 @@ def officers(status):
         admin=NO)  # fmt: skip
 
 
+def sellers(status):
+    return expect(
+        relationship_manager=(status, 404), branch_manager=(status, 404), service_agent=NO,
+        service_supervisor=NO, compliance_officer=NO, product_manager=NO, marketing_manager=NO,
+        admin=NO)  # fmt: skip
+
+
+SALE_CHECK: dict = {}
+
 MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
     "compliance:audit":                          ("get", None, None, readers(200)),
     "compliance:audit (data changes)":           ("get", {"kind": "writes"}, None, readers(200)),
@@ -81,6 +90,15 @@ MATRIX = Matrix(urlconfs=["compliance.urls"], rows={
         service_supervisor=NO, compliance_officer=(302, 302), product_manager=NO,
         marketing_manager=NO,
         admin=(403, 403))),
+    # Suitability: RMs and branch managers record sales for customers they may change (own:
+    # their customer; other: another branch's, 404); nobody else sells (403). The screen
+    # of blocks and sales is for readers of the trail.
+    "compliance:sale-create":             ("get", None, "customer", sellers(200)),
+    "compliance:sale-create (check)":     ("post", lambda: SALE_CHECK, "customer", sellers(200)),
+    "compliance:suitability":             ("get", None, None, readers(200)),
+    "compliance:suitability (filtered)":  ("get", {"verdict": "blocked", "code": "allowed"},
+                                           None, readers(200)),
+    "compliance:suitability-export":      ("get", None, None, readers(200)),
 })  # fmt: skip
 test_every_url_is_in_the_matrix, test_permission_matrix = MATRIX.tests()
 
@@ -92,6 +110,8 @@ def world(staff, customer, other_branch, branch, risk_kinds):
     )
     colleague = factories.user(Role.RELATIONSHIP_MANAGER, branch=branch, username="subject")
     rule = AccessRule.objects.create(name="批量查看", threshold=1, window_minutes=10)
+    product = factories.product(kind="fund", risk_level=1)
+    SALE_CHECK.update(product=product.pk, amount="1000", channel="branch", action="check")
 
     def alert(about):
         return AccessAlert.objects.create(

@@ -57,8 +57,9 @@ LIST_QUERIES = 6
 # access-log insert, the access-anomaly check (one call, whatever the rules), timeline (3),
 # consent state, risk profile,
 # relationships, delegations, holdings, balance history, transactions, service tickets,
-# risk warnings in force (compliance's header badges): none per row of any history.
-DETAIL_QUERIES = 21  # and analytics' panel: the customer's value and latest scores
+# risk warnings in force (compliance's header badges), compliance's suitability panel (rule
+# set, products on sale, assessment): none per row of any history.
+DETAIL_QUERIES = 24  # and analytics' panel: the customer's value and latest scores
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):

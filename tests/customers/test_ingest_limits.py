@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import models
 
-from compliance.models import RiskSignal, RiskWarning, RiskWarningKind
+from compliance.models import RiskSignal, RiskWarning, RiskWarningKind, Sale
 from customers.ingest import schemas
 from customers.ingest.services import inbox_process, inbox_store
 from customers.models import (
@@ -83,6 +83,11 @@ LANDS = {
     ("RiskSignalled", "source"): (RiskSignal, "reported_by"),
     ("RiskSignalled", "evidence"): "a JSON object of at most 10,000 characters, in a jsonb column",
     ("RiskSignalled", "occurred_at"): (RiskSignal, "occurred_at"),
+    ("SaleConfirmed", "sale_reference"): (Sale, "reference"),
+    ("SaleConfirmed", "account_number"): "looked up by its blind index; a new holding's "
+    "number is stored encrypted, in a text column",
+    ("SaleConfirmed", "amount"): (Account, "balance"),
+    ("SaleConfirmed", "currency"): "compared with the sale's currency",
 }
 
 

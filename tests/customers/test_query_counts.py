@@ -69,10 +69,11 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
 # which are in scope (delegated ids, customers), household members with their totals and
 # which are in scope (delegated ids, customers), recent delegations, holdings, balance
 # history, transactions, tickets, risk warnings in force (compliance's header badges). The
-# three reads of delegated ids are one per scope check.
+# three reads of delegated ids are one per scope check. Those who record sales also see
+# compliance's suitability panel: the rule set, the products on sale and the assessment.
 DETAIL = {
-    Role.RELATIONSHIP_MANAGER: 26,
-    Role.BRANCH_MANAGER: 26,
+    Role.RELATIONSHIP_MANAGER: 29,
+    Role.BRANCH_MANAGER: 29,
     # TOTP device; no scope to check (compliance sees everyone); no delegations form.
     Role.COMPLIANCE_OFFICER: 25,
     # No assets: no household, holdings, history or transactions; the agent's and the

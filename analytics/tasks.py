@@ -37,3 +37,11 @@ def reports_due() -> int:
 
     reports_schedule_due(today=timezone.localdate())
     return reports_generate_waiting()
+
+
+@shared_task(ignore_result=True)
+def report_generate(run_id: int) -> bool:
+    """On commit of a run asked for on the reports page (the morning sweep catches any)."""
+    from analytics.reports import report_generate as generate
+
+    return generate(run_id)

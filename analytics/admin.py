@@ -2,9 +2,12 @@ from django.contrib import admin
 
 from analytics.models import (
     CustomerValue,
+    KpiRun,
     ModelVersion,
     NightlyRun,
     ProductMargin,
+    ReportDefinition,
+    ReportRun,
     TierThreshold,
     ValuePolicy,
 )
@@ -51,3 +54,24 @@ class CustomerValueAdmin(ReadOnlyAdmin):
     list_display = ["customer", "tier", "aum", "value_score", "clv", "computed_on"]
     list_filter = ["tier"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(ReportDefinition)
+class ReportDefinitionAdmin(admin.ModelAdmin):
+    list_display = ["name", "dashboard", "branch", "format", "schedule", "is_active"]
+    list_filter = ["dashboard", "format", "schedule", "is_active"]
+
+
+@admin.register(ReportRun)
+class ReportRunAdmin(ReadOnlyAdmin):
+    """Read-only, and without the file: recipients download it on the reports page, where
+    the download is audited."""
+
+    list_display = ["definition", "period", "status", "size", "created_at", "finished_at"]
+    list_filter = ["status"]
+    exclude = ["content"]
+
+
+@admin.register(KpiRun)
+class KpiRunAdmin(ReadOnlyAdmin):
+    list_display = ["day", "seconds", "runs", "finished_at"]

@@ -324,3 +324,16 @@ class NightlyRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.status}"
+
+
+# KPI snapshots and reports (issue 21): their own module, here so Django finds them.
+from analytics.kpi_models import (  # noqa: E402, F401
+    KpiBalanceDay,
+    KpiCampaignDay,
+    KpiCustomerDay,
+    KpiQueueDay,
+    KpiRun,
+    KpiTierMoveDay,
+    ReportDefinition,
+    ReportRun,
+)

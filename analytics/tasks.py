@@ -1,7 +1,11 @@
 """Background work for analytics: thin, safe to run twice (the day's NightlyRun row decides)."""
 
-from celery import shared_task
+from datetime import timedelta
 
+from celery import shared_task
+from django.utils import timezone
+
+from analytics.kpi import kpi_snapshot
 from analytics.nightly import nightly_run
 
 
@@ -10,3 +14,34 @@ def nightly() -> int:
     """Every night from beat: scores, value tiers and lifetime values of every customer."""
     run = nightly_run()
     return run.customers if run else 0
+
+
+@shared_task(ignore_result=True)
+def kpi_snapshot_yesterday() -> None:
+    """Every night after the value run: yesterday's snapshot, complete (and today's)."""
+    today = timezone.localdate()
+    kpi_snapshot(today - timedelta(days=1))
+    kpi_snapshot(today)
+
+
+@shared_task(ignore_result=True)
+def kpi_snapshot_today() -> None:
+    """Every hour: today's rows again, from the current balances and this month's flows."""
+    kpi_snapshot(timezone.localdate())
+
+
+@shared_task(ignore_result=True)
+def reports_due() -> int:
+    """Every morning: the runs of the reports due today, then every waiting run generated."""
+    from analytics.reports import reports_generate_waiting, reports_schedule_due
+
+    reports_schedule_due(today=timezone.localdate())
+    return reports_generate_waiting()
+
+
+@shared_task(ignore_result=True)
+def report_generate(run_id: int) -> bool:
+    """On commit of a run asked for on the reports page (the morning sweep catches any)."""
+    from analytics.reports import report_generate as generate
+
+    return generate(run_id)

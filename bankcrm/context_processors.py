@@ -32,6 +32,10 @@ def navigation(request):
     if user.has_role(Role.MARKETING_MANAGER, Role.BRANCH_MANAGER, Role.RELATIONSHIP_MANAGER,
                      Role.COMPLIANCE_OFFICER):  # fmt: skip
         items.append((_("Marketing"), reverse("marketing:index")))
+    # The KPI dashboard (analytics.access.dashboard_scope_for_user says whose figures).
+    if user.has_role(Role.RELATIONSHIP_MANAGER, Role.BRANCH_MANAGER, Role.MARKETING_MANAGER,
+                     Role.ADMIN) or user.is_superuser:  # fmt: skip
+        items.append((_("Dashboard"), reverse("analytics:dashboard")))
     if user.has_role(Role.BRANCH_MANAGER, Role.PRODUCT_MANAGER, Role.ADMIN) or user.is_superuser:
         items.append((_("Imports"), reverse("customers:import-list")))
     if user.has_role(Role.ADMIN) or user.is_staff:

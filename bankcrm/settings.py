@@ -230,6 +230,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.nightly",
         "schedule": crontab(hour=1, minute=30),
     },
+    # Daily KPI snapshots (analytics.kpi): yesterday closed after the value run, today
+    # refreshed every hour; each day is rebuilt as a whole, so a repeat changes nothing.
+    "kpi-snapshot-close": {
+        "task": "analytics.tasks.kpi_snapshot_yesterday",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "kpi-snapshot-today": {"task": "analytics.tasks.kpi_snapshot_today", "schedule": 3600.0},
+    # Scheduled reports due today, then any waiting (analytics.reports).
+    "reports-due": {"task": "analytics.tasks.reports_due", "schedule": crontab(hour=6, minute=0)},
 }
 
 # Service desk: message providers per channel ("console", "file", "smtp" for e-mail, or a

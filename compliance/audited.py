@@ -140,6 +140,8 @@ AUDITED = [
     # sales with their evidence, recorded and then confirmed by core banking.
     Audited("compliance_suitabilityruleset", _("Suitability rules")),
     Audited("compliance_sale", _("Sale"), customer="customer_id"),
+    # Who set up which report for which roles (trigger installed by analytics 0005).
+    Audited("analytics_reportdefinition", _("Report definition")),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -172,6 +174,13 @@ NOT_AUDITED = {
     "analytics_customerscore": "derived nightly by the active model version, kept with it",
     "analytics_customervalue": "derived nightly from the audited settings and the data",
     "analytics_nightlyrun": "the nightly run's own bookkeeping",
+    "analytics_kpibalanceday": "daily KPI snapshot, derived from the data and rebuilt at will",
+    "analytics_kpicustomerday": "daily KPI snapshot, derived from the data and rebuilt at will",
+    "analytics_kpitiermoveday": "daily KPI snapshot, derived from the value tiers",
+    "analytics_kpiqueueday": "daily KPI snapshot, derived from the tickets and surveys",
+    "analytics_kpicampaignday": "daily KPI snapshot, derived from the deliveries",
+    "analytics_kpirun": "the snapshot run's own bookkeeping",
+    "analytics_reportrun": "a generated file (encrypted); each download is in the access log",
 }
 
 

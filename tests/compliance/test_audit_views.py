@@ -174,8 +174,8 @@ INTERNALS = [
 # numbers' prefix, priorities, product risk levels and customers' risk tolerance (C1-C5),
 # the masked e-mail's domain, "App" (the interaction channel's Chinese name).
 PLAIN_WORDS = {"IP", "KYC", "SLA", "CNY", "SR", "P1", "P2", "P3", "P4", "R1", "R2", "R3", "R4",
-               "R5", "C1", "C2", "C3", "C4", "C5", "SHA", "CRM", "example", "cn",
-               "App"}  # fmt: skip
+               "R5", "C1", "C2", "C3", "C4", "C5", "SHA", "CRM", "Excel", "CSV", "PDF", "example",
+               "cn", "App"}  # fmt: skip
 
 
 class _Visible(HTMLParser):
@@ -358,6 +358,7 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
     assert notify.notifications_retry(ids=pks, actor=admin_user, context=by_admin) >= 1
     _market(admin_user, customer, by_admin)
     _sell(admin_user, rm, customer)
+    _report(admin_user)
 
 
 def _market(admin_user, customer, by_admin) -> None:
@@ -392,6 +393,18 @@ def _market(admin_user, customer, by_admin) -> None:
         idempotency_key="marketing:test:1", variant=step.campaign.variants.first(),
     )  # fmt: skip
     assert DELIVERIES.requeue([delivery.pk], actor=admin_user, context=by_admin) == 1
+
+
+def _report(admin_user) -> None:
+    """A report definition set up by an admin (what goes to whom)."""
+    from analytics.kpi_models import ReportDefinition
+    from bankcrm.audit import audit_context
+
+    with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):
+        ReportDefinition.objects.create(
+            name="月度经营报表", dashboard="book", format="xlsx",
+            recipient_roles=[Role.BRANCH_MANAGER],
+        )  # fmt: skip
 
 
 def _sell(admin_user, rm, customer) -> None:

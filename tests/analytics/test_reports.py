@@ -1,0 +1,210 @@
+"""Reports: generated in each format from the snapshots and opened back (openpyxl reads the
+workbook; the PDF's text is taken out of its page streams), stored encrypted, downloadable
+by the recipients' roles within their branch, each download an audited export; the
+scheduled runs made once; compliance's monthly data-usage report from the access log."""
+
+import base64
+import csv
+import io
+import re
+import zlib
+from datetime import date, datetime, time
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from analytics.features import SHANGHAI
+from analytics.kpi import kpi_snapshot
+from analytics.models import ReportDefinition, ReportRun
+from analytics.reports import report_generate, reports_generate_waiting, reports_schedule_due
+from bankcrm.audit import SYSTEM, access_row, record_access
+from bankcrm.models import AccessLog
+from bankcrm.roles import Role
+from tests import factories
+from tests.analytics.kpi_world import D, build
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(branch, other_branch, rm, other_rm, marketing_manager):
+    approver = factories.user(Role.MARKETING_MANAGER, branch=branch, username="approver")
+    w = build(branch, other_branch, rm, other_rm, marketing_manager, approver)
+    kpi_snapshot(D)
+    return w
+
+
+def definition(fmt, *, branch=None, dashboard="book", roles=(Role.BRANCH_MANAGER,), **extra):
+    return ReportDefinition.objects.create(
+        name="月度经营报表", dashboard=dashboard, branch=branch, format=fmt,
+        recipient_roles=list(roles), **extra,
+    )  # fmt: skip
+
+
+def generated(d: ReportDefinition) -> tuple[ReportRun, bytes]:
+    run = ReportRun.objects.create(definition=d, period="2025-03", as_of=D)
+    assert report_generate(run.pk)
+    run.refresh_from_db()
+    assert run.status == ReportRun.Status.DONE, run.failure
+    return run, base64.b64decode(run.content)
+
+
+def _unescape(match) -> bytes:
+    """One escape of a PDF literal string: octal, \\n and friends, or the character."""
+    code = match[1]
+    if code[:1].isdigit():
+        return bytes([int(code, 8)])
+    return {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(code, code)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of the page streams (reportlab's /ASCII85Decode /FlateDecode), where the
+    CID font's strings are UCS-2 (UTF-16BE) literals, escaped as PDF literal strings."""
+    out = []
+    for stream in re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        stream = stream.strip()
+        if stream.endswith(b"~>"):
+            stream = zlib.decompress(base64.a85decode(stream[:-2]))
+        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", stream, re.S):
+            raw = re.sub(rb"\\([0-7]{1,3}|.)", _unescape, literal)
+            text = (
+                raw.decode("utf-16-be", "replace") if len(raw) % 2 == 0 else raw.decode("latin-1")
+            )
+            out.append(text)
+    return "\n".join(out)
+
+
+def test_excel_has_chinese_headers_number_formats_and_the_figures(world):
+    run, content = generated(definition("xlsx", branch=world.sh))
+    # Stored encrypted: the column holds a token, not the workbook.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT content FROM analytics_reportrun WHERE id = %s", [run.pk])
+        assert cursor.fetchone()[0].startswith("v")
+    book = load_workbook(io.BytesIO(content))
+    trend = book[book.sheetnames[1]]
+    assert [c.value for c in trend[3]][:4] == ["月份", "存款", "贷款", "管理资产"]
+    last = list(trend[trend.max_row])
+    assert last[0].value == "2025-03" and last[1].value == 12500
+    assert last[1].number_format == "#,##0.00" and last[7].number_format == "0.0%"
+    assert last[7].value == 0.5  # retention
+    tiers = book[book.sheetnames[2]]
+    assert [r[0].value for r in tiers.iter_rows(min_row=4)] == ["大众客户", "富裕客户"]
+
+
+def test_csv_and_pdf_open_back(world):
+    _run, content = generated(definition("csv", branch=world.sh))
+    assert content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert rows[rows.index(next(r for r in rows if r[:1] == ["月份"])) + 1][:2] == [
+        "2025-03",
+        "12500.0",
+    ]
+    _run, pdf = generated(definition("pdf", branch=world.sh))
+    assert pdf.startswith(b"%PDF-") and b"STSong-Light" in pdf
+    text = pdf_text(pdf)
+    assert "存款" in text and "按价值层级" in text
+    assert "12,500.00" in text
+
+
+def test_service_and_campaign_reports(world):
+    _run, content = generated(definition("csv", branch=world.sh, dashboard="service"))
+    assert "KPI 队列,1,2,0.5,4.0" in content.decode("utf-8-sig")
+    _run, content = generated(definition("csv", dashboard="campaigns", roles=[Role.ADMIN]))
+    assert "春季理财,2,1,0.1,800.0,7999.0" in content.decode("utf-8-sig")
+
+
+def test_downloads_are_for_recipients_in_scope_and_audited(world, client, login, branch_manager,
+                                                          rm, admin_user):  # fmt: skip
+    run, content = generated(definition("xlsx", branch=world.sh))
+    url = reverse("analytics:report-download", args=[run.pk])
+    login(branch_manager)
+    response = client.get(url)
+    assert response.status_code == 200 and response.content == content
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    log = AccessLog.objects.get(action=AccessLog.Action.EXPORT, object_type="analytics.reportrun")
+    assert (log.actor, log.object_id, log.detail["format"]) == (branch_manager, str(run.pk), "xlsx")
+    assert reverse("analytics:report-download", args=[run.pk]) in client.get(
+        reverse("analytics:reports")).content.decode()  # fmt: skip
+    for outsider in (world.bj_manager, rm, admin_user):  # another branch; not recipients
+        login(outsider)
+        assert client.get(url).status_code == 404
+    assert AccessLog.objects.filter(action=AccessLog.Action.EXPORT).count() == 1
+
+
+def test_on_demand_run_is_generated_on_commit(world, client, login, branch_manager,
+                                              django_capture_on_commit_callbacks):  # fmt: skip
+    d = definition("pdf", branch=world.sh)
+    login(branch_manager)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("analytics:report-request", args=[d.pk]))
+    assert response.status_code == 302 and len(callbacks) == 1
+    run = ReportRun.objects.get(definition=d)
+    assert (run.status, run.requested_by) == (ReportRun.Status.PENDING, branch_manager)
+    assert reports_generate_waiting() == 1
+    assert reports_generate_waiting() == 0  # taken once
+    run.refresh_from_db()
+    assert run.status == ReportRun.Status.DONE
+    login(world.bj_manager)
+    assert client.post(reverse("analytics:report-request", args=[d.pk])).status_code == 404
+
+
+def test_scheduled_runs_are_made_once(world):
+    monthly = definition("xlsx", branch=world.sh)
+    weekly = definition("csv", branch=world.sh, schedule="weekly")
+    definition("csv", branch=world.sh, schedule="on_demand")
+    assert reports_schedule_due(today=date(2025, 4, 1)) == 1  # a Tuesday, the 1st
+    assert reports_schedule_due(today=date(2025, 4, 1)) == 0
+    assert ReportRun.objects.get().definition == monthly
+    assert ReportRun.objects.get().period == "2025-03"
+    assert reports_schedule_due(today=date(2025, 4, 7)) == 1  # a Monday
+    assert ReportRun.objects.get(definition=weekly).period == "2025-W15"
+
+
+def test_compliance_gets_the_month_of_data_usage(world, compliance_officer, branch_manager,
+                                                 client, login):  # fmt: skip
+    for action, customer in (("view", world.a), ("view", world.b), ("reveal", world.a),
+                             ("export", None)):  # fmt: skip
+        row = access_row(actor=branch_manager, context=SYSTEM, action=action,
+                         object_type="customers.customer",
+                         customer_id=customer.pk if customer else None)  # fmt: skip
+        row.at = datetime.combine(date(2025, 3, 15), time(10), tzinfo=SHANGHAI)
+        row.save(force_insert=True)
+    record_access(
+        actor=branch_manager,
+        context=SYSTEM,
+        action="view",
+        object_type="customers.customer",
+        customer_id=world.a.pk,
+    )  # now: not March
+    d = definition("csv", dashboard="data_usage", roles=[Role.COMPLIANCE_OFFICER])
+    run = ReportRun.objects.create(definition=d, period="2025-03", as_of=date(2025, 4, 1))
+    assert report_generate(run.pk)
+    run.refresh_from_db()
+    text = base64.b64decode(run.content).decode("utf-8-sig")
+    lines = [line for line in text.splitlines() if line.startswith(branch_manager.username)]
+    assert [line.split(",")[2:] for line in lines] == [
+        ["导出", "customers.customer", "1", "0"],
+        ["查看完整证件信息", "customers.customer", "1", "1"],
+        ["查看客户", "customers.customer", "2", "2"],  # A and B, not today's read of A
+    ]
+    login(compliance_officer)
+    assert client.get(reverse("analytics:report-download", args=[run.pk])).status_code == 200
+    login(branch_manager)
+    assert client.get(reverse("analytics:report-download", args=[run.pk])).status_code == 404
+
+
+def test_a_ready_run_tells_its_recipients_once(world, branch_manager, rm):
+    """The branch's manager (a recipient role, in scope) is told, with a link to the
+    reports page; another branch's manager and an RM are not; a second generation of the
+    same run tells nobody again."""
+    from bankcrm.models import StaffNotification
+
+    run, _content = generated(definition("csv", branch=world.sh))
+    told = StaffNotification.objects.filter(kind="report")
+    assert list(told.values_list("recipient", flat=True)) == [branch_manager.pk]
+    assert told.get().link == reverse("analytics:reports")
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
+    assert report_generate(run.pk)
+    assert told.count() == 1

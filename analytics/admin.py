@@ -2,9 +2,12 @@ from django.contrib import admin
 
 from analytics.models import (
     CustomerValue,
+    FeedbackFollowUp,
     ModelVersion,
+    NeedPhrase,
     NightlyRun,
     ProductMargin,
+    TextSentiment,
     TierThreshold,
     ValuePolicy,
 )
@@ -51,3 +54,28 @@ class CustomerValueAdmin(ReadOnlyAdmin):
     list_display = ["customer", "tier", "aum", "value_score", "clv", "computed_on"]
     list_filter = ["tier"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(NeedPhrase)
+class NeedPhraseAdmin(admin.ModelAdmin):
+    """The words of interaction notes that point to a product need (analytics.needs)."""
+
+    list_display = ["phrase", "product_kind", "product", "is_active"]
+    list_filter = ["product_kind", "is_active"]
+    search_fields = ["phrase"]
+    autocomplete_fields = ["product"]
+
+
+@admin.register(TextSentiment)
+class TextSentimentAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "source_id", "label", "score", "model_version", "computed_at"]
+    list_filter = ["kind", "label"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(FeedbackFollowUp)
+class FeedbackFollowUpAdmin(ReadOnlyAdmin):
+    """Raised by a negative satisfaction comment; done on the supervisor page."""
+
+    list_display = ["ticket", "customer", "satisfaction", "score", "created_at", "done_at"]
+    raw_id_fields = ["ticket", "customer"]

@@ -9,3 +9,7 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("models/<int:pk>/activate/", views.model_activate, name="model-activate"),
 ]
+
+urlpatterns += [
+    path("follow-ups/<int:pk>/done/", views.follow_up_done, name="follow-up-done"),
+]

@@ -227,6 +227,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.nightly",
         "schedule": crontab(hour=1, minute=30),
     },
+    # The sentiment of stored texts whose on-commit task was lost (pending rows only).
+    "sweep-text-sentiment": {"task": "analytics.tasks.sweep_text_sentiment", "schedule": 60.0},
 }
 
 # Service desk: message providers per channel ("console", "file", "smtp" for e-mail, or a

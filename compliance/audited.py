@@ -129,6 +129,10 @@ AUDITED = [
     Audited("analytics_tierthreshold", _("Tier threshold")),
     Audited("analytics_productmargin", _("Product margin")),
     Audited("analytics_valuepolicy", _("Value policy")),
+    # Which words of notes point to which products (admin), and who closed the follow-up of
+    # a negative satisfaction comment with what note (triggers installed by analytics 0005).
+    Audited("analytics_needphrase", _("Need phrase")),
+    Audited("analytics_feedbackfollowup", _("Feedback follow-up"), customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -155,6 +159,7 @@ NOT_AUDITED = {
     "analytics_customerscore": "derived nightly by the active model version, kept with it",
     "analytics_customervalue": "derived nightly from the audited settings and the data",
     "analytics_nightlyrun": "the nightly run's own bookkeeping",
+    "analytics_textsentiment": "derived from the text by the shipped model, kept with its version",
 }
 
 

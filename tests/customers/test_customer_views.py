@@ -58,7 +58,9 @@ LIST_QUERIES = 6
 # consent state, risk profile,
 # relationships, delegations, holdings, balance history, transactions, service tickets:
 # none per row of any history.
-DETAIL_QUERIES = 20  # 18, and analytics' panel: the customer's value and latest scores
+# 18, and analytics' panels: the customer's value and latest scores, the notes read for needs
+# (these interactions have no notes: no sentiment to read, no phrase to match).
+DETAIL_QUERIES = 21
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):

@@ -44,7 +44,7 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
         colleague = factories.user(Role.RELATIONSHIP_MANAGER, branch=branch)
         Interaction.objects.create(
             customer=customer, channel="phone", direction="outbound", subject=f"回访{i}",
-            actor=colleague, confidential=i % 2 == 0,
+            notes="客户想了解留学贷款", actor=colleague, confidential=i % 2 == 0,
         )  # fmt: skip
         Consent.objects.create(
             customer=customer, purpose="marketing", channel="sms", granted=i % 2 == 0,
@@ -69,15 +69,18 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
 # which are in scope (delegated ids, customers), household members with their totals and
 # which are in scope (delegated ids, customers), recent delegations, holdings, balance
 # history, transactions, tickets. The three reads of delegated ids are one per scope check.
+# The notes' sentiment (bankcrm.registry.TEXT_ANNOTATIONS), and for the roles that see
+# assets analytics' needs panel: the latest notes, the need phrases, the products of the
+# needs found (none is on sale here: no suitability read).
 DETAIL = {
-    Role.RELATIONSHIP_MANAGER: 25,
-    Role.BRANCH_MANAGER: 25,
+    Role.RELATIONSHIP_MANAGER: 29,
+    Role.BRANCH_MANAGER: 29,
     # TOTP device; no scope to check (compliance sees everyone); no delegations form.
-    Role.COMPLIANCE_OFFICER: 24,
-    # No assets: no household, holdings, history or transactions; the agent's and the
-    # supervisor's scopes read their tickets' customers.
-    Role.SERVICE_AGENT: 21,
-    Role.SERVICE_SUPERVISOR: 18,
+    Role.COMPLIANCE_OFFICER: 28,
+    # No assets: no household, holdings, history or transactions, no needs; the agent's and
+    # the supervisor's scopes read their tickets' customers.
+    Role.SERVICE_AGENT: 22,
+    Role.SERVICE_SUPERVISOR: 19,
 }
 
 

@@ -11,7 +11,6 @@ threshold and the ROC AUC are printed too.
 """
 
 import csv
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -57,7 +56,7 @@ class Command(BaseCommand):
 
     def _write(self, scored, header, out):
         fields = [*header, "sentiment", "sentiment_score"]
-        handle = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout  # noqa: SIM115
+        handle = open(out, "w", encoding="utf-8", newline="") if out else self.stdout  # noqa: SIM115
         try:
             writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()

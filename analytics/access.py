@@ -4,17 +4,19 @@ Scores, value tiers and lifetime values are asset-based figures: they are shown 
 customer's page only to roles that may see the customer's assets
 (customers.access.can_see_assets: RMs, branch managers, compliance), never to the service
 desk. The model pages (versions, metrics, who trained and activated) are for compliance
-(model risk) and administrators; activating is theirs too, by a second person.
+(model risk) and administrators; activating is theirs too, by a second person. The
+follow-ups of negative satisfaction comments are the service supervisors'.
 """
 
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from analytics.models import ModelVersion, ReportDefinition, ReportRun
+from analytics.models import FeedbackFollowUp, ModelVersion, ReportDefinition, ReportRun
 from bankcrm.access import not_found
 from bankcrm.roles import Role
 from customers.access import can_see_assets
+from service.access import tickets_for_user
 
 
 def can_see_scores(user, customer=None) -> bool:
@@ -126,3 +128,25 @@ def report_run_for_user(user, pk) -> ReportRun:
         )
     except (ReportRun.DoesNotExist, ValueError, TypeError, OverflowError):
         raise not_found("analytics.reportrun", pk) from None
+
+
+# ---- follow-ups of negative satisfaction comments ------------------------------------------
+
+
+def can_follow_up(user) -> bool:
+    """The service supervisors: the follow-ups are theirs, on the supervisor page."""
+    return user.is_authenticated and user.has_role(Role.SERVICE_SUPERVISOR)
+
+
+def follow_ups_for_user(user) -> QuerySet[FeedbackFollowUp]:
+    """The follow-ups of the tickets the supervisor sees (service.access)."""
+    if not can_follow_up(user):
+        return FeedbackFollowUp.objects.none()
+    return FeedbackFollowUp.objects.filter(ticket__in=tickets_for_user(user))
+
+
+def follow_up_for_user(user, pk) -> FeedbackFollowUp:
+    try:
+        return follow_ups_for_user(user).get(pk=int(pk))
+    except (FeedbackFollowUp.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("analytics.feedbackfollowup", pk) from None

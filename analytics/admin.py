@@ -2,12 +2,15 @@ from django.contrib import admin
 
 from analytics.models import (
     CustomerValue,
+    FeedbackFollowUp,
     KpiRun,
     ModelVersion,
+    NeedPhrase,
     NightlyRun,
     ProductMargin,
     ReportDefinition,
     ReportRun,
+    TextSentiment,
     TierThreshold,
     ValuePolicy,
 )
@@ -75,3 +78,28 @@ class ReportRunAdmin(ReadOnlyAdmin):
 @admin.register(KpiRun)
 class KpiRunAdmin(ReadOnlyAdmin):
     list_display = ["day", "seconds", "runs", "finished_at"]
+
+
+@admin.register(NeedPhrase)
+class NeedPhraseAdmin(admin.ModelAdmin):
+    """The words of interaction notes that point to a product need (analytics.needs)."""
+
+    list_display = ["phrase", "product_kind", "product", "is_active"]
+    list_filter = ["product_kind", "is_active"]
+    search_fields = ["phrase"]
+    autocomplete_fields = ["product"]
+
+
+@admin.register(TextSentiment)
+class TextSentimentAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "source_id", "label", "score", "model_version", "computed_at"]
+    list_filter = ["kind", "label"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(FeedbackFollowUp)
+class FeedbackFollowUpAdmin(ReadOnlyAdmin):
+    """Raised by a negative satisfaction comment; done on the supervisor page."""
+
+    list_display = ["ticket", "customer", "satisfaction", "score", "created_at", "done_at"]
+    raw_id_fields = ["ticket", "customer"]

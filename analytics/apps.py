@@ -11,8 +11,8 @@ class AnalyticsConfig(AppConfig):
         # their triggers are installed by analytics 0003 (compliance/audited.py lists them).
         from django.db.models.signals import post_delete, post_save
 
-        from analytics import home, models
-        from analytics.panels import customer_value
+        from analytics import home, models, needs, sentiment
+        from analytics.panels import customer_value, supervisor_follow_ups
         from analytics.value import SETTINGS_CACHE
         from bankcrm import registry
 
@@ -24,3 +24,7 @@ class AnalyticsConfig(AppConfig):
                 )  # fmt: skip
         registry.CUSTOMER_PANELS.register(customer_value, order=10)
         registry.HOME_SECTIONS.register(home.at_risk_customers, order=10)
+        registry.CUSTOMER_PANELS.register(needs.customer_needs, order=20)
+        registry.TEXT_WRITTEN.register(sentiment.text_sentiment_request)
+        registry.TEXT_ANNOTATIONS.register(sentiment.text_annotations)
+        registry.SUPERVISOR_SECTIONS.register(supervisor_follow_ups)

@@ -21,6 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from analytics.text_models import (  # noqa: F401 - the text models live beside, one app
+    FeedbackFollowUp,
+    NeedPhrase,
+    TextSentiment,
+)
 from customers.models import Account, Customer
 
 

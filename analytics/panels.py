@@ -1,7 +1,9 @@
 """The 360 page's analytics section (registered in bankcrm.registry.CUSTOMER_PANELS): the
 value tier with its components and what would move the customer up, the churn risk, the
 lifetime value and each active model's latest score with its three reasons. Only for roles
-that may see assets (analytics.access); two queries (the tiers and policy are cached)."""
+that may see assets (analytics.access); two queries (the tiers and policy are cached).
+And the supervisor page's follow-ups of negative satisfaction comments
+(bankcrm.registry.SUPERVISOR_SECTIONS)."""
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +18,7 @@ COMPONENTS = {
     "autopay": _("Automatic payments"),
     "digital": _("Digital banking"),
 }
+FOLLOW_UPS_SHOWN = 50
 MODEL_NAMES = {
     "churn": _("Churn risk (6 months)"),
     "potential": _("Potential to move up a tier (12 months)"),
@@ -69,3 +72,21 @@ def customer_value(request, customer) -> dict | None:
         ],
         "components": COMPONENTS,
     }
+
+
+def supervisor_follow_ups(request) -> dict | None:
+    """bankcrm.registry.SUPERVISOR_SECTIONS: the open follow-ups of negative satisfaction
+    comments, oldest first, with the comment and its score (one query)."""
+    if not access.can_follow_up(request.user):
+        return None
+    rows = (
+        access.follow_ups_for_user(request.user)
+        .open()
+        .select_related("ticket", "ticket__survey", "customer")
+        .only(
+            "pk", "satisfaction", "score", "created_at", "ticket__number", "ticket__subject",
+            "ticket__survey__comment", "customer__name", "customer__cif",
+        )
+        .order_by("created_at", "pk")[:FOLLOW_UPS_SHOWN]
+    )  # fmt: skip
+    return {"template": "analytics/_supervisor_follow_ups.html", "follow_ups": rows}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from analytics.features import FEATURE_LABELS
-from analytics.models import ModelVersion
+from analytics.models import FeedbackFollowUp, ModelVersion
 from analytics.training import Table, Trained
 from bankcrm.audit import AuditContext, acting
 
@@ -91,3 +91,16 @@ def model_version_activate(*, actor, context: AuditContext, version_id: int) -> 
         ModelVersion.Status.ACTIVE, actor, now,
     )  # fmt: skip
     return version
+
+
+def feedback_follow_up_done(
+    *, actor, context: AuditContext, follow_up: FeedbackFollowUp, note: str = ""
+) -> bool:
+    """Marks the follow-up of a negative satisfaction comment done, by `actor` with what
+    was done; False if someone marked it done first (the UPDATE is guarded by done_at)."""
+    with transaction.atomic(), acting(actor=actor, context=context):
+        return bool(
+            FeedbackFollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
+                done_at=timezone.now(), done_by=actor, note=note[:500]
+            )
+        )

@@ -1,4 +1,5 @@
-"""Background work for analytics: thin, safe to run twice (the day's NightlyRun row decides)."""
+"""Background work for analytics: thin, safe to run twice (the day's NightlyRun row decides
+for the nightly run; a text's pending TextSentiment row, locked, for its sentiment)."""
 
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ from django.utils import timezone
 
 from analytics.kpi import kpi_snapshot
 from analytics.nightly import nightly_run
+from analytics.sentiment import text_sentiment_compute, text_sentiment_sweep
 
 
 @shared_task(ignore_result=True)
@@ -45,3 +47,15 @@ def report_generate(run_id: int) -> bool:
     from analytics.reports import report_generate as generate
 
     return generate(run_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def text_sentiment(kind: str, source_id: int) -> bool:
+    """On commit of a stored text (bankcrm.registry.TEXT_WRITTEN): its sentiment."""
+    return text_sentiment_compute(kind=kind, source_id=source_id) is not None
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def sweep_text_sentiment() -> int:
+    """Every minute from beat: the texts whose task was lost (Redis down, a worker died)."""
+    return text_sentiment_sweep()

@@ -21,3 +21,7 @@ urlpatterns += [
         "reports/runs/<int:pk>/download/", views_dashboards.report_download, name="report-download"
     ),
 ]
+# Negative satisfaction comments' follow-ups (issue 20): analytics/views.py.
+urlpatterns += [
+    path("follow-ups/<int:pk>/done/", views.follow_up_done, name="follow-up-done"),
+]

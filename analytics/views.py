@@ -64,3 +64,17 @@ def model_activate(request, pk):
     else:
         messages.success(request, _("%(model)s is now active.") % {"model": version})
     return redirect("analytics:model-detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def follow_up_done(request, pk):
+    follow_up = access.follow_up_for_user(request.user, pk)
+    note = request.POST.get("note", "").strip()[:500]
+    if services.feedback_follow_up_done(
+        actor=request.user, context=AuditContext.of(request), follow_up=follow_up, note=note
+    ):
+        messages.success(request, _("Follow-up marked done."))
+    else:
+        messages.info(request, _("A colleague marked this follow-up done already."))
+    return redirect("service:supervisor")

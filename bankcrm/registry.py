@@ -24,6 +24,18 @@ one mechanism for every such plug, so they can all be found in this file:
 - CUSTOMER_LIST_FILTERS, by form field name: ListFilter(label, apply(queryset) ->
   queryset); a check box of the customer list (and its export) that narrows the scoped
   customers, inside the same query.
+- TEXT_WRITTEN: listener(kind, pk, text); called through text_written() by the services
+  that store a customer's free text, inside their transaction: customers.interaction_log
+  ("interaction", the interaction's id, its notes), service.ticket_open ("ticket", the
+  ticket's id, its description) and service.survey_answer ("survey", the ticket's id: one
+  survey per ticket, its comment). analytics queues the text's sentiment there.
+- TEXT_ANNOTATIONS: provider(refs) -> {(kind, pk): (label, score)}, refs a list of
+  (kind, pk) as TEXT_WRITTEN names them; read through text_annotations() by the pages that
+  show those texts (the ticket page, the 360 timeline), once per page whatever the number
+  of texts. label is "positive", "neutral" or "negative", score the probability of
+  positive (0-1); a text without one is absent.
+- SUPERVISOR_SECTIONS: provider(request) -> dict (with a `template`) or None; extra
+  sections of the service supervisor's page (service.views.supervisor).
 
 Registering twice under one key with another value is an error at start-up: two apps
 claiming the same role's home page is a bug to find, not a silent override.
@@ -109,3 +121,26 @@ class ListFilter:
 
     label: Any  # a lazy translation
     apply: Callable
+
+
+TEXT_WRITTEN = ExtensionPoint("customer free text written", keyed=False)
+TEXT_ANNOTATIONS = ExtensionPoint("free text annotations", keyed=False)
+SUPERVISOR_SECTIONS = ExtensionPoint("service supervisor page sections", keyed=False)
+
+
+def text_written(kind: str, pk: int, text: str) -> None:
+    """Tells TEXT_WRITTEN's listeners that a customer's free text was stored (or changed);
+    call it in the transaction that stores it."""
+    for listener in TEXT_WRITTEN:
+        listener(kind, pk, text)
+
+
+def text_annotations(refs) -> dict:
+    """{(kind, pk): (label, score)} for the texts of `refs` that have one (TEXT_ANNOTATIONS);
+    no query when `refs` is empty."""
+    refs = [(kind, int(pk)) for kind, pk in refs]
+    found: dict = {}
+    if refs:
+        for provider in TEXT_ANNOTATIONS:
+            found.update(provider(refs))
+    return found

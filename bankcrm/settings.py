@@ -239,6 +239,8 @@ CELERY_BEAT_SCHEDULE = {
     "kpi-snapshot-today": {"task": "analytics.tasks.kpi_snapshot_today", "schedule": 3600.0},
     # Scheduled reports due today, then any waiting (analytics.reports).
     "reports-due": {"task": "analytics.tasks.reports_due", "schedule": crontab(hour=6, minute=0)},
+    # The sentiment of stored texts whose on-commit task was lost (pending rows only).
+    "sweep-text-sentiment": {"task": "analytics.tasks.sweep_text_sentiment", "schedule": 60.0},
 }
 
 # Service desk: message providers per channel ("console", "file", "smtp" for e-mail, or a

@@ -142,6 +142,10 @@ AUDITED = [
     Audited("compliance_sale", _("Sale"), customer="customer_id"),
     # Who set up which report for which roles (trigger installed by analytics 0005).
     Audited("analytics_reportdefinition", _("Report definition")),
+    # Which words of notes point to which products (admin), and who closed the follow-up of
+    # a negative satisfaction comment with what note (triggers installed by analytics 0007).
+    Audited("analytics_needphrase", _("Need phrase")),
+    Audited("analytics_feedbackfollowup", _("Feedback follow-up"), customer="customer_id"),
 ]  # fmt: skip
 
 BY_TABLE = {entry.table: entry for entry in AUDITED}
@@ -181,6 +185,7 @@ NOT_AUDITED = {
     "analytics_kpicampaignday": "daily KPI snapshot, derived from the deliveries",
     "analytics_kpirun": "the snapshot run's own bookkeeping",
     "analytics_reportrun": "a generated file (encrypted); each download is in the access log",
+    "analytics_textsentiment": "derived from the text by the shipped model, kept with its version",
 }
 
 

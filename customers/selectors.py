@@ -245,10 +245,15 @@ class TimelineEntry:
     channel: str = ""
     actor: str = ""
     confidential_hidden: bool = False
+    # An interaction's note: ("interaction", id), and its (label, score) when a higher app
+    # annotates it (bankcrm.registry.TEXT_ANNOTATIONS: its sentiment).
+    ref: tuple[str, int] | None = None
+    annotation: tuple[str, float] | None = None
 
 
 def timeline_entries(customer: Customer, user, limit: int = 25) -> list[TimelineEntry]:
-    """Interactions, consent changes, risk assessments and account openings, newest first."""
+    """Interactions, consent changes, risk assessments and account openings, newest first;
+    the notes shown carry their annotation (one query for all of them)."""
     entries = []
     for item in customer.interactions.select_related("actor").order_by("-occurred_at")[:limit]:
         hidden = item.confidential and not access.can_read_confidential(user, item)
@@ -261,8 +266,12 @@ def timeline_entries(customer: Customer, user, limit: int = 25) -> list[Timeline
                 channel=item.get_channel_display(),
                 actor=item.actor.display_name if item.actor else "",
                 confidential_hidden=hidden,
+                ref=None if hidden or not item.notes else ("interaction", item.pk),
             )
         )
+    annotations = registry.text_annotations([e.ref for e in entries if e.ref])
+    for entry in entries:
+        entry.annotation = annotations.get(entry.ref) if entry.ref else None
     for consent in customer.consents.select_related("recorded_by").order_by("-recorded_at")[:limit]:
         entries.append(
             TimelineEntry(

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 
+from bankcrm import registry
 from bankcrm.audit import SYSTEM, AuditContext, acting, record_security_event
 from bankcrm.models import AccessLog, SecurityEvent
 from bankcrm.outbox import enqueue_on_commit
@@ -46,7 +47,7 @@ def interaction_log(
     follow_up_on=None,
     confidential: bool = False,
 ) -> Interaction:
-    return Interaction.objects.create(
+    interaction = Interaction.objects.create(
         customer=customer,
         actor=actor,
         channel=channel,
@@ -56,6 +57,9 @@ def interaction_log(
         follow_up_on=follow_up_on,
         confidential=confidential,
     )
+    if notes.strip():
+        registry.text_written("interaction", interaction.pk, notes)  # its sentiment, say
+    return interaction
 
 
 @transaction.atomic

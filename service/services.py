@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from bankcrm import registry
 from bankcrm.outbox import enqueue_on_commit
 from customers.models import Customer
 from service import sla
@@ -156,6 +157,8 @@ def ticket_open(
     )
     sla.start(ticket)
     ticket.save()
+    if description.strip():
+        registry.text_written("ticket", ticket.pk, description)  # its sentiment, say
     _event(ticket, actor, TicketEvent.Kind.CREATED, new=ticket.get_status_display(), at=now)
     if rule is not None:
         _event(ticket, None, TicketEvent.Kind.ROUTED, new=rule.name,
@@ -487,6 +490,8 @@ def survey_answer(*, survey: Survey, score: int, comment: str) -> bool:
     ):
         return False
     Ticket.objects.filter(pk=survey.ticket_id).update(satisfaction=score)
+    if comment.strip():  # keyed by the ticket: one survey per ticket
+        registry.text_written("survey", survey.ticket_id, comment)
     _event(survey.ticket, None, TicketEvent.Kind.SURVEY, new=str(score), body=comment, at=now)
     return True
 

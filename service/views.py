@@ -11,6 +11,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bankcrm import registry
 from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customer_for_intake, customer_for_user
@@ -156,6 +157,8 @@ def _detail_context(request, ticket, **forms):
     can_work = access.can_work(user, ticket)
     context = {
         "ticket": ticket,
+        # The description's and the survey comment's sentiment (bankcrm.registry), one query.
+        "sentiments": registry.text_annotations([("ticket", ticket.pk), ("survey", ticket.pk)]),
         "now": timezone.now(),
         "events": ticket.events.select_related("actor").order_by("at", "pk"),
         "articles": ticket.articles.order_by("title"),
@@ -447,6 +450,7 @@ def supervisor(request):
         "at_risk": at_risk,
         "approvals": approvals,
         "escalations": escalations,
+        "sections": [s for p in registry.SUPERVISOR_SECTIONS if (s := p(request)) is not None],
     }
     template = "service/_supervisor_body.html" if request.htmx else "service/supervisor.html"
     return render(request, template, context)

@@ -2,14 +2,15 @@
 
 The model pages are for compliance (model risk management) and administrators; everyone
 else is refused. A model version is not anybody's own: "own" is a trained version of the
-churn model, and there is no "someone else's".
+churn model, and there is no "someone else's"; likewise a follow-up of a negative
+satisfaction comment is the service supervisors' as a team.
 """
 
 import base64
 
 import pytest
 
-from analytics.models import ReportDefinition, ReportRun
+from analytics.models import FeedbackFollowUp, ReportDefinition, ReportRun
 from bankcrm.roles import Role
 from tests import factories
 from tests.analytics.helpers import synthetic_model
@@ -51,13 +52,22 @@ MATRIX = Matrix(urlconfs=["analytics.urls"], rows={
         relationship_manager=(404, 404), branch_manager=(200, 404), service_agent=(404, 404),
         service_supervisor=(404, 404), compliance_officer=(200, 404),
         product_manager=(404, 404), marketing_manager=(404, 404), admin=(200, 200))),
+    # A negative satisfaction comment's follow-up: the service supervisors' (done, then back
+    # to their page); for everyone else it does not exist.
+    "analytics:follow-up-done": ("post", {"note": "已回访"}, "follow_up", expect(
+        relationship_manager=404, branch_manager=404, service_agent=404,
+        service_supervisor=302, compliance_officer=404, product_manager=404,
+        marketing_manager=404, admin=404)),
 })  # fmt: skip
 test_every_url_is_in_the_matrix, test_permission_matrix = MATRIX.tests()
 
 
 @pytest.fixture
-def world(staff):
+def world(staff, customer):
     version = synthetic_model("churn", trainer=staff["admin"], rows=400)
+    follow_up = FeedbackFollowUp.objects.create(
+        ticket=factories.ticket(customer), customer=customer, satisfaction=1, score=0.05
+    )
 
     reports = report_world(staff)
 
@@ -67,6 +77,8 @@ def world(staff):
         if kind in ("report", "report-run"):
             own, other = reports[kind][bool(user and user.has_role("compliance_officer"))]
             return {"pk": own}, {"pk": other}
+        if kind == "follow_up":
+            return {"pk": follow_up.pk}, None
         return {}, None
 
     return World(users=staff, objects=objects)

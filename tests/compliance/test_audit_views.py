@@ -15,7 +15,15 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import ModelVersion, ProductMargin, TierThreshold, ValuePolicy
+from analytics.models import (
+    FeedbackFollowUp,
+    ModelVersion,
+    NeedPhrase,
+    ProductMargin,
+    TierThreshold,
+    ValuePolicy,
+)
+from analytics.services import feedback_follow_up_done
 from bankcrm.models import AccessLog, SecurityEvent, User
 from bankcrm.roles import Role
 from compliance.models import DataChange
@@ -300,7 +308,7 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
         Subscriber,
     )
     from service import notify
-    from service.models import KnowledgeArticle, Macro, Notification
+    from service.models import KnowledgeArticle, Macro, Notification, Ticket
 
     by_admin = AuditContext(ip="10.0.0.1", request_id="req-admin")
     with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):
@@ -325,6 +333,15 @@ def _configure_and_requeue(admin_user, customer, branch, rm) -> None:
         TierThreshold.objects.filter(code="wealth").update(min_value=Decimal(600_000))
         ProductMargin.objects.filter(kind="loan").update(margin_percent=Decimal("2.100"))
         ValuePolicy.objects.update(discount_rate=Decimal("0.070"))
+        NeedPhrase.objects.filter(phrase="房贷").update(is_active=False)
+        follow_up = FeedbackFollowUp.objects.create(
+            ticket=Ticket.objects.get(customer=customer),
+            customer=customer,
+            satisfaction=1,
+            score=0.1,
+        )
+        feedback_follow_up_done(actor=admin_user, context=by_admin, follow_up=follow_up,
+                                note="已致电客户")  # fmt: skip
         model_risk = factories.user(Role.COMPLIANCE_OFFICER, branch=branch, username="modelrisk")
         activate(synthetic_model("churn", trainer=admin_user, rows=400), by=model_risk)
         product_document_add(

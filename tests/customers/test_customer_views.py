@@ -58,8 +58,9 @@ LIST_QUERIES = 6
 # consent state, risk profile,
 # relationships, delegations, holdings, balance history, transactions, service tickets,
 # risk warnings in force (compliance's header badges), compliance's suitability panel (rule
-# set, products on sale, assessment): none per row of any history.
-DETAIL_QUERIES = 24  # and analytics' panel: the customer's value and latest scores
+# set, products on sale, assessment), analytics' panels (the customer's value and latest
+# scores, the notes read for needs): none per row of any history.
+DETAIL_QUERIES = 25
 
 
 def test_list_query_count_is_constant(client, login, rm, branch, django_assert_num_queries):

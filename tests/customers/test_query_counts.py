@@ -44,7 +44,7 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
         colleague = factories.user(Role.RELATIONSHIP_MANAGER, branch=branch)
         Interaction.objects.create(
             customer=customer, channel="phone", direction="outbound", subject=f"回访{i}",
-            actor=colleague, confidential=i % 2 == 0,
+            notes="客户想了解留学贷款", actor=colleague, confidential=i % 2 == 0,
         )  # fmt: skip
         Consent.objects.create(
             customer=customer, purpose="marketing", channel="sms", granted=i % 2 == 0,
@@ -71,15 +71,18 @@ def grow(customer, n, *, branch, other_branch, rm, agent):
 # history, transactions, tickets, risk warnings in force (compliance's header badges). The
 # three reads of delegated ids are one per scope check. Those who record sales also see
 # compliance's suitability panel: the rule set, the products on sale and the assessment.
+# The notes' sentiment (bankcrm.registry.TEXT_ANNOTATIONS), and for the roles that see
+# assets analytics' needs panel: the latest notes, the need phrases, the products of the
+# needs found (none is on sale here: no suitability read).
 DETAIL = {
-    Role.RELATIONSHIP_MANAGER: 29,
-    Role.BRANCH_MANAGER: 29,
+    Role.RELATIONSHIP_MANAGER: 33,
+    Role.BRANCH_MANAGER: 33,
     # TOTP device; no scope to check (compliance sees everyone); no delegations form.
-    Role.COMPLIANCE_OFFICER: 25,
-    # No assets: no household, holdings, history or transactions; the agent's and the
-    # supervisor's scopes read their tickets' customers; no risk warnings.
-    Role.SERVICE_AGENT: 21,
-    Role.SERVICE_SUPERVISOR: 18,
+    Role.COMPLIANCE_OFFICER: 29,
+    # No assets: no household, holdings, history or transactions, no needs; the agent's and
+    # the supervisor's scopes read their tickets' customers; no risk warnings.
+    Role.SERVICE_AGENT: 22,
+    Role.SERVICE_SUPERVISOR: 19,
 }
 
 

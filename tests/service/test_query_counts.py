@@ -42,14 +42,15 @@ def busy(desk, agent, supervisor, customer, branch):
 
 
 # Session, user, roles; the ticket (with customer, queue, assignee) in the user's scope; the
-# access-log row and its anomaly check; events with their actors; linked articles. Workers
+# access-log row and its anomaly check; events with their actors; linked articles; the
+# description's and survey comment's sentiment (bankcrm.registry.TEXT_ANNOTATIONS). Workers
 # also get the canned replies (and the scope's queues for an agent); supervisors the
 # assignment form's agents.
 DETAIL = {
-    Role.SERVICE_AGENT: 11,
-    Role.SERVICE_SUPERVISOR: 11,
-    Role.RELATIONSHIP_MANAGER: 9,
-    Role.COMPLIANCE_OFFICER: 9,  # the TOTP device instead of the scope's customers
+    Role.SERVICE_AGENT: 12,
+    Role.SERVICE_SUPERVISOR: 12,
+    Role.RELATIONSHIP_MANAGER: 10,
+    Role.COMPLIANCE_OFFICER: 10,  # the TOTP device instead of the scope's customers
 }
 
 

@@ -31,8 +31,9 @@ by any campaign.
 Suitability is compliance's (`compliance.suitability.eligible_customers`, purpose
 marketing): the product on sale, the customer's kind and tier, a valid risk assessment
 whose level admits the product's risk (R1 only without one, or in the lowest category).
-It enters the CASE as `id IN (<the engine's query>)`, so the whole audience is still one
-statement, and a test holds the rows' reasons against `suitability_check` per customer.
+It enters the CASE as EXISTS (<the engine's query for the row's customer>), so the whole
+audience is still one statement, and a test holds the rows' reasons against
+`suitability_check` per customer.
 """
 
 from dataclasses import dataclass
@@ -75,10 +76,15 @@ def suitable_q(offer: Offer) -> Q:
     marketed to (everyone when there is no product), as a subquery: one SQL statement."""
     if offer.product is None:
         return Q()
+    # Correlated on the customer: EXISTS (the engine's query for this one customer) is
+    # three index probes a row. `id IN (the engine's query over everyone)` needs the whole
+    # eligible set hashed in work_mem; at a million customers it did not fit, and PostgreSQL
+    # rescanned the list for every row (the launch had not ended after 6 minutes).
     allowed = eligible_customers(
-        Customer.objects.all(), offer.product, purpose=Purpose.MARKETING, at=offer.at
-    )
-    return Q(pk__in=allowed.order_by().values("pk"))
+        Customer.objects.filter(pk=OuterRef("pk")), offer.product, purpose=Purpose.MARKETING,
+        at=offer.at,
+    )  # fmt: skip
+    return Q(Exists(allowed.order_by().values("pk")))
 
 
 def risk_warning_q(offer: Offer) -> Q:

@@ -10,6 +10,7 @@ class MarketingConfig(AppConfig):
         from bankcrm import registry
         from bankcrm.roles import Role
         from marketing import (
+            demo,
             home,
             segments,
         )
@@ -18,6 +19,7 @@ class MarketingConfig(AppConfig):
         # data-change trail (marketing 0003; compliance/audited.py lists the tables).
 
         registry.HOME_PAGES.register(home.marketing_manager, key=Role.MARKETING_MANAGER)
+        registry.DEMO_SEEDERS.register(demo.seed, order=40)  # after compliance (30)
         # The audit trail shows a segment's conditions in words, as the builder does.
         registry.AUDIT_VALUE_TEXTS.register(
             segments.explain, key=("marketing_segment", "conditions")

@@ -62,10 +62,11 @@ def resolve_campaign(campaign: Campaign, *, now=None) -> int:
     due = max(now, campaign.starts_at or now)
     variants = list(campaign.variants.order_by("code").values_list("pk", "weight"))
     written = 0
+    product = campaign.product if campaign.product_id else None
     with connection.cursor() as cursor:
         _lock(cursor)
         for step in CampaignStep.objects.filter(campaign=campaign).order_by("pk"):
-            offer = Offer(channel=step.channel, product_risk=campaign.product_risk, now=now)
+            offer = Offer(channel=step.channel, product=product, now=now)
             audience = segment_customers(campaign.segment)
             written += _insert(
                 cursor, audience, offer, due=due, now=now,

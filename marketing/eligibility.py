@@ -14,8 +14,11 @@ order:
    withdrawal is `no_consent`.
 3. no_address / no_rm: nothing to send to (a mobile for SMS, an e-mail, an app identity,
    an RM for a call task).
-4. unsuitable: the product is not suitable for the customer (suitable_q below).
-5. risk_warning: a severe risk warning on the customer (risk_warning_q below).
+4. risk_warning: a severe risk warning in force on the customer (compliance.warnings;
+   risk_warning_q below). Tested before suitability, which leaves such a customer out too
+   for marketing: the reason recorded is the warning, the more specific one.
+5. unsuitable: compliance's suitability engine does not allow the campaign's product for
+   marketing (suitable_q below). A journey, or a campaign without a product, skips it.
 6. frequency_cap: the customer already has the cap's number of marketing messages in its
    window, across all campaigns and journeys (pending or sent deliveries).
 Quiet hours do not leave anyone out: the rows of SMS and calls decided at night are held
@@ -25,14 +28,12 @@ What the send itself checks again (consent_withdrawn_since): a customer who opts
 withdraws consent after the deliveries were written is not sent anything from then on,
 by any campaign.
 
-SUITABILITY: compliance's suitability engine (`compliance.suitability`) is not on main yet.
-suitable_q() is the one place it plugs in: replace its body with the engine's test as a Q
-over Customer for the product (the offer's `product_risk` today; the catalogue product once
-customers has one). Until then it applies the interim rule below, which only ever leaves
-out more customers than the engine would: a product with a risk rating is offered only to
-customers whose risk assessment is in force and whose level covers the rating.
-risk_warning_q() likewise returns the customers with a severe risk warning once compliance
-keeps them (nobody today).
+Suitability is compliance's (`compliance.suitability.eligible_customers`, purpose
+marketing): the product on sale, the customer's kind and tier, a valid risk assessment
+whose level admits the product's risk (R1 only without one, or in the lowest category).
+It enters the CASE as EXISTS (<the engine's query for the row's customer>), so the whole
+audience is still one statement, and a test holds the rows' reasons against
+`suitability_check` per customer.
 """
 
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThanOrEqual
 from django.utils import timezone
 
-from customers.models import Consent, Customer, ExternalIdentity
+from compliance.suitability import eligible_customers
+from compliance.suitability_models import Purpose
+from compliance.warnings import severe_warning_exists
+from customers.models import Consent, Customer, ExternalIdentity, Product
 from marketing.models import CONSENT_CHANNEL, QUIET_CHANNELS, Delivery, FrequencyCap, LeftOut
 
 OPT_OUT_SOURCE = "marketing-opt-out"  # Consent.source of a withdrawal by an opt-out link
@@ -55,11 +59,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @dataclass(frozen=True)
 class Offer:
-    """What is about to be sent: by which channel, for which product (its risk rating,
-    "" for none), decided when."""
+    """What is about to be sent: by which channel, for which catalogue product (None for
+    none: a journey, a campaign that sells nothing), decided when."""
 
     channel: str
-    product_risk: str = ""
+    product: Product | None = None
     now: datetime | None = None
 
     @property
@@ -68,18 +72,24 @@ class Offer:
 
 
 def suitable_q(offer: Offer) -> Q:
-    """The customers the offer's product suits. THE place compliance.suitability plugs in."""
-    if not offer.product_risk:
+    """The customers compliance's suitability engine allows the offer's product to be
+    marketed to (everyone when there is no product), as a subquery: one SQL statement."""
+    if offer.product is None:
         return Q()
-    rating = int(offer.product_risk[1:])
-    today = timezone.localtime(offer.at).date()
-    # C1..C5 take products up to R1..R5 (customers.models.RiskTolerance).
-    return Q(risk_level__gte=rating, risk_expires_on__gte=today)
+    # Correlated on the customer: EXISTS (the engine's query for this one customer) is
+    # three index probes a row. `id IN (the engine's query over everyone)` needs the whole
+    # eligible set hashed in work_mem; at a million customers it did not fit, and PostgreSQL
+    # rescanned the list for every row (the launch had not ended after 6 minutes).
+    allowed = eligible_customers(
+        Customer.objects.filter(pk=OuterRef("pk")), offer.product, purpose=Purpose.MARKETING,
+        at=offer.at,
+    )  # fmt: skip
+    return Q(Exists(allowed.order_by().values("pk")))
 
 
 def risk_warning_q(offer: Offer) -> Q:
-    """Customers with a severe risk warning (compliance's, once it keeps them): nobody yet."""
-    return Q(pk__in=[])
+    """Customers with a severe risk warning in force at the offer's time."""
+    return Q(severe_warning_exists("pk", offer.at))
 
 
 def _consent_row(channel: str, column: str):
@@ -127,8 +137,8 @@ def checks(offer: Offer) -> list[tuple[str, Q]]:
         (LeftOut.OPTED_OUT, Q(Exact(granted, False)) & Q(Exact(source, OPT_OUT_SOURCE))),
         (LeftOut.NO_CONSENT, ~Q(Exact(Coalesce(granted, False), True))),
         no_address,
-        (LeftOut.UNSUITABLE, ~suitable if suitable != Q() else None),
         (LeftOut.RISK_WARNING, risk_warning_q(offer)),
+        (LeftOut.UNSUITABLE, ~suitable if suitable != Q() else None),
         (LeftOut.FREQUENCY_CAP, capped_q(offer)),
     ]  # fmt: skip
     return [(reason, test) for reason, test in found if test is not None]

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.forms import BootstrapMixin
-from customers.models import Account
+from customers.models import Account, Product
 from marketing.models import Campaign, Channel, Segment
 from marketing.segments import GROUP_OPS, SEGMENT_FIELDS, clean_condition
 
@@ -97,6 +97,11 @@ class CifListForm(BootstrapMixin, forms.Form):
         return data
 
 
+class ProductChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.code} {obj.name} · R{obj.risk_level}"
+
+
 class CampaignForm(BootstrapMixin, forms.Form):
     name = forms.CharField(label=_("Campaign name"), max_length=120)
     segment = forms.ModelChoiceField(label=_("Segment"), queryset=Segment.objects.none())
@@ -125,15 +130,14 @@ class CampaignForm(BootstrapMixin, forms.Form):
     control_percent = forms.IntegerField(
         label=_("Control group (%)"), min_value=0, max_value=50, initial=0
     )
-    product_name = forms.CharField(label=_("Product"), max_length=100, required=False)
-    product_risk = forms.ChoiceField(
-        label=_("Product risk"),
+    product = ProductChoiceField(
+        label=_("Product"),
+        queryset=Product.objects.none(),
         required=False,
-        choices=[("", "—")] + [(f"R{n}", f"R{n}") for n in range(1, 6)],
-    )
-    risk_disclosure = forms.CharField(
-        label=_("Risk disclosure"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
+        empty_label="—",
+        help_text=_("A product on sale in the catalogue: only customers it suits are sent "
+                    "the campaign, and its risk disclosure is attached."),
+    )  # fmt: skip
     starts_at = forms.DateTimeField(
         label=_("Send from"),
         required=False,
@@ -161,10 +165,12 @@ class CampaignForm(BootstrapMixin, forms.Form):
         initial=0,
     )
 
-    def __init__(self, *args, segments=None, **kwargs):
+    def __init__(self, *args, segments=None, products=None, **kwargs):
         super().__init__(*args, **kwargs)
         if segments is not None:
             self.fields["segment"].queryset = segments
+        if products is not None:
+            self.fields["product"].queryset = products
 
     def draft(self):
         from marketing.services import CampaignDraft
@@ -180,9 +186,7 @@ class CampaignForm(BootstrapMixin, forms.Form):
             name=d["name"],
             segment=d["segment"],
             channels=d["channels"],
-            product_name=d.get("product_name") or "",
-            product_risk=d.get("product_risk") or "",
-            risk_disclosure=d.get("risk_disclosure") or "",
+            product=d.get("product"),
             starts_at=d.get("starts_at"),
             goal=d.get("goal") or "",
             goal_account_kind=d.get("goal_account_kind") or "",
@@ -215,9 +219,7 @@ class CampaignForm(BootstrapMixin, forms.Form):
             "text_b": texts[("B", "zh-hans")].body if ("B", "zh-hans") in texts else "",
             "share_a": variants.get("A", 50) if "B" in variants else 50,
             "control_percent": campaign.control_percent,
-            "product_name": campaign.product_name,
-            "product_risk": campaign.product_risk,
-            "risk_disclosure": campaign.risk_disclosure,
+            "product": campaign.product_id,
             "starts_at": campaign.starts_at,
             "goal": campaign.goal,
             "goal_account_kind": campaign.goal_account_kind,

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.models import Branch
-from customers.models import Customer
+from customers.models import Customer, Product, ProductDocument
 
 
 class Channel(models.TextChoices):
@@ -196,15 +196,23 @@ class Campaign(models.Model):
     channels = ArrayField(
         models.CharField(max_length=8, choices=Channel), verbose_name=_("channels"), default=list
     )
-    # The product the campaign sells: a product of customers' catalogue once it exists (a
-    # nullable foreign key, added by the lead when the catalogue is merged); until then the
-    # product's risk rating (R1–R5), which the suitability check reads, and its disclosure.
+    # The catalogue product the campaign sells (optional). campaign_save copies its name and
+    # rating into product_name / product_risk: the campaign's own record of what it sold,
+    # as it was then, whatever the catalogue says later. The risk disclosure attached is
+    # the product's current risk_disclosure document, recorded at approval and at launch.
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
     product_name = models.CharField(_("product"), max_length=100, blank=True)
     product_risk = models.CharField(
         _("product risk"), max_length=2, blank=True, default="",
         choices=[(f"R{n}", f"R{n}") for n in range(1, 6)],
     )  # fmt: skip
-    risk_disclosure = models.TextField(_("risk disclosure"), blank=True)
+    risk_disclosure_document = models.ForeignKey(
+        ProductDocument, verbose_name=_("risk disclosure"), on_delete=models.PROTECT,
+        null=True, blank=True, related_name="+",
+    )  # fmt: skip
     starts_at = models.DateTimeField(_("send from"), null=True, blank=True)
     goal = models.CharField(_("conversion goal"), max_length=20, choices=Goal, blank=True,
                             default="")  # fmt: skip

@@ -31,7 +31,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from bankcrm.outbox import Outbox, UnsendableError
-from customers.models import ExternalIdentity, Interaction
+from customers.models import ExternalIdentity, Interaction, ProductDocument
 from marketing.eligibility import (
     APP_IDENTITY_SOURCE,
     consent_withdrawn_since,
@@ -101,11 +101,14 @@ def language_of(customer) -> str:
     return Language.EN if ENGLISH_TAG in (customer.tags or []) else Language.ZH_HANS
 
 
-def _message(delivery: Delivery, language: str) -> tuple[str, str]:
+def _message(delivery: Delivery, language: str) -> tuple[str, str, str]:
+    """Subject, text and the language they are in: the customer's if there is a text in
+    it, Chinese otherwise."""
     if delivery.firing_id:
         journey = delivery.firing.journey
-        body = journey.body_en if language == Language.EN and journey.body_en else journey.body
-        return journey.subject, body
+        if language == Language.EN and journey.body_en:
+            return journey.subject, journey.body_en, Language.EN
+        return journey.subject, journey.body, Language.ZH_HANS
     candidates = CampaignMessage.objects.filter(step_id=delivery.step_id)
     ranked = sorted(
         candidates,
@@ -114,21 +117,43 @@ def _message(delivery: Delivery, language: str) -> tuple[str, str]:
     )  # fmt: skip
     if not ranked:
         raise UnsendableError("the step has no message")
-    return ranked[0].subject, ranked[0].body
+    return ranked[0].subject, ranked[0].body, ranked[0].language
+
+
+def product_text(campaign, language: str, *, version: int | None = None) -> tuple[str, str]:
+    """The campaign's product in `language`: its name for {product}, and the risk
+    disclosure line every message ends with ("" without a product). A campaign of the
+    catalogue names the product as the catalogue does in that language and the disclosure
+    version recorded at launch (one indexed read, unless `version` is given); a campaign
+    saved without the catalogue keeps the name it was given."""
+    if campaign is None:
+        return "", ""
+    with translation.override(language):
+        if campaign.product_id is None:
+            return campaign.product_name, ""
+        name = campaign.product.name
+        if version is None:
+            version = (
+                ProductDocument.objects.filter(pk=campaign.risk_disclosure_document_id)
+                .values_list("version", flat=True).first()
+            )  # fmt: skip
+        line = _("Risk disclosure: %(product)s is rated %(risk)s; read its risk disclosure "
+                 "(version %(version)s) before you buy.") % {
+            "product": name, "risk": campaign.product_risk, "version": version or "—"}  # fmt: skip
+        return name, line
 
 
 def render(delivery: Delivery) -> tuple[str, str]:
-    """Subject and text for the customer, personalised ({name}, {product}), with the
-    product's risk disclosure and the opt-out link."""
+    """Subject and text for the customer, personalised ({name}, {product} in the message's
+    language), with the product's risk disclosure and the opt-out link."""
     customer = delivery.customer
-    language = language_of(customer)
-    subject, body = _message(delivery, language)
-    campaign = delivery.campaign
-    fields = _Fields(name=customer.name, product=campaign.product_name if campaign else "")
+    subject, body, language = _message(delivery, language_of(customer))
+    product, disclosure = product_text(delivery.campaign, language)
+    fields = _Fields(name=customer.name, product=product)
     text = body.format_map(fields) if "{" in body else body
     with translation.override(language):
-        if campaign and campaign.risk_disclosure:
-            text += "\n" + _("Risk disclosure: %(text)s") % {"text": campaign.risk_disclosure}
+        if disclosure:
+            text += "\n" + disclosure
         if delivery.channel != "call":
             text += "\n" + _("Unsubscribe: %(url)s") % {"url": opt_out_url(delivery.pk)}
     return subject.format_map(fields) if "{" in subject else subject, text
@@ -211,7 +236,7 @@ DELIVERIES = Outbox(
     max_attempts=MAX_ATTEMPTS,
     lease=LEASE,
     done_at="sent_at",
-    related=("customer", "campaign", "firing__journey"),
+    related=("customer", "campaign__product", "firing__journey"),
 )
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bankcrm.audit import AuditContext
 from bankcrm.exports import csv_download
+from customers.access import products_for_user
 from marketing import access, selectors, sending, services
 from marketing.forms import (
     CampaignForm,
@@ -231,13 +232,20 @@ def segment_export(request, pk):
 # ---- campaigns --------------------------------------------------------------------------
 
 
+def _products(user):
+    """What a campaign may sell: the catalogue products the user sees that are on sale."""
+    return products_for_user(user).on_sale().order_by("code")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
     access.require(access.can_build(request.user))
     segments = access.segments_for_user(request.user)
     initial = {"segment": request.GET.get("segment")} if request.GET.get("segment") else None
-    form = CampaignForm(request.POST or None, segments=segments, initial=initial)
+    form = CampaignForm(
+        request.POST or None, segments=segments, products=_products(request.user), initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         campaign = services.campaign_save(
             actor=request.user, context=AuditContext.of(request), draft=form.draft()
@@ -254,7 +262,10 @@ def campaign_edit(request, pk):
     access.require(access.can_edit_campaign(request.user, campaign) and campaign.is_editable)
     segments = access.segments_for_user(request.user)
     form = CampaignForm(
-        request.POST or None, segments=segments, initial=CampaignForm.initial_from(campaign)
+        request.POST or None,
+        segments=segments,
+        products=_products(request.user),
+        initial=CampaignForm.initial_from(campaign),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -273,14 +284,22 @@ def campaign_edit(request, pk):
     )
 
 
-def _preview(campaign: Campaign) -> list[tuple[str, str, str]]:
-    """(channel, variant, text) with a made-up name, as the customer would read it."""
+def _preview(campaign: Campaign, disclosure) -> list[tuple[str, str, str]]:
+    """(channel, variant, text) with a made-up name, as the customer would read it (with
+    the disclosure shown on the page)."""
+    version = disclosure.version if disclosure else None
     rows = []
+    products = {}
     for step in campaign.steps.prefetch_related("messages__variant"):
         for message in step.messages.all():
-            text = message.body.replace("{name}", _("Ms Zhang")).replace(
-                "{product}", campaign.product_name
-            )
+            if message.language not in products:
+                products[message.language] = sending.product_text(
+                    campaign, message.language, version=version
+                )
+            product, disclosure = products[message.language]
+            text = message.body.replace("{name}", _("Ms Zhang")).replace("{product}", product)
+            if disclosure:
+                text += " " + disclosure
             label = f"{message.variant.code if message.variant else 'A'} · {message.language}"
             rows.append((step.get_channel_display(), label, text))
     return rows
@@ -289,12 +308,21 @@ def _preview(campaign: Campaign) -> list[tuple[str, str, str]]:
 @login_required
 @require_GET
 def campaign_detail(request, pk):
-    campaign = access.campaign_for_user(request.user, pk)
+    campaign = access.campaign_for_user(
+        request.user, pk, related=("segment", "created_by", "approved_by", "product")
+    )
     user = request.user
+    # Recorded at approval and at launch; before that, the one that would be attached now.
+    disclosure = (
+        services.risk_disclosure_recorded(campaign)
+        if campaign.risk_disclosure_document_id
+        else services.risk_disclosure_in_force(campaign.product)
+    )
     context = {
         "campaign": campaign,
+        "disclosure": disclosure,
         "figures": selectors.campaign_figures(campaign),
-        "preview": _preview(campaign),
+        "preview": _preview(campaign, disclosure),
         "problems": services.campaign_problems(campaign)
         if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.PENDING_APPROVAL)
         else [],

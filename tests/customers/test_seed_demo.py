@@ -256,3 +256,29 @@ def test_the_simulators_events_apply_to_the_demo_customers():
     assert kinds == {"transaction.posted", "customer.updated"}
     posted = [e for e in events if e["type"] == "transaction.posted"]
     assert Transaction.objects.filter(source="core").count() == len(posted)
+
+
+def test_the_demo_has_segments_campaigns_and_journeys():
+    """Marketing's seeder (order 40): the three kinds of segment, a draft and a launched
+    campaign over the demo RMs' customers, the default journeys; a second run adds none."""
+    from compliance.models import SuitabilityCheck
+    from marketing.models import Campaign, Delivery, Journey, Segment
+
+    def marketing_counts():
+        return (Segment.objects.count(), Campaign.objects.count(), Journey.objects.count(),
+                Delivery.objects.count())  # fmt: skip
+
+    assert set(Segment.objects.values_list("kind", flat=True)) == {"dynamic", "static",
+                                                                   "snapshot"}  # fmt: skip
+    assert sorted(Campaign.objects.values_list("status", flat=True)) == ["draft", "sending"]
+    launched = Campaign.objects.get(status="sending")
+    assert launched.approved_by.username == "compliance" and launched.product.code == "FD-CSI300"
+    assert launched.risk_disclosure_document.version == 1
+    rows = Delivery.objects.filter(campaign=launched)
+    assert rows.filter(status="pending").exists() and rows.filter(status="left_out").exists()
+    assert not rows.exclude(customer__primary_rm__username__in=["rm", "rm2"]).exists()
+    assert SuitabilityCheck.objects.filter(code="set_run", product=launched.product).count() == 1
+    assert Journey.objects.filter(is_active=True).count() == 5
+    before = marketing_counts()
+    seed(300)
+    assert marketing_counts() == before

@@ -1,7 +1,8 @@
 """Campaigns: approval by a second person, prohibited promises, the audience resolved with
 every send-time check (a reason for each customer left out), exactly one delivery per
 (campaign, step, customer, channel), quiet hours, the frequency cap across campaigns,
-suitability, opt-out taking effect for every campaign at once."""
+opt-out taking effect for every campaign at once. The product and suitability:
+test_product_suitability.py."""
 
 import json
 from datetime import datetime, timedelta
@@ -12,7 +13,6 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
 
 from bankcrm.audit import SYSTEM
 from bankcrm.models import AccessLog
@@ -164,59 +164,6 @@ def test_approval_needs_a_second_person_and_clean_text(
     # and the database refuses a self-approval however it is written
     with pytest.raises(IntegrityError), transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk).update(approved_by=marketer)
-
-
-def test_a_product_needs_its_risk_disclosure(branch, marketer):
-    campaign = make_campaign(
-        marketer, segment(marketer, tree()), product_name="稳健1号", product_risk="R3"
-    )
-    with translation.override("en"), pytest.raises(ValidationError, match="risk disclosure"):
-        services.campaign_submit(actor=marketer, context=SYSTEM, campaign=campaign)
-
-
-def test_suitability_leaves_out_customers_the_product_does_not_suit(
-    branch, rm, marketer, second_marketer
-):
-    today = timezone.localdate()
-    fits = factories.customer(
-        branch=branch,
-        rm=rm,
-        cif="FIT",
-        risk_level=4,
-        risk_expires_on=today + timedelta(days=100),
-    )
-    low = factories.customer(
-        branch=branch,
-        rm=rm,
-        cif="LOW",
-        risk_level=1,
-        risk_expires_on=today + timedelta(days=100),
-    )
-    stale = factories.customer(
-        branch=branch,
-        rm=rm,
-        cif="STALE",
-        risk_level=5,
-        risk_expires_on=today - timedelta(days=1),
-    )
-    for c in (fits, low, stale):
-        consent(c)
-    campaign = make_campaign(
-        marketer,
-        segment(marketer, tree()),
-        product_name="成长1号",
-        product_risk="R4",
-        risk_disclosure="理财非存款，产品有风险",
-    )
-    launch(approved(campaign, second_marketer), marketer)
-    assert reasons(campaign) == {"FIT": "pending", "LOW": "unsuitable", "STALE": "unsuitable"}
-    sending.dispatch_all()
-    assert "风险提示" in _text_sent(fits) or "理财非存款" in _text_sent(fits)
-
-
-def _text_sent(customer):
-    d = Delivery.objects.get(customer=customer, status="sent")
-    return sending.render(d)[1]
 
 
 def test_quiet_hours_hold_sms_and_calls_until_eight(people, marketer, second_marketer):

@@ -1,0 +1,108 @@
+"""Real browser, a campaign from segment to sending: a marketing manager builds a segment
+and watches its count follow the conditions (htmx), creates a campaign with an A/B split
+for a catalogue fund, a compliance officer (signing in with TOTP) approves it, the manager
+launches it and watches the progress bar fill as the sender works."""
+
+import pytest
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import expect
+
+from customers.services import product_document_add
+from marketing import sending
+from marketing.models import Campaign, Delivery
+from tests import factories
+from tests.browser.test_login_flows import next_unused_code, sign_in
+from tests.compliance.suitability_world import assess
+from tests.marketing.conftest import consent
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+expect.set_options(timeout=15_000)
+
+
+def test_marketing_manager_builds_a_segment_and_launches_an_approved_ab_campaign(
+    page, browser, live_server, screenshot, settings, tmp_path, branch, rm,
+    marketing_manager, compliance_officer,
+):  # fmt: skip
+    settings.MARKETING_PROVIDERS = dict.fromkeys(["sms", "email", "app", "call"], "file")
+    settings.MARKETING_FILE_DIR = str(tmp_path / "out")
+    for n in range(10):
+        customer = factories.customer(
+            branch=branch, rm=rm, cif=f"MK{n:03d}", tier="affluent" if n < 6 else "mass"
+        )
+        consent(customer)
+        assess(customer, 2 if n in (0, 1) else 4)  # two C2 customers: an R4 fund suits neither
+    fund = factories.product(code="FD-CSI300", name_zh="沪深300指数基金", kind="fund",
+                             risk_level=4)  # fmt: skip
+    product_document_add(actor=None, product=fund, kind="risk_disclosure",
+                         file_name="沪深300风险揭示书.txt", content="基金有风险".encode(),
+                         content_type="text/plain")  # fmt: skip
+
+    # The segment: every customer of the bank, then the affluent ones.
+    sign_in(page, "marketer")
+    page.wait_for_selector("[data-testid=home-title]")
+    page.goto("/marketing/segments/new/")
+    page.fill("input[name=name]", "高净值客户")
+    page.select_option("select[name=kind]", "dynamic")
+    page.click("main form button[type=submit]")
+    count = page.locator("[data-testid=segment-count]")
+    expect(count).to_have_text("10")
+    page.select_option("#condition-form select[name=field]", "tier")
+    form = page.locator("[data-testid=condition-form]")
+    form.locator("select[name=values]").select_option(["affluent"])
+    form.locator("[data-testid=add-condition]").click()
+    expect(count).to_have_text("6")
+    assert page.inner_text("[data-testid=explanation]") == "价值等级为富裕客户"
+    screenshot(page, "marketing-segment-builder")
+
+    # The campaign: an A/B split, for the fund.
+    page.click("main a[href^='/marketing/campaigns/new/?segment=']")
+    page.wait_for_selector("[data-testid=campaign-form]")
+    page.fill("input[name=name]", "沪深300定投推广")
+    page.check("input[name=channels][value=sms]")
+    page.fill("textarea[name=text_a]", "{name}您好，{product}支持每月定投。")
+    page.fill("textarea[name=text_b]", "{name}您好，长期投资选{product}。")
+    page.fill("input[name=share_a]", "50")
+    page.select_option("select[name=product]", str(fund.pk))
+    page.click("[data-testid=campaign-form] button[type=submit]")
+    page.wait_for_selector("[data-testid=campaign-status]")
+    campaign = Campaign.objects.get(name="沪深300定投推广")
+    assert campaign.product == fund and campaign.variants.count() == 2
+    assert "沪深300风险揭示书.txt" in page.inner_text("[data-testid=disclosure]")
+    assert "沪深300指数基金支持每月定投" in page.inner_text("[data-testid=preview]")
+    page.click("[data-testid=submit]")
+    expect(page.locator("[data-testid=campaign-status]")).to_have_text("待审批")
+
+    # A second person approves: the compliance officer, with their authenticator.
+    TOTPDevice.objects.create(user=compliance_officer, name="authenticator", confirmed=True)
+    context = browser.new_context(base_url=live_server.url, locale="zh-CN")
+    officer = context.new_page()
+    sign_in(officer, "compliance")
+    officer.wait_for_selector("input[name=token]")
+    officer.fill("input[name=token]", next_unused_code(compliance_officer))
+    officer.click("main form button[type=submit]")
+    officer.wait_for_selector("[data-testid=home-title]")
+    officer.goto(f"/marketing/campaigns/{campaign.pk}/")
+    officer.click("[data-testid=approve]")
+    expect(officer.locator("[data-testid=approved-by]")).to_have_text(
+        compliance_officer.display_name
+    )
+    context.close()
+
+    # Launched: the audience is resolved and the progress bar follows the sender.
+    page.reload()
+    page.click("[data-testid=launch]")
+    bar = page.locator("[data-testid=progress-bar]")
+    bar.wait_for()
+    rows = Delivery.objects.filter(campaign=campaign)
+    assert rows.count() == 6  # the affluent ones
+    assert rows.filter(left_out_reason="unsuitable").count() == 2  # the C2 customers
+    assert sending.dispatch_all()["sent"] == rows.filter(status="sent").count() > 0
+    expect(page.locator("[data-testid=sent-count]")).to_have_text(
+        str(rows.filter(status="sent").count())
+    )
+    expect(bar).to_have_attribute("value", "100")
+    assert "产品不适当: 2" in page.inner_text("[data-testid=left-out]")
+    campaign.refresh_from_db()
+    assert campaign.launched_at <= timezone.now() and campaign.risk_disclosure_document
+    screenshot(page, "marketing-campaign-progress")

@@ -11,7 +11,7 @@ class AnalyticsConfig(AppConfig):
         # their triggers are installed by analytics 0003 (compliance/audited.py lists them).
         from django.db.models.signals import post_delete, post_save
 
-        from analytics import home, models, needs, sentiment
+        from analytics import home, models, needs, segments, sentiment
         from analytics.panels import customer_value, supervisor_follow_ups
         from analytics.value import SETTINGS_CACHE
         from bankcrm import registry
@@ -28,3 +28,5 @@ class AnalyticsConfig(AppConfig):
         registry.TEXT_WRITTEN.register(sentiment.text_sentiment_request)
         registry.TEXT_ANNOTATIONS.register(sentiment.text_annotations)
         registry.SUPERVISOR_SECTIONS.register(supervisor_follow_ups)
+        # The scores as segment fields: marketing's builder lists them unchanged.
+        segments.register()

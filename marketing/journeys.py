@@ -2,26 +2,33 @@
 
 Every hour beat runs fire_journeys(): for each active journey, the customers due today and
 an occurrence key naming what they are due for (the year of a birthday, the account and
-date of a maturity, the date a KYC or a risk assessment expires, the last activity a
-dormant customer is idle since). The firings are inserted with ON CONFLICT DO NOTHING on
-(journey, customer, occurrence), RETURNING only the new ones, and those get their
+date of a maturity or of an insurance policy's renewal, the date a KYC or a risk
+assessment expires, the last activity a dormant customer is idle since, the product viewed
+three times in a week and the day). The firings are inserted with ON CONFLICT DO NOTHING
+on (journey, customer, occurrence), RETURNING only the new ones, and those get their
 deliveries in the same transaction through the same checks as a campaign
-(marketing/audience.py). A sweep run twice, two beats at once or a day missed and caught
-up fire each occurrence once; a customer whose deposit matures again next year is reached
-again (another occurrence).
+(marketing/audience.py); a birthday journey also gives the RM of an affluent or private
+customer a care task (a staff notification, once per customer and year). A sweep run
+twice, two beats at once or a day missed and caught up fire each occurrence once; a
+customer whose deposit matures again next year is reached again (another occurrence).
 """
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import CharField, Exists, F, Max, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Concat, ExtractDay, ExtractMonth
-from django.utils import timezone
+from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import MD5, Cast, Concat, ExtractDay, ExtractMonth, Left
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from bankcrm.outbox import enqueue_on_commit
-from customers.models import Account, Customer, Transaction
+from bankcrm.services import notify_staff
+from customers.ingest.services import product_view_subject_prefix
+from customers.models import Account, Customer, Interaction, ProductKind, Transaction
 from marketing.audience import resolve_journey
-from marketing.models import Journey
+from marketing.models import Journey, JourneyFiring
 
 _LIVE = [Customer.Lifecycle.ACTIVE, Customer.Lifecycle.DORMANT]
 
@@ -56,6 +63,15 @@ def candidates(journey: Journey, *, today=None):
         rows = customers.filter(**{f"{column}__range": (today, ahead)}).annotate(
             occ=Concat(Value(f"{trigger}:"), _text(F(column)))
         )
+    elif trigger == Journey.Trigger.INSURANCE_RENEWAL:
+        rows = Account.objects.filter(
+            customer__lifecycle__in=_LIVE, status=Account.Status.ACTIVE,
+            product__kind=ProductKind.INSURANCE, matures_on__range=(today, ahead),
+        ).annotate(occ=Concat(Value("renewal:"), _text(F("pk")), Value(":"),
+                              _text(F("matures_on"))))  # fmt: skip
+        return rows.values_list("customer_id", "occ")
+    elif trigger == Journey.Trigger.PRODUCT_INTEREST:
+        return _product_interest(journey, today=today)
     else:  # dormant: no transaction for `days_ahead` days, after having had some
         since = timezone.now() - timedelta(days=journey.days_ahead)
         recent = Transaction.objects.filter(customer=OuterRef("pk"), booked_at__gte=since)
@@ -69,6 +85,61 @@ def candidates(journey: Journey, *, today=None):
             .annotate(occ=Concat(Value("idle-since:"), _text(Subquery(last))))
         )  # fmt: skip
     return rows.values_list("pk", "occ")
+
+
+PRODUCT_VIEWS = 3  # views of the same product within PRODUCT_VIEW_DAYS
+PRODUCT_VIEW_DAYS = 7
+
+
+def _product_interest(journey: Journey, *, today):
+    """Customers whose app views of one product (customers.ingest: an APP interaction whose
+    subject names the product) reached PRODUCT_VIEWS in the last PRODUCT_VIEW_DAYS days.
+    The occurrence is the product (a hash of the subject) and the day; a customer already
+    reached for that product within the window is not reached again, so a sustained
+    interest fires once a week at most, not every day the window still holds three views."""
+    since = timezone.now() - timedelta(days=PRODUCT_VIEW_DAYS)
+    product = Concat(Value("viewed:"), Left(MD5("subject"), 16), Value(":"))
+    reached = JourneyFiring.objects.filter(
+        journey=journey, customer=OuterRef("customer_id"), fired_at__gte=since,
+        occurrence__startswith=OuterRef("product"),
+    )  # fmt: skip
+    return (
+        Interaction.objects.filter(
+            channel=Interaction.Channel.APP, direction=Interaction.Direction.INBOUND,
+            occurred_at__gte=since, subject__startswith=product_view_subject_prefix(),
+            customer__lifecycle__in=_LIVE,
+        )
+        .annotate(product=product)
+        .filter(~Exists(reached))
+        .values("customer_id", "product")
+        .annotate(views=Count("pk"))
+        .filter(views__gte=PRODUCT_VIEWS)
+        .annotate(occ=Concat(F("product"), Value(today.isoformat())))
+        .values_list("customer_id", "occ")
+    )  # fmt: skip
+
+
+CARE_TIERS = (Customer.Tier.AFFLUENT, Customer.Tier.PRIVATE)
+
+
+def _birthday_care(firings: list[tuple[int, int]], *, today) -> int:
+    """The RM of each affluent or private customer a birthday journey reached gets a care
+    task (a staff notification), once per customer and year whichever journeys fired."""
+    customers = Customer.objects.filter(
+        pk__in=[customer_id for _firing, customer_id in firings],
+        tier__in=CARE_TIERS, primary_rm__isnull=False,
+    ).only("name", "primary_rm_id")  # fmt: skip
+    sent = 0
+    with translation.override(settings.LANGUAGE_CODE):
+        for customer in customers:
+            sent += notify_staff(
+                recipients=[customer.primary_rm_id], kind="birthday_care",
+                title=gettext("Birthday today: %(customer)s") % {"customer": customer.name},
+                body=gettext("A care call or a card from the relationship manager."),
+                link=reverse("customers:detail", args=[customer.pk]),
+                dedupe_key=f"birthday-care:{customer.pk}:{today.year}",
+            )  # fmt: skip
+    return sent
 
 
 @transaction.atomic
@@ -87,6 +158,8 @@ def journey_fire(journey: Journey, *, today=None, now=None) -> int:
         firings = cursor.fetchall()
     if firings:
         resolve_journey(journey, firings, now=now)
+        if journey.trigger == Journey.Trigger.BIRTHDAY:
+            _birthday_care(firings, today=today or timezone.localdate())
         enqueue_on_commit("marketing.tasks.send_campaigns")
     return len(firings)
 

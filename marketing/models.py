@@ -362,11 +362,18 @@ class Journey(models.Model):
         KYC_EXPIRY = "kyc_expiry", _("KYC expiring")
         RISK_EXPIRY = "risk_expiry", _("Risk assessment expiring")
         DORMANT = "dormant", _("Dormant customer reactivation")
+        INSURANCE_RENEWAL = "renewal", _("Insurance policy due for renewal")
+        PRODUCT_INTEREST = (
+            "product_interest",
+            _("Viewed the same product in the app three times in a week"),
+        )
 
     name = models.CharField(_("name"), max_length=120)
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger)
     days_ahead = models.PositiveSmallIntegerField(
-        _("days ahead (or idle, for dormancy)"), default=7
+        _("days ahead (or idle, for dormancy)"),
+        default=7,
+        help_text=_("Insurance renewals are usually announced 90 days ahead."),
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel, default=Channel.SMS)
     subject = models.CharField(_("subject"), max_length=150, blank=True)

@@ -315,16 +315,26 @@ def _apply_customer(event: InboxEvent, batch: _Batch) -> None:
         )
 
 
+def product_view_subject(product: str) -> str:
+    """The subject of the interaction an app product view becomes, in the bank's language:
+    marketing's "viewed the same product three times" journey groups views by it."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return (_("Viewed a product in the app: %(product)s") % {"product": product})[:200]
+
+
+def product_view_subject_prefix() -> str:
+    """What every product view's subject starts with (the product name follows)."""
+    return product_view_subject("")
+
+
 def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:
     identity = _identity(batch, event)
     data = event.payload
-    with translation.override(settings.LANGUAGE_CODE):
-        if data["action"] == "login":
+    if data["action"] == "login":
+        with translation.override(settings.LANGUAGE_CODE):
             subject = _("Signed in to the mobile app")
-        else:
-            subject = _("Viewed a product in the app: %(product)s") % {
-                "product": data.get("product", "")
-            }
+    else:
+        subject = product_view_subject(data.get("product") or "")
     Interaction.objects.create(
         customer_id=identity.customer_id,
         channel=Interaction.Channel.APP,

@@ -83,6 +83,14 @@ def test_who_has_a_dashboard(world, client, login, request, who, status):
     assert client.get(URL).status_code == status
 
 
+def test_the_period_select_shows_the_period_the_figures_cover(world, client, login, rm):
+    login(rm)
+    html = client.get(URL).content.decode()
+    assert '<option value="12" selected>' in html  # the default, not the first choice
+    html = client.get(URL, {"months": 6}).content.decode()
+    assert '<option value="6" selected>' in html and '<option value="12" selected>' not in html
+
+
 def test_a_branch_manager_cannot_look_at_another_branch(world, client, login, branch_manager):
     login(branch_manager)
     response = client.get(URL, {"branch": world.bj.pk})

@@ -117,6 +117,7 @@ def test_branch_manager_filters_by_tier_and_drills_into_the_bar(
     assert page.inner_text("h1") == "支行经营看板"
     tiers = page.locator("[data-testid=tier-table] tbody tr")
     assert tiers.count() == 3
+    assert page.input_value("#id_months") == "12"  # the period the figures cover
     screenshot(page, "dashboard-branch-manager-zh-hans")
 
     page.select_option("#id_tier", "private")

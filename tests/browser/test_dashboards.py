@@ -118,6 +118,7 @@ def test_branch_manager_filters_by_tier_and_drills_into_the_bar(
     tiers = page.locator("[data-testid=tier-table] tbody tr")
     assert tiers.count() == 3
     assert page.input_value("#id_months") == "12"  # the period the figures cover
+    assert page.locator("th", has_text="原层级").count() == 1  # a tier, not a date
     screenshot(page, "dashboard-branch-manager-zh-hans")
 
     page.select_option("#id_tier", "private")

@@ -46,7 +46,14 @@ document.addEventListener("DOMContentLoaded", function () {
             },
           },
         },
-        scales: { y: { beginAtZero: spec.type === "bar", ticks: { callback: (v) => number(v) } } },
+        // From zero (a narrow axis makes a flat line look like a swing); a share tops at 100 %.
+        scales: {
+          y: {
+            beginAtZero: true,
+            max: spec.percent ? 100 : undefined,
+            ticks: { callback: (v) => number(v) },
+          },
+        },
       },
     });
   });

@@ -12,6 +12,7 @@ A scope (analytics.access.DashboardScope) decides whose rows are summed: the bra
 of the whole bank or one branch, or the detail rows of one RM.
 """
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,6 +35,7 @@ from analytics.kpi_models import (
     Level,
 )
 from analytics.models import CustomerValue
+from bankcrm.cache import TTLCache
 from customers.access import customers_for_user
 from customers.models import Interaction
 
@@ -131,8 +133,29 @@ def month_ends(as_of: date, months: int) -> list[date]:
     return sorted(rows)
 
 
+# The figures change only when a snapshot run ends (nightly, hourly for today, a backfill),
+# so each process keeps them per scope and filters under the runs' latest day and end: a new
+# run is a new key in every process at once, and an hour bounds what a forgotten key costs.
+# Customer lists are never kept: they are read per user, through customers.access, each time.
+FIGURES: TTLCache[Book] = TTLCache(seconds=3600, max_entries=500)
+
+
 def book_dashboard(user, scope: DashboardScope, filters: Filters) -> Book:
-    as_of = KpiRun.objects.filter(day__lte=timezone.localdate()).aggregate(d=Max("day"))["d"]
+    runs = KpiRun.objects.filter(day__lte=timezone.localdate()).aggregate(
+        day=Max("day"), ended=Max("finished_at")
+    )
+    key = (scope, filters, runs["day"], runs["ended"])
+    book = copy.deepcopy(FIGURES.get(key, lambda: _figures(scope, filters, runs["day"])))
+    if user is None or book.as_of is None:  # a report: figures only, no customer's name
+        return book
+    _watch_lists(book, user, scope, filters)
+    if scope.rm_id is not None:
+        book.follow_ups = _follow_ups(user)
+    return book
+
+
+def _figures(scope: DashboardScope, filters: Filters, as_of: date | None) -> Book:
+    """Everything the snapshots say for a scope and filters (no customer's name)."""
     book = Book(as_of=as_of)
     if as_of is None:
         return book
@@ -325,11 +348,6 @@ def book_dashboard(user, scope: DashboardScope, filters: Filters) -> Book:
             "roi": (revenue - cost) / cost if cost else None,
             "rate": converted / sent if sent else None,
         })  # fmt: skip
-    if user is None:  # a report: figures only, no customer's name
-        return book
-    _watch_lists(book, user, scope, filters)
-    if scope.rm_id is not None:
-        book.follow_ups = _follow_ups(user)
     return book
 
 

@@ -10,9 +10,10 @@ import pytest
 from django.urls import reverse
 
 from analytics.access import DashboardScope
-from analytics.dashboards import Filters, book_dashboard
+from analytics.dashboards import FIGURES, Filters, book_dashboard
 from analytics.kpi import kpi_backfill, kpi_snapshot
 from bankcrm.roles import Role
+from customers.models import Account
 from tests import factories
 from tests.analytics.kpi_world import D, build
 
@@ -58,6 +59,23 @@ def test_book_figures_per_scope(world, branch_manager, admin_user):
     assert mine.growth["deposits"]["value"] == 0 and mine.campaigns == []
     affluent = book_dashboard(admin_user, DashboardScope(), Filters(tier="affluent"))
     assert affluent.growth["deposits"]["value"] == Decimal(10500)
+
+
+def test_kept_figures_follow_each_snapshot_run_and_hold_no_customer(world, branch_manager, rm):
+    scope = DashboardScope(branch_id=world.sh.pk)
+    before = book_dashboard(branch_manager, scope, Filters())
+    assert before.growth["deposits"]["value"] == Decimal(12500)
+    assert before.churn_risk  # read per user...
+    kept = [book for _expires, book in FIGURES._values.values()]
+    assert kept and not any(book.churn_risk or book.low_stickiness for book in kept)  # ...not kept
+    Account.objects.filter(customer=world.b).update(balance=Decimal("4000.00"))
+    kpi_snapshot(D)  # the day rebuilt: a new run, so new figures at once in every process
+    after = book_dashboard(branch_manager, scope, Filters())
+    assert after.growth["deposits"]["value"] == Decimal(14500)
+    # What a caller changes on its book does not reach the next reader.
+    after.by_tier[0]["link"] = "/elsewhere/"
+    again = book_dashboard(rm, scope, Filters())
+    assert "link" not in again.by_tier[0]
 
 
 def test_growth_month_on_month_and_year_on_year(world, branch_manager):

@@ -32,6 +32,7 @@ from analytics.kpi_models import (
     KpiQueueDay,
     KpiRun,
     KpiTierMoveDay,
+    KpiWatchList,
     Level,
 )
 from analytics.models import CustomerValue
@@ -372,6 +373,12 @@ def _watch_lists(book: Book, user, scope: DashboardScope, filters: Filters) -> N
         visible = visible.filter(branch_id=scope.branch_id or filters.branch_id)
     if filters.tier:
         visible = visible.filter(tier=filters.tier)
+    if scope.branch_id:
+        # A branch's customers ranked among a million values cost a scan of them all per
+        # click: a branch manager reads the lists ranked with the newest snapshot instead,
+        # each customer still checked against what the user may see (and its figures now).
+        ranked = KpiWatchList.objects.filter(branch_id=scope.branch_id, tier=filters.tier)
+        visible = visible.filter(pk__in=ranked.values("customer_id"))
     rows = CustomerValue.objects.filter(customer__in=visible.values("pk")).select_related(
         "customer"
     ).only("customer__name", "customer__cif", "tier", "clv", "stickiness", "churn_probability",

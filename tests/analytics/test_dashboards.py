@@ -12,6 +12,7 @@ from django.urls import reverse
 from analytics.access import DashboardScope
 from analytics.dashboards import FIGURES, Filters, book_dashboard
 from analytics.kpi import kpi_backfill, kpi_snapshot
+from analytics.models import CustomerValue, KpiWatchList
 from bankcrm.roles import Role
 from customers.models import Account
 from tests import factories
@@ -76,6 +77,32 @@ def test_kept_figures_follow_each_snapshot_run_and_hold_no_customer(world, branc
     after.by_tier[0]["link"] = "/elsewhere/"
     again = book_dashboard(rm, scope, Filters())
     assert "link" not in again.by_tier[0]
+
+
+def test_a_branch_reads_the_watch_lists_ranked_with_its_newest_snapshot(world, branch_manager):
+    scope = DashboardScope(branch_id=world.sh.pk)
+    assert set(KpiWatchList.objects.values_list("branch", "tier", "kind", "customer")) == {
+        (world.sh.pk, tier, kind, world.a.pk)
+        for tier in ("", "affluent")
+        for kind in ("churn", "sticky")
+    }  # A only: churn 0.45 (from 0.3), and wealth with stickiness 0.2 (below 0.35)
+    assert [v.customer for v in book_dashboard(branch_manager, scope, Filters()).churn_risk] == [
+        world.a]  # fmt: skip
+    CustomerValue.objects.create(
+        customer=world.b, computed_on=D + timedelta(days=1), aum=Decimal(2000), stickiness=0.5,
+        risk_factor=1, value_score=Decimal(2000), tier="mass", tier_since=D, previous_tier="",
+        margin_per_year=Decimal(10), churn_probability=0.9, clv=Decimal(100),
+    )  # fmt: skip
+    kpi_snapshot(D - timedelta(days=3))  # an older day: the newest lists stay
+    assert not KpiWatchList.objects.filter(customer=world.b).exists()
+    kpi_snapshot(D)
+    book = book_dashboard(branch_manager, scope, Filters())
+    assert [v.customer for v in book.churn_risk] == [world.b, world.a]
+    mass = book_dashboard(branch_manager, scope, Filters(tier="mass"))
+    assert [v.customer for v in mass.churn_risk] == [world.b]
+    # Still checked through customers.access: another branch's manager sees none of them.
+    bj = book_dashboard(world.bj_manager, scope, Filters())
+    assert bj.churn_risk == []
 
 
 def test_growth_month_on_month_and_year_on_year(world, branch_manager):

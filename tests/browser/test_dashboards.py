@@ -95,6 +95,7 @@ def new_page(browser, live_server):
 
 
 def open_dashboard(page):
+    page.emulate_media(reduced_motion="reduce")  # charts drawn at once: screenshots as seen
     page.goto("/analytics/dashboard/")
     wait_for_charts(page)
 
@@ -118,6 +119,16 @@ def test_branch_manager_filters_by_tier_and_drills_into_the_bar(
     tiers = page.locator("[data-testid=tier-table] tbody tr")
     assert tiers.count() == 3
     assert page.input_value("#id_months") == "12"  # the period the figures cover
+    # The chart's last point is the day the cards show, drawn at its height (no animation
+    # half way: the screenshot is taken with reduced motion, which the charts honour).
+    aum = page.locator("canvas[data-chart=trend]").evaluate(
+        "(c) => Chart.getChart(c).getDatasetMeta(2).data.at(-1).y"
+    )
+    top = page.locator("canvas[data-chart=trend]").evaluate(
+        "(c) => Chart.getChart(c).scales.y.getPixelForValue(14895000)"
+    )
+    assert abs(aum - top) < 1
+    assert "¥14,895,000" in page.inner_text("[data-testid=kpi-aum]")
     assert page.locator("th", has_text="原层级").count() == 1  # a tier, not a date
     screenshot(page, "dashboard-branch-manager-zh-hans")
 

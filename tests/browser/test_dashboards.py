@@ -182,6 +182,7 @@ def test_rm_and_head_office_dashboards(
     open_dashboard(page)
     assert page.inner_text("h1") == "总行经营看板"
     assert page.locator("[data-testid=branch-table] tbody tr").count() == 2
+    assert page.locator("[data-testid=churn-list]").count() == 0  # no always-empty lists
     assert page.locator("[data-testid=trend-table] tbody tr", has_text="-").count() >= 6
     screenshot(page, "dashboard-head-office-zh-hans")
     page.context.close()

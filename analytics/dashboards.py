@@ -12,6 +12,7 @@ A scope (analytics.access.DashboardScope) decides whose rows are summed: the bra
 of the whole bank or one branch, or the detail rows of one RM.
 """
 
+import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,9 +32,11 @@ from analytics.kpi_models import (
     KpiQueueDay,
     KpiRun,
     KpiTierMoveDay,
+    KpiWatchList,
     Level,
 )
 from analytics.models import CustomerValue
+from bankcrm.cache import TTLCache
 from customers.access import customers_for_user
 from customers.models import Interaction
 
@@ -131,8 +134,29 @@ def month_ends(as_of: date, months: int) -> list[date]:
     return sorted(rows)
 
 
+# The figures change only when a snapshot run ends (nightly, hourly for today, a backfill),
+# so each process keeps them per scope and filters under the runs' latest day and end: a new
+# run is a new key in every process at once, and an hour bounds what a forgotten key costs.
+# Customer lists are never kept: they are read per user, through customers.access, each time.
+FIGURES: TTLCache[Book] = TTLCache(seconds=3600, max_entries=500)
+
+
 def book_dashboard(user, scope: DashboardScope, filters: Filters) -> Book:
-    as_of = KpiRun.objects.filter(day__lte=timezone.localdate()).aggregate(d=Max("day"))["d"]
+    runs = KpiRun.objects.filter(day__lte=timezone.localdate()).aggregate(
+        day=Max("day"), ended=Max("finished_at")
+    )
+    key = (scope, filters, runs["day"], runs["ended"])
+    book = copy.deepcopy(FIGURES.get(key, lambda: _figures(scope, filters, runs["day"])))
+    if user is None or book.as_of is None:  # a report: figures only, no customer's name
+        return book
+    _watch_lists(book, user, scope, filters)
+    if scope.rm_id is not None:
+        book.follow_ups = _follow_ups(user)
+    return book
+
+
+def _figures(scope: DashboardScope, filters: Filters, as_of: date | None) -> Book:
+    """Everything the snapshots say for a scope and filters (no customer's name)."""
     book = Book(as_of=as_of)
     if as_of is None:
         return book
@@ -325,11 +349,6 @@ def book_dashboard(user, scope: DashboardScope, filters: Filters) -> Book:
             "roi": (revenue - cost) / cost if cost else None,
             "rate": converted / sent if sent else None,
         })  # fmt: skip
-    if user is None:  # a report: figures only, no customer's name
-        return book
-    _watch_lists(book, user, scope, filters)
-    if scope.rm_id is not None:
-        book.follow_ups = _follow_ups(user)
     return book
 
 
@@ -354,6 +373,12 @@ def _watch_lists(book: Book, user, scope: DashboardScope, filters: Filters) -> N
         visible = visible.filter(branch_id=scope.branch_id or filters.branch_id)
     if filters.tier:
         visible = visible.filter(tier=filters.tier)
+    if scope.branch_id:
+        # A branch's customers ranked among a million values cost a scan of them all per
+        # click: a branch manager reads the lists ranked with the newest snapshot instead,
+        # each customer still checked against what the user may see (and its figures now).
+        ranked = KpiWatchList.objects.filter(branch_id=scope.branch_id, tier=filters.tier)
+        visible = visible.filter(pk__in=ranked.values("customer_id"))
     rows = CustomerValue.objects.filter(customer__in=visible.values("pk")).select_related(
         "customer"
     ).only("customer__name", "customer__cif", "tier", "clv", "stickiness", "churn_probability",

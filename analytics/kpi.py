@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from analytics import value
 from analytics.kpi_models import (
     KpiBalanceDay,
     KpiCampaignDay,
@@ -227,6 +228,30 @@ SELECT %(day)s, e.campaign_id, m.name, e.channel, c.branch_id, c.primary_rm_id,
           c.primary_rm_id
 """
 
+# The branch managers' watch lists (analytics.KpiWatchList): per branch and customer tier
+# (and '' for all tiers), the first WATCH_RANKS by churn risk and, of the high value tiers
+# with low stickiness, by lifetime value; the dashboard shows ten of them.
+WATCH_RANKS = 20
+_WATCH_LISTS = """
+INSERT INTO analytics_kpiwatchlist (computed_on, branch_id, tier, kind, rank, customer_id)
+SELECT %(day)s, branch_id, tier, kind, rank, customer_id FROM (
+    SELECT c.branch_id, t.tier, 'churn' AS kind, v.customer_id,
+           row_number() OVER (PARTITION BY c.branch_id, t.tier
+                              ORDER BY v.churn_probability DESC, v.customer_id) AS rank
+      FROM analytics_customervalue v JOIN customers_customer c ON c.id = v.customer_id
+     CROSS JOIN LATERAL (VALUES (''), (c.tier)) AS t (tier)
+     WHERE v.churn_probability >= %(high_churn)s
+    UNION ALL
+    SELECT c.branch_id, t.tier, 'sticky', v.customer_id,
+           row_number() OVER (PARTITION BY c.branch_id, t.tier
+                              ORDER BY v.clv DESC, v.customer_id)
+      FROM analytics_customervalue v JOIN customers_customer c ON c.id = v.customer_id
+     CROSS JOIN LATERAL (VALUES (''), (c.tier)) AS t (tier)
+     WHERE v.tier = ANY(%(high)s) AND v.stickiness < %(low_stickiness)s
+) ranked
+ WHERE rank <= %(ranks)s
+"""
+
 TABLES = (KpiBalanceDay, KpiCustomerDay, KpiTierMoveDay, KpiQueueDay, KpiCampaignDay)
 
 
@@ -269,6 +294,8 @@ def kpi_snapshot(day: date) -> KpiRun:
             cursor.execute(statement, params)
             rows[name] = cursor.rowcount
         cursor.execute("DROP TABLE pg_temp.kpi_account, pg_temp.kpi_customer")
+        if not KpiRun.objects.filter(day__gt=day).exists():  # the newest day: current lists
+            rows["watch_lists"] = _watch_lists_refresh(cursor, day)
         seconds = round(time.monotonic() - started, 3)
         run, _created = KpiRun.objects.update_or_create(day=day, defaults={
             "started_at": timezone.now() - timedelta(seconds=seconds),
@@ -277,6 +304,21 @@ def kpi_snapshot(day: date) -> KpiRun:
         KpiRun.objects.filter(pk=run.pk).update(runs=F("runs") + 1)
     logger.info("kpi snapshot %s: %s rows in %.2f s", day, rows, seconds)
     return run
+
+
+def _watch_lists_refresh(cursor, day: date) -> int:
+    """Replaces the watch lists (they are the current ones: CustomerValue keeps no history);
+    concurrent runs of two days take turns."""
+    policy = value.policy()
+    codes = [t.code for t in value.tiers()]
+    high = codes[codes.index(policy.high_value_tier) :] if policy.high_value_tier in codes else []
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.kpi.watch'))")
+    cursor.execute("DELETE FROM analytics_kpiwatchlist")
+    cursor.execute(_WATCH_LISTS, {
+        "day": day, "high_churn": policy.high_churn, "high": high,
+        "low_stickiness": policy.low_stickiness, "ranks": WATCH_RANKS,
+    })  # fmt: skip
+    return cursor.rowcount
 
 
 def kpi_backfill(first: date, last: date) -> list[KpiRun]:

@@ -180,6 +180,38 @@ class KpiCampaignDay(_Snapshot):
         ]
 
 
+class KpiWatchList(models.Model):
+    """The branch managers' watch lists, ranked when the newest day is snapshotted: per
+    branch and customer tier ('' for every tier), the customers with the highest churn risk
+    and the high-value ones with the lowest stickiness (analytics.CustomerValue, itself
+    nightly), the first WATCH_RANKS of each. A dashboard reads a branch's few rows and checks
+    each customer through customers.access, instead of ranking the branch's customers among
+    everyone's values on every click."""
+
+    class Kind(models.TextChoices):
+        CHURN = "churn", _("Highest churn risk")
+        STICKY = "sticky", _("High value, low stickiness")
+
+    computed_on = models.DateField(_("computed on"))
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="+")
+    tier = models.CharField(_("tier"), max_length=12, blank=True)
+    kind = models.CharField(_("list"), max_length=6, choices=Kind)
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("watch list entry")
+        verbose_name_plural = _("watch list entries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["branch", "tier", "kind", "rank"], name="kpi_watch_rank"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch_id} {self.tier} {self.kind} #{self.rank}"
+
+
 class KpiRun(models.Model):
     """The last snapshot of a day: when, how long, how many rows (the bench reads it)."""
 

@@ -339,6 +339,7 @@ from analytics.kpi_models import (  # noqa: E402, F401
     KpiQueueDay,
     KpiRun,
     KpiTierMoveDay,
+    KpiWatchList,
     ReportDefinition,
     ReportRun,
 )

@@ -133,7 +133,10 @@ def _charts(request, book, filters: Filters, drill: bool) -> dict:
 def dashboard(request):
     scope = access.dashboard_scope_for_user(request.user)
     require(scope is not None)
-    form = DashboardFilterForm(request.GET or None, bank_wide=scope.is_bank)
+    # Unbound on a first visit, so the selects show the defaults the figures use.
+    form = DashboardFilterForm(
+        request.GET or None, bank_wide=scope.is_bank, initial={"months": Filters.months}
+    )
     params = form.cleaned_data if form.is_valid() else {}
     branch = params.get("branch")
     filters = Filters(

@@ -12,8 +12,9 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[V]):
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, max_entries: int | None = None):
         self.seconds = seconds
+        self.max_entries = max_entries  # past it, the stale entries go, then all if need be
         self._values: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
 
@@ -27,6 +28,10 @@ class TTLCache(Generic[V]):
         value = load()
         if value is not None:
             with self._lock:
+                if self.max_entries is not None and len(self._values) >= self.max_entries:
+                    self._values = {k: v for k, v in self._values.items() if v[0] > now}
+                    if len(self._values) >= self.max_entries:
+                        self._values.clear()
                 self._values[key] = (now + self.seconds, value)
         return value
 

@@ -9,6 +9,8 @@ document.addEventListener("DOMContentLoaded", function () {
   const charts = JSON.parse(source.textContent);
   const colours = ["#b4232a", "#1f6f8b", "#e0a800", "#6c757d", "#2e8540"];
   const locale = document.documentElement.lang || undefined;
+  // Lines and bars grow in for a second unless the reader asked for less motion.
+  const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   const number = (v) => (v === null || v === undefined ? "–" : Number(v).toLocaleString(locale));
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     const spec = charts[canvas.dataset.chart];
@@ -30,6 +32,7 @@ document.addEventListener("DOMContentLoaded", function () {
         })),
       },
       options: {
+        animation: still ? false : undefined,
         onClick: function (_event, elements) {
           if (elements.length && links[elements[0].index]) {
             window.location.href = links[elements[0].index];
@@ -46,7 +49,14 @@ document.addEventListener("DOMContentLoaded", function () {
             },
           },
         },
-        scales: { y: { beginAtZero: spec.type === "bar", ticks: { callback: (v) => number(v) } } },
+        // From zero (a narrow axis makes a flat line look like a swing); a share tops at 100 %.
+        scales: {
+          y: {
+            beginAtZero: true,
+            max: spec.percent ? 100 : undefined,
+            ticks: { callback: (v) => number(v) },
+          },
+        },
       },
     });
   });

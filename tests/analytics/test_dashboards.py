@@ -10,9 +10,11 @@ import pytest
 from django.urls import reverse
 
 from analytics.access import DashboardScope
-from analytics.dashboards import Filters, book_dashboard
+from analytics.dashboards import FIGURES, Filters, book_dashboard
 from analytics.kpi import kpi_backfill, kpi_snapshot
+from analytics.models import CustomerValue, KpiWatchList
 from bankcrm.roles import Role
+from customers.models import Account
 from tests import factories
 from tests.analytics.kpi_world import D, build
 
@@ -60,6 +62,49 @@ def test_book_figures_per_scope(world, branch_manager, admin_user):
     assert affluent.growth["deposits"]["value"] == Decimal(10500)
 
 
+def test_kept_figures_follow_each_snapshot_run_and_hold_no_customer(world, branch_manager, rm):
+    scope = DashboardScope(branch_id=world.sh.pk)
+    before = book_dashboard(branch_manager, scope, Filters())
+    assert before.growth["deposits"]["value"] == Decimal(12500)
+    assert before.churn_risk  # read per user...
+    kept = [book for _expires, book in FIGURES._values.values()]
+    assert kept and not any(book.churn_risk or book.low_stickiness for book in kept)  # ...not kept
+    Account.objects.filter(customer=world.b).update(balance=Decimal("4000.00"))
+    kpi_snapshot(D)  # the day rebuilt: a new run, so new figures at once in every process
+    after = book_dashboard(branch_manager, scope, Filters())
+    assert after.growth["deposits"]["value"] == Decimal(14500)
+    # What a caller changes on its book does not reach the next reader.
+    after.by_tier[0]["link"] = "/elsewhere/"
+    again = book_dashboard(rm, scope, Filters())
+    assert "link" not in again.by_tier[0]
+
+
+def test_a_branch_reads_the_watch_lists_ranked_with_its_newest_snapshot(world, branch_manager):
+    scope = DashboardScope(branch_id=world.sh.pk)
+    assert set(KpiWatchList.objects.values_list("branch", "tier", "kind", "customer")) == {
+        (world.sh.pk, tier, kind, world.a.pk)
+        for tier in ("", "affluent")
+        for kind in ("churn", "sticky")
+    }  # A only: churn 0.45 (from 0.3), and wealth with stickiness 0.2 (below 0.35)
+    assert [v.customer for v in book_dashboard(branch_manager, scope, Filters()).churn_risk] == [
+        world.a]  # fmt: skip
+    CustomerValue.objects.create(
+        customer=world.b, computed_on=D + timedelta(days=1), aum=Decimal(2000), stickiness=0.5,
+        risk_factor=1, value_score=Decimal(2000), tier="mass", tier_since=D, previous_tier="",
+        margin_per_year=Decimal(10), churn_probability=0.9, clv=Decimal(100),
+    )  # fmt: skip
+    kpi_snapshot(D - timedelta(days=3))  # an older day: the newest lists stay
+    assert not KpiWatchList.objects.filter(customer=world.b).exists()
+    kpi_snapshot(D)
+    book = book_dashboard(branch_manager, scope, Filters())
+    assert [v.customer for v in book.churn_risk] == [world.b, world.a]
+    mass = book_dashboard(branch_manager, scope, Filters(tier="mass"))
+    assert [v.customer for v in mass.churn_risk] == [world.b]
+    # Still checked through customers.access: another branch's manager sees none of them.
+    bj = book_dashboard(world.bj_manager, scope, Filters())
+    assert bj.churn_risk == []
+
+
 def test_growth_month_on_month_and_year_on_year(world, branch_manager):
     # A month earlier (10 February): A's current account held 7,500 (the 3,000 of 5 March not
     # yet in), B's 2,000. A year earlier: A's 7,400 (nor the 100 of 20 January), B's 2,100
@@ -81,6 +126,14 @@ def test_growth_month_on_month_and_year_on_year(world, branch_manager):
 def test_who_has_a_dashboard(world, client, login, request, who, status):
     login(request.getfixturevalue(who))
     assert client.get(URL).status_code == status
+
+
+def test_the_period_select_shows_the_period_the_figures_cover(world, client, login, rm):
+    login(rm)
+    html = client.get(URL).content.decode()
+    assert '<option value="12" selected>' in html  # the default, not the first choice
+    html = client.get(URL, {"months": 6}).content.decode()
+    assert '<option value="6" selected>' in html and '<option value="12" selected>' not in html
 
 
 def test_a_branch_manager_cannot_look_at_another_branch(world, client, login, branch_manager):

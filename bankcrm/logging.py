@@ -23,20 +23,28 @@ class RequestContextFilter(logging.Filter):
         return True
 
 
-# Longest first: a national ID would otherwise be taken for an account number.
+# Longest first: a national ID would otherwise be taken for an account number. None starts
+# inside a decimal fraction ((?<!\d\.)): a task's runtime, 0.011073721234561147 s, is no
+# credit code (seen masked in `make run`'s worker log).
 _IDENTIFIERS = [
     # Resident ID numbers (17 digits and a check digit) and unified social credit codes.
-    (re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])"), r"\1********\2"),
+    (
+        re.compile(r"(?<!\d\.)(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])"),
+        r"\1********\2",
+    ),
     (
         re.compile(
-            r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6})[0-9A-HJ-NPQRTUWXY]{6}([0-9A-HJ-NPQRTUWXY]{4})(?![0-9A-Z])"
+            r"(?<!\d\.)(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6})[0-9A-HJ-NPQRTUWXY]{6}([0-9A-HJ-NPQRTUWXY]{4})(?![0-9A-Z])"
         ),
         r"\1******\2",
     ),
     # Mainland mobiles, with or without +86, written together or in groups.
-    (re.compile(r"(?<!\d)((?:\+?86[ -]?)?1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)"), r"\1****\2"),
+    (
+        re.compile(r"(?<!\d\.)(?<!\d)((?:\+?86[ -]?)?1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)"),
+        r"\1****\2",
+    ),
     # Card and account numbers: 12 to 30 digits, or groups of four; the last four stay.
-    (re.compile(r"(?<!\d)\d{8,26}(\d{4})(?!\d)"), r"****\1"),
+    (re.compile(r"(?<!\d\.)(?<!\d)\d{8,26}(\d{4})(?!\d)"), r"****\1"),
     (re.compile(r"(?<!\d)\d{4}(?:[ -]\d{4}){1,5}[ -](\d{1,4})(?!\d)"), r"****\1"),
     (
         re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})"),

@@ -62,6 +62,16 @@ def test_the_mask_leaves_ordinary_log_text_alone():
     assert json.loads(_line(record))["msg"] == "swept 1234 tickets in 56 ms at 2026-12-02"
 
 
+def test_a_decimal_fraction_is_not_taken_for_an_identifier():
+    """Celery logs a task's runtime with 18 decimals: no credit code, card or mobile."""
+    from bankcrm.logging import mask_identifiers
+
+    line = "Task x succeeded in 0.011073721234561147s; 0.13912345678 ms; id 11010519491231002X"
+    assert mask_identifiers(line) == (
+        "Task x succeeded in 0.011073721234561147s; 0.13912345678 ms; id 110105********002X"
+    )
+
+
 @pytest.mark.django_db
 def test_the_console_handler_masks(caplog):
     from django.conf import settings

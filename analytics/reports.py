@@ -182,9 +182,11 @@ def render_xlsx(title: str, sections: list[Section]) -> bytes:
         # Sheet names: at most 31 characters, none of []:*?/\
         name = "".join(ch for ch in section.title if ch not in "[]:*?/\\")[:28] or f"{i}"
         sheet = book.create_sheet(f"{i} {name}"[:31])
-        sheet.append([title])
+        # The title holds the definition's and the branch's names, typed in the admin:
+        # openpyxl stores a text starting with "=" as a formula, so it is made safe too.
+        sheet.append([spreadsheet_safe(title)])
         sheet["A1"].font = Font(bold=True)
-        sheet.append([section.title])
+        sheet.append([spreadsheet_safe(section.title)])
         sheet.append([header for header, _kind in section.columns])
         for cell in sheet[3]:
             cell.font = Font(bold=True)

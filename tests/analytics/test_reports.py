@@ -208,3 +208,16 @@ def test_a_ready_run_tells_its_recipients_once(world, branch_manager, rm):
     ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
     assert report_generate(run.pk)
     assert told.count() == 1
+
+
+def test_excel_title_typed_in_the_admin_is_not_a_formula(world):
+    """A definition's name is typed in the admin; in the workbook it is text, never a
+    formula (bankcrm.exports.spreadsheet_safe, as for every other cell)."""
+    d = definition("xlsx", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(name='=HYPERLINK("http://x","y")')
+    d.refresh_from_db()
+    _run, content = generated(d)
+    book = load_workbook(io.BytesIO(content))
+    for sheet in book.worksheets:
+        assert sheet["A1"].data_type != "f"
+        assert sheet["A1"].value.startswith("'=HYPERLINK")

@@ -6,7 +6,8 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
   for one on the reports page; `(definition, period)` is unique, so beat firing twice makes
   one run. A worker generates it on commit, and the morning sweep generates whatever is
   still waiting; the run is claimed by `UPDATE … WHERE status = 'pending'`, so two workers
-  never both generate it.
+  never both generate it. A run left `running` by a worker that died is taken again once
+  it is STALE (by the sweep or a retried task).
 - The file: CSV (UTF-8 with a BOM, cells made spreadsheet-safe), Excel via openpyxl (a
   sheet per table, Chinese headers, number formats #,##0.00 and 0.0%), PDF via reportlab
   with the built-in CID font STSong-Light (Chinese without a font file). The bytes are
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -292,9 +293,23 @@ def report_request(*, actor, context: AuditContext, definition: ReportDefinition
     return run
 
 
+# A run still generating this long after it was made has lost its worker (a report takes
+# seconds): the task is not acknowledged late, so nothing else would ever finish it, and
+# (definition, period) being unique, a scheduled period would never get its report.
+STALE = timedelta(hours=6)
+
+
+def _claimable():
+    """Waiting runs, and those a worker took and died on."""
+    return Q(status=ReportRun.Status.PENDING) | Q(
+        status=ReportRun.Status.RUNNING, created_at__lt=timezone.now() - STALE
+    )
+
+
 def report_generate(run_id: int) -> bool:
-    """Generates a waiting run; False if someone else took it (or it is done)."""
-    taken = ReportRun.objects.filter(pk=run_id, status=ReportRun.Status.PENDING).update(
+    """Generates a waiting (or abandoned) run; False if someone else took it (or it is
+    done)."""
+    taken = ReportRun.objects.filter(_claimable(), pk=run_id).update(
         status=ReportRun.Status.RUNNING
     )
     if not taken:
@@ -345,7 +360,7 @@ def _tell_recipients(run: ReportRun, title: str) -> int:
 
 def reports_generate_waiting(limit: int = 50) -> int:
     ids = list(
-        ReportRun.objects.filter(status=ReportRun.Status.PENDING)
+        ReportRun.objects.filter(_claimable())
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -221,3 +221,29 @@ def test_excel_title_typed_in_the_admin_is_not_a_formula(world):
     for sheet in book.worksheets:
         assert sheet["A1"].data_type != "f"
         assert sheet["A1"].value.startswith("'=HYPERLINK")
+
+
+def test_a_run_whose_worker_died_is_generated_by_the_sweep(world):
+    """A run left `running` (the worker died mid-way) is not stuck for ever: the morning
+    sweep takes it again once it is stale; one being generated now is left alone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.reports import STALE
+
+    d = definition("csv", branch=world.sh)
+    abandoned = ReportRun.objects.create(
+        definition=d, period="2025-02", as_of=D, status=ReportRun.Status.RUNNING,
+        created_at=timezone.now() - STALE - timedelta(minutes=1),
+    )  # fmt: skip
+    busy = ReportRun.objects.create(
+        definition=d, period="2025-03", as_of=D, status=ReportRun.Status.RUNNING
+    )
+    assert not report_generate(busy.pk)
+    assert reports_generate_waiting() == 1
+    abandoned.refresh_from_db()
+    busy.refresh_from_db()
+    assert abandoned.status == ReportRun.Status.DONE and abandoned.content
+    assert busy.status == ReportRun.Status.RUNNING
+    assert reports_generate_waiting() == 0  # done once

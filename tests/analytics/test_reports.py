@@ -247,3 +247,21 @@ def test_a_run_whose_worker_died_is_generated_by_the_sweep(world):
     assert abandoned.status == ReportRun.Status.DONE and abandoned.content
     assert busy.status == ReportRun.Status.RUNNING
     assert reports_generate_waiting() == 0  # done once
+
+
+def test_reports_page_queries_do_not_grow_with_runs(world, client, login, branch_manager,
+                                                     django_assert_max_num_queries):  # fmt: skip
+    """The reports page lists definitions and runs with their report: constant queries."""
+    d = definition("csv", branch=world.sh)
+    other = definition("xlsx", branch=world.sh)
+    login(branch_manager)
+    url = reverse("analytics:reports")
+    for i in range(2):
+        ReportRun.objects.create(definition=d, period=f"2025-0{i + 1}", as_of=D)
+    with django_assert_max_num_queries(30) as few:
+        assert client.get(url).status_code == 200
+    for i in range(12):
+        ReportRun.objects.create(definition=other, period=f"2024-{i + 1:02d}", as_of=D,
+                                 requested_by=branch_manager)  # fmt: skip
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(url).status_code == 200

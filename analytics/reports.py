@@ -28,6 +28,7 @@ import io
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from xml.sax.saxutils import escape
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -230,10 +231,12 @@ def render_pdf(title: str, sections: list[Section]) -> bytes:
     styles = getSampleStyleSheet()
     heading = styles["Heading2"].clone("cjk-heading", fontName=font)
     body = styles["BodyText"].clone("cjk-body", fontName=font, fontSize=8, leading=10)
-    story = [Paragraph(title, styles["Title"].clone("cjk-title", fontName=font))]
+    # A Paragraph reads its text as markup (<a href>, <img>, &entities;): the title holds
+    # names typed in the admin, so every Paragraph's text is escaped and printed as typed.
+    story = [Paragraph(escape(title), styles["Title"].clone("cjk-title", fontName=font))]
     for section in sections:
-        story.append(Paragraph(section.title, heading))
-        data = [[Paragraph(h, body) for h, _k in section.columns]]
+        story.append(Paragraph(escape(section.title), heading))
+        data = [[Paragraph(escape(h), body) for h, _k in section.columns]]
         data += [[_pdf_text(v, k) for v, (_h, k) in zip(row, section.columns, strict=True)]
                  for row in section.rows] or [["–"] * len(section.columns)]  # fmt: skip
         table = Table(data, repeatRows=1)

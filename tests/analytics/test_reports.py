@@ -265,3 +265,15 @@ def test_reports_page_queries_do_not_grow_with_runs(world, client, login, branch
                                  requested_by=branch_manager)  # fmt: skip
     with django_assert_max_num_queries(len(few)):
         assert client.get(url).status_code == 200
+
+
+def test_pdf_title_typed_in_the_admin_is_text_not_markup(world):
+    """reportlab's Paragraph reads markup: a definition named with & or <…> is printed as
+    typed (it neither fails the run nor adds a link to the PDF)."""
+    d = definition("pdf", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(name='存款 & 贷款 <a href="http://x">季度</a>')
+    d.refresh_from_db()
+    _run, pdf = generated(d)
+    # (the text comes out in pieces, one per run of characters of one font)
+    assert '存款 & 贷款 <a href="http://x">季度</a>' in pdf_text(pdf).replace("\n", "")
+    assert b"/URI" not in pdf

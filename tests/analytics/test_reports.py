@@ -277,3 +277,14 @@ def test_pdf_title_typed_in_the_admin_is_text_not_markup(world):
     # (the text comes out in pieces, one per run of characters of one font)
     assert '存款 & 贷款 <a href="http://x">季度</a>' in pdf_text(pdf).replace("\n", "")
     assert b"/URI" not in pdf
+
+
+def test_reports_page_lists_only_the_runs_in_scope(world, client, login, branch_manager):
+    """The list and the download read runs through one access function: another branch's
+    manager sees neither the run nor its link."""
+    run, _content = generated(definition("csv", branch=world.sh))
+    link = reverse("analytics:report-download", args=[run.pk])
+    login(branch_manager)
+    assert link in client.get(reverse("analytics:reports")).content.decode()
+    login(world.bj_manager)
+    assert link not in client.get(reverse("analytics:reports")).content.decode()

@@ -119,13 +119,14 @@ def report_definition_for_user(user, pk) -> ReportDefinition:
         raise not_found("analytics.reportdefinition", pk) from None
 
 
+def report_runs_for_user(user) -> QuerySet[ReportRun]:
+    """The runs of the definitions the user may download (the reports page, a download)."""
+    return ReportRun.objects.filter(definition__in=report_definitions_for_user(user))
+
+
 def report_run_for_user(user, pk) -> ReportRun:
     try:
-        return (
-            ReportRun.objects.select_related("definition")
-            .filter(definition__in=report_definitions_for_user(user))
-            .get(pk=int(pk))
-        )
+        return report_runs_for_user(user).select_related("definition").get(pk=int(pk))
     except (ReportRun.DoesNotExist, ValueError, TypeError, OverflowError):
         raise not_found("analytics.reportrun", pk) from None
 

@@ -6,7 +6,8 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
   for one on the reports page; `(definition, period)` is unique, so beat firing twice makes
   one run. A worker generates it on commit, and the morning sweep generates whatever is
   still waiting; the run is claimed by `UPDATE … WHERE status = 'pending'`, so two workers
-  never both generate it.
+  never both generate it. A run left `running` by a worker that died is taken again once
+  it is STALE (by the sweep or a retried task).
 - The file: CSV (UTF-8 with a BOM, cells made spreadsheet-safe), Excel via openpyxl (a
   sheet per table, Chinese headers, number formats #,##0.00 and 0.0%), PDF via reportlab
   with the built-in CID font STSong-Light (Chinese without a font file). The bytes are
@@ -27,9 +28,10 @@ import io
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from xml.sax.saxutils import escape
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -182,9 +184,11 @@ def render_xlsx(title: str, sections: list[Section]) -> bytes:
         # Sheet names: at most 31 characters, none of []:*?/\
         name = "".join(ch for ch in section.title if ch not in "[]:*?/\\")[:28] or f"{i}"
         sheet = book.create_sheet(f"{i} {name}"[:31])
-        sheet.append([title])
+        # The title holds the definition's and the branch's names, typed in the admin:
+        # openpyxl stores a text starting with "=" as a formula, so it is made safe too.
+        sheet.append([spreadsheet_safe(title)])
         sheet["A1"].font = Font(bold=True)
-        sheet.append([section.title])
+        sheet.append([spreadsheet_safe(section.title)])
         sheet.append([header for header, _kind in section.columns])
         for cell in sheet[3]:
             cell.font = Font(bold=True)
@@ -227,10 +231,12 @@ def render_pdf(title: str, sections: list[Section]) -> bytes:
     styles = getSampleStyleSheet()
     heading = styles["Heading2"].clone("cjk-heading", fontName=font)
     body = styles["BodyText"].clone("cjk-body", fontName=font, fontSize=8, leading=10)
-    story = [Paragraph(title, styles["Title"].clone("cjk-title", fontName=font))]
+    # A Paragraph reads its text as markup (<a href>, <img>, &entities;): the title holds
+    # names typed in the admin, so every Paragraph's text is escaped and printed as typed.
+    story = [Paragraph(escape(title), styles["Title"].clone("cjk-title", fontName=font))]
     for section in sections:
-        story.append(Paragraph(section.title, heading))
-        data = [[Paragraph(h, body) for h, _k in section.columns]]
+        story.append(Paragraph(escape(section.title), heading))
+        data = [[Paragraph(escape(h), body) for h, _k in section.columns]]
         data += [[_pdf_text(v, k) for v, (_h, k) in zip(row, section.columns, strict=True)]
                  for row in section.rows] or [["–"] * len(section.columns)]  # fmt: skip
         table = Table(data, repeatRows=1)
@@ -290,9 +296,23 @@ def report_request(*, actor, context: AuditContext, definition: ReportDefinition
     return run
 
 
+# A run still generating this long after it was made has lost its worker (a report takes
+# seconds): the task is not acknowledged late, so nothing else would ever finish it, and
+# (definition, period) being unique, a scheduled period would never get its report.
+STALE = timedelta(hours=6)
+
+
+def _claimable():
+    """Waiting runs, and those a worker took and died on."""
+    return Q(status=ReportRun.Status.PENDING) | Q(
+        status=ReportRun.Status.RUNNING, created_at__lt=timezone.now() - STALE
+    )
+
+
 def report_generate(run_id: int) -> bool:
-    """Generates a waiting run; False if someone else took it (or it is done)."""
-    taken = ReportRun.objects.filter(pk=run_id, status=ReportRun.Status.PENDING).update(
+    """Generates a waiting (or abandoned) run; False if someone else took it (or it is
+    done)."""
+    taken = ReportRun.objects.filter(_claimable(), pk=run_id).update(
         status=ReportRun.Status.RUNNING
     )
     if not taken:
@@ -343,7 +363,7 @@ def _tell_recipients(run: ReportRun, title: str) -> int:
 
 def reports_generate_waiting(limit: int = 50) -> int:
     ids = list(
-        ReportRun.objects.filter(status=ReportRun.Status.PENDING)
+        ReportRun.objects.filter(_claimable())
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -174,7 +174,7 @@ def report_list(request):
     definitions = list(access.report_definitions_for_user(request.user).select_related("branch"))
     require(bool(definitions) or access.dashboard_scope_for_user(request.user) is not None)
     runs = (
-        ReportRun.objects.filter(definition__in=[d.pk for d in definitions])
+        access.report_runs_for_user(request.user)
         .select_related("definition", "requested_by")
         .defer("content")
         .order_by("-created_at")[:50]

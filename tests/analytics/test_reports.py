@@ -208,3 +208,83 @@ def test_a_ready_run_tells_its_recipients_once(world, branch_manager, rm):
     ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
     assert report_generate(run.pk)
     assert told.count() == 1
+
+
+def test_excel_title_typed_in_the_admin_is_not_a_formula(world):
+    """A definition's name is typed in the admin; in the workbook it is text, never a
+    formula (bankcrm.exports.spreadsheet_safe, as for every other cell)."""
+    d = definition("xlsx", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(name='=HYPERLINK("http://x","y")')
+    d.refresh_from_db()
+    _run, content = generated(d)
+    book = load_workbook(io.BytesIO(content))
+    for sheet in book.worksheets:
+        assert sheet["A1"].data_type != "f"
+        assert sheet["A1"].value.startswith("'=HYPERLINK")
+
+
+def test_a_run_whose_worker_died_is_generated_by_the_sweep(world):
+    """A run left `running` (the worker died mid-way) is not stuck for ever: the morning
+    sweep takes it again once it is stale; one being generated now is left alone."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.reports import STALE
+
+    d = definition("csv", branch=world.sh)
+    abandoned = ReportRun.objects.create(
+        definition=d, period="2025-02", as_of=D, status=ReportRun.Status.RUNNING,
+        created_at=timezone.now() - STALE - timedelta(minutes=1),
+    )  # fmt: skip
+    busy = ReportRun.objects.create(
+        definition=d, period="2025-03", as_of=D, status=ReportRun.Status.RUNNING
+    )
+    assert not report_generate(busy.pk)
+    assert reports_generate_waiting() == 1
+    abandoned.refresh_from_db()
+    busy.refresh_from_db()
+    assert abandoned.status == ReportRun.Status.DONE and abandoned.content
+    assert busy.status == ReportRun.Status.RUNNING
+    assert reports_generate_waiting() == 0  # done once
+
+
+def test_reports_page_queries_do_not_grow_with_runs(world, client, login, branch_manager,
+                                                     django_assert_max_num_queries):  # fmt: skip
+    """The reports page lists definitions and runs with their report: constant queries."""
+    d = definition("csv", branch=world.sh)
+    other = definition("xlsx", branch=world.sh)
+    login(branch_manager)
+    url = reverse("analytics:reports")
+    for i in range(2):
+        ReportRun.objects.create(definition=d, period=f"2025-0{i + 1}", as_of=D)
+    with django_assert_max_num_queries(30) as few:
+        assert client.get(url).status_code == 200
+    for i in range(12):
+        ReportRun.objects.create(definition=other, period=f"2024-{i + 1:02d}", as_of=D,
+                                 requested_by=branch_manager)  # fmt: skip
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(url).status_code == 200
+
+
+def test_pdf_title_typed_in_the_admin_is_text_not_markup(world):
+    """reportlab's Paragraph reads markup: a definition named with & or <…> is printed as
+    typed (it neither fails the run nor adds a link to the PDF)."""
+    d = definition("pdf", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(name='存款 & 贷款 <a href="http://x">季度</a>')
+    d.refresh_from_db()
+    _run, pdf = generated(d)
+    # (the text comes out in pieces, one per run of characters of one font)
+    assert '存款 & 贷款 <a href="http://x">季度</a>' in pdf_text(pdf).replace("\n", "")
+    assert b"/URI" not in pdf
+
+
+def test_reports_page_lists_only_the_runs_in_scope(world, client, login, branch_manager):
+    """The list and the download read runs through one access function: another branch's
+    manager sees neither the run nor its link."""
+    run, _content = generated(definition("csv", branch=world.sh))
+    link = reverse("analytics:report-download", args=[run.pk])
+    login(branch_manager)
+    assert link in client.get(reverse("analytics:reports")).content.decode()
+    login(world.bj_manager)
+    assert link not in client.get(reverse("analytics:reports")).content.decode()

@@ -226,7 +226,7 @@ def segment_export(request, pk):
         actor=request.user, context=AuditContext.of(request), segment=segment
     )
     header = [_("CIF number"), _("Name"), _("Mobile"), _("Value tier"), _("Branch")]
-    return csv_download(header, rows, name=f"segment-{segment.pk}.csv")
+    return csv_download(header, rows, name=f"segment-{segment.pk}")
 
 
 # ---- campaigns --------------------------------------------------------------------------

@@ -98,6 +98,9 @@ def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
     response = client.get(reverse("marketing:segment-export", args=[seg.pk]))
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert body.count("\n") == 7 and customers[0].name not in body
+    # csv_download adds the time and ".csv" itself: one extension, not "segment-1.csv-….csv"
+    disposition = response["Content-Disposition"]
+    assert f'filename="segment-{seg.pk}-' in disposition and disposition.count(".csv") == 1
     log = AccessLog.objects.get(object_type="marketing.segment")
     assert (log.action, log.detail, log.actor) == ("export", {"rows": 6}, rm)
 

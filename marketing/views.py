@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm.audit import AuditContext
@@ -357,64 +358,37 @@ def _campaign_action(request, pk, *, allowed, service, done: str):
     return redirect("marketing:campaign-detail", pk=campaign.pk)
 
 
-@login_required
-@require_POST
-def campaign_submit(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_edit_campaign,
-        service=services.campaign_submit,
-        done=_("Sent for approval."),
-    )
+def _campaign_action_view(*, allowed, service, done):
+    """One POST view per transition: they differ only in who may, the service and the
+    message (lazy: translated in the request's language)."""
+
+    @login_required
+    @require_POST
+    def view(request, pk):
+        return _campaign_action(request, pk, allowed=allowed, service=service, done=str(done))
+
+    return view
 
 
-@login_required
-@require_POST
-def campaign_approve(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_approve,
-        service=services.campaign_approve,
-        done=_("Approved."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_send_back(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_approve,
-        service=services.campaign_send_back,
-        done=_("Sent back to its author."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_launch(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_launch,
-        service=services.campaign_launch,
-        done=_("Launched: sending."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_cancel(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_edit_campaign,
-        service=services.campaign_cancel,
-        done=_("Cancelled."),
-    )
+campaign_submit = _campaign_action_view(
+    allowed=access.can_edit_campaign, service=services.campaign_submit,
+    done=gettext_lazy("Sent for approval."),
+)  # fmt: skip
+campaign_approve = _campaign_action_view(
+    allowed=access.can_approve, service=services.campaign_approve, done=gettext_lazy("Approved.")
+)
+campaign_send_back = _campaign_action_view(
+    allowed=access.can_approve, service=services.campaign_send_back,
+    done=gettext_lazy("Sent back to its author."),
+)  # fmt: skip
+campaign_launch = _campaign_action_view(
+    allowed=access.can_launch, service=services.campaign_launch,
+    done=gettext_lazy("Launched: sending."),
+)  # fmt: skip
+campaign_cancel = _campaign_action_view(
+    allowed=access.can_edit_campaign, service=services.campaign_cancel,
+    done=gettext_lazy("Cancelled."),
+)  # fmt: skip
 
 
 # ---- the customers' opt-out page (public, by token) --------------------------------------

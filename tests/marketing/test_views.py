@@ -246,3 +246,27 @@ def test_journeys_fire_once_per_customer_and_occurrence(branch, rm):
     firing = JourneyFiring.objects.get(journey=birthday)
     assert firing.occurrence == str(today.year)
     assert sending.render(Delivery.objects.get(firing=firing))[1].startswith(f"{born.name}生日快乐")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_transition_says_what_it_did_in_the_users_language(client, rm, customers, language):
+    """The transition views are built once at import; their messages are translated per
+    request, not frozen in the language of the import."""
+    from django.conf import settings
+    from django.contrib.messages import get_messages
+    from django.utils import translation
+
+    draft = services.CampaignDraft(
+        name="c", segment=segment(rm, tree()), channels=["sms"], texts={("A", "zh-hans"): "您好"}
+    )
+    campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
+    client.force_login(rm)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = client.post(reverse("marketing:campaign-submit", args=[campaign.pk]))
+    assert response.status_code == 302
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    with translation.override(language):
+        expected = translation.gettext("Sent for approval.")
+    assert shown == [expected]
+    campaign.refresh_from_db()
+    assert campaign.status == "pending_approval"

@@ -270,3 +270,38 @@ def test_a_transition_says_what_it_did_in_the_users_language(client, rm, custome
     assert shown == [expected]
     campaign.refresh_from_db()
     assert campaign.status == "pending_approval"
+
+
+def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
+    """The index (segments with their owners, campaigns with segment and author), the
+    marketing manager's home and the campaign form (segments and products to choose from)
+    cost the same for 2 and 6 of each, by different owners."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(marketer)
+    pages = [
+        reverse("marketing:index"),
+        reverse("marketing:campaign-create"),
+        reverse("home"),
+    ]
+    counts = {page: [] for page in pages}
+    for n in (2, 4):  # 2, then 6 of each
+        for _ in range(n):
+            owner = factories.user("relationship_manager", branch=branch)
+            seg = segment(owner, tree())
+            draft = services.CampaignDraft(
+                name="c", segment=seg, channels=["sms"], texts={("A", "zh-hans"): "您好"}
+            )
+            campaign = services.campaign_save(actor=owner, context=SYSTEM, draft=draft)
+            services.campaign_submit(actor=owner, context=SYSTEM, campaign=campaign)
+        for page in pages:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(page).status_code == 200
+            counts[page].append(len(queries))
+    assert all(small == large for small, large in counts.values()), counts
+    home, index = (client.get(reverse(p)).content.decode() for p in ("home", "marketing:index"))
+    for campaign in Campaign.objects.all():  # the 6 are listed (waiting for approval)
+        link = reverse("marketing:campaign-detail", args=[campaign.pk])
+        assert link in home and link in index
+    assert len(Campaign.objects.all()) == 6

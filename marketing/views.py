@@ -82,6 +82,8 @@ def _builder(request, segment: Segment, *, condition_form=None, error="", status
         or ConditionForm(initial={"field": request.GET.get("field")}),
         "cif_form": CifListForm(),
         "can_edit": access.can_edit_segment(request.user, segment),
+        "can_freeze": access.can_freeze_segment(request.user, segment),
+        "can_build": access.can_build(request.user),
         "error": error,
     }
     template = "marketing/_builder.html" if request.htmx else "marketing/segment_detail.html"
@@ -210,7 +212,7 @@ def segment_add_cifs(request, pk):
 @require_POST
 def segment_freeze(request, pk):
     segment = access.segment_for_user(request.user, pk)
-    access.require(access.can_build(request.user) and segment.kind == Segment.Kind.DYNAMIC)
+    access.require(access.can_freeze_segment(request.user, segment))
     snapshot = services.segment_freeze(
         actor=request.user, context=AuditContext.of(request), segment=segment
     )

@@ -305,3 +305,20 @@ def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
         link = reverse("marketing:campaign-detail", args=[campaign.pk])
         assert link in home and link in index
     assert len(Campaign.objects.all()) == 6
+
+
+def test_segment_page_offers_only_what_the_reader_may_do(client, login, rm, compliance_officer):
+    """Compliance reads and exports a segment; it neither freezes it nor starts a campaign
+    (both 403 for it), so the page offers neither. The owner is offered both."""
+    seg = segment(rm, tree())
+    page = reverse("marketing:segment-detail", args=[seg.pk])
+    login(compliance_officer)  # with the MFA step compliance needs
+    response = client.get(page)
+    assert response.status_code == 200, (response.status_code, response.get("Location"))
+    body = response.content.decode()
+    assert 'data-testid="export"' in body
+    assert 'data-testid="freeze"' not in body and 'data-testid="new-campaign"' not in body
+    assert client.post(reverse("marketing:segment-freeze", args=[seg.pk])).status_code == 403
+    client.force_login(rm)
+    body = client.get(page).content.decode()
+    assert 'data-testid="freeze"' in body and 'data-testid="new-campaign"' in body

@@ -96,6 +96,8 @@ def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
     client.force_login(rm)
     seg = segment(rm, tree())
     response = client.get(reverse("marketing:segment-export", args=[seg.pk]))
+    # Logged when the view answers, before a row is streamed.
+    assert AccessLog.objects.filter(object_type="marketing.segment", actor=rm).count() == 1
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert body.count("\n") == 7 and customers[0].name not in body
     # csv_download adds the time and ".csv" itself: one extension, not "segment-1.csv-….csv"

@@ -76,6 +76,11 @@ def can_edit_segment(user, segment: Segment) -> bool:
     return segment.owner_id == user.pk or user.has_role(Role.MARKETING_MANAGER)
 
 
+def can_freeze_segment(user, segment: Segment) -> bool:
+    """Keep a dynamic segment's members now as a snapshot: whoever builds and sees it."""
+    return can_build(user) and segment.kind == Segment.Kind.DYNAMIC
+
+
 def can_export_segment(user, segment: Segment) -> bool:
     return can_build(user) or user.has_role(Role.COMPLIANCE_OFFICER)
 

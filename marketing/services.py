@@ -159,7 +159,8 @@ def segment_freeze(*, actor, context: AuditContext, segment: Segment) -> Segment
 @acts
 def segment_export_rows(*, actor, context: AuditContext, segment: Segment):
     """The segment's members for a CSV (masked, as lists show them), the export logged
-    in the access log with the number of rows."""
+    in the access log with the number of rows now, when it is asked for, not later while
+    the response streams (a generator would log only once the first row is pulled)."""
     customers = segment_customers(segment).order_by("cif")
     count = customers.count()
     record_access(
@@ -167,8 +168,10 @@ def segment_export_rows(*, actor, context: AuditContext, segment: Segment):
         object_type="marketing.segment", object_id=segment.pk, detail={"rows": count},
     )  # fmt: skip
     rows = customers.values_list("cif", "name", "mobile_masked", "tier", "branch__name")
-    for cif, name, mobile, tier, branch in rows.iterator(chunk_size=2000):
-        yield [cif, masking.mask_name(name), mobile, tier, branch]
+    return (
+        [cif, masking.mask_name(name), mobile, tier, branch]
+        for cif, name, mobile, tier, branch in rows.iterator(chunk_size=2000)
+    )
 
 
 # ---- campaigns --------------------------------------------------------------------------

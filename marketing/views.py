@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bankcrm.audit import AuditContext
@@ -81,6 +82,8 @@ def _builder(request, segment: Segment, *, condition_form=None, error="", status
         or ConditionForm(initial={"field": request.GET.get("field")}),
         "cif_form": CifListForm(),
         "can_edit": access.can_edit_segment(request.user, segment),
+        "can_freeze": access.can_freeze_segment(request.user, segment),
+        "can_build": access.can_build(request.user),
         "error": error,
     }
     template = "marketing/_builder.html" if request.htmx else "marketing/segment_detail.html"
@@ -209,7 +212,7 @@ def segment_add_cifs(request, pk):
 @require_POST
 def segment_freeze(request, pk):
     segment = access.segment_for_user(request.user, pk)
-    access.require(access.can_build(request.user) and segment.kind == Segment.Kind.DYNAMIC)
+    access.require(access.can_freeze_segment(request.user, segment))
     snapshot = services.segment_freeze(
         actor=request.user, context=AuditContext.of(request), segment=segment
     )
@@ -226,7 +229,7 @@ def segment_export(request, pk):
         actor=request.user, context=AuditContext.of(request), segment=segment
     )
     header = [_("CIF number"), _("Name"), _("Mobile"), _("Value tier"), _("Branch")]
-    return csv_download(header, rows, name=f"segment-{segment.pk}.csv")
+    return csv_download(header, rows, name=f"segment-{segment.pk}")
 
 
 # ---- campaigns --------------------------------------------------------------------------
@@ -357,64 +360,37 @@ def _campaign_action(request, pk, *, allowed, service, done: str):
     return redirect("marketing:campaign-detail", pk=campaign.pk)
 
 
-@login_required
-@require_POST
-def campaign_submit(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_edit_campaign,
-        service=services.campaign_submit,
-        done=_("Sent for approval."),
-    )
+def _campaign_action_view(*, allowed, service, done):
+    """One POST view per transition: they differ only in who may, the service and the
+    message (lazy: translated in the request's language)."""
+
+    @login_required
+    @require_POST
+    def view(request, pk):
+        return _campaign_action(request, pk, allowed=allowed, service=service, done=str(done))
+
+    return view
 
 
-@login_required
-@require_POST
-def campaign_approve(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_approve,
-        service=services.campaign_approve,
-        done=_("Approved."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_send_back(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_approve,
-        service=services.campaign_send_back,
-        done=_("Sent back to its author."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_launch(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_launch,
-        service=services.campaign_launch,
-        done=_("Launched: sending."),
-    )
-
-
-@login_required
-@require_POST
-def campaign_cancel(request, pk):
-    return _campaign_action(
-        request,
-        pk,
-        allowed=access.can_edit_campaign,
-        service=services.campaign_cancel,
-        done=_("Cancelled."),
-    )
+campaign_submit = _campaign_action_view(
+    allowed=access.can_edit_campaign, service=services.campaign_submit,
+    done=gettext_lazy("Sent for approval."),
+)  # fmt: skip
+campaign_approve = _campaign_action_view(
+    allowed=access.can_approve, service=services.campaign_approve, done=gettext_lazy("Approved.")
+)
+campaign_send_back = _campaign_action_view(
+    allowed=access.can_approve, service=services.campaign_send_back,
+    done=gettext_lazy("Sent back to its author."),
+)  # fmt: skip
+campaign_launch = _campaign_action_view(
+    allowed=access.can_launch, service=services.campaign_launch,
+    done=gettext_lazy("Launched: sending."),
+)  # fmt: skip
+campaign_cancel = _campaign_action_view(
+    allowed=access.can_edit_campaign, service=services.campaign_cancel,
+    done=gettext_lazy("Cancelled."),
+)  # fmt: skip
 
 
 # ---- the customers' opt-out page (public, by token) --------------------------------------

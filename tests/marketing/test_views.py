@@ -96,8 +96,13 @@ def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
     client.force_login(rm)
     seg = segment(rm, tree())
     response = client.get(reverse("marketing:segment-export", args=[seg.pk]))
+    # Logged when the view answers, before a row is streamed.
+    assert AccessLog.objects.filter(object_type="marketing.segment", actor=rm).count() == 1
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert body.count("\n") == 7 and customers[0].name not in body
+    # csv_download adds the time and ".csv" itself: one extension, not "segment-1.csv-….csv"
+    disposition = response["Content-Disposition"]
+    assert f'filename="segment-{seg.pk}-' in disposition and disposition.count(".csv") == 1
     log = AccessLog.objects.get(object_type="marketing.segment")
     assert (log.action, log.detail, log.actor) == ("export", {"rows": 6}, rm)
 
@@ -243,3 +248,79 @@ def test_journeys_fire_once_per_customer_and_occurrence(branch, rm):
     firing = JourneyFiring.objects.get(journey=birthday)
     assert firing.occurrence == str(today.year)
     assert sending.render(Delivery.objects.get(firing=firing))[1].startswith(f"{born.name}生日快乐")
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_a_transition_says_what_it_did_in_the_users_language(client, rm, customers, language):
+    """The transition views are built once at import; their messages are translated per
+    request, not frozen in the language of the import."""
+    from django.conf import settings
+    from django.contrib.messages import get_messages
+    from django.utils import translation
+
+    draft = services.CampaignDraft(
+        name="c", segment=segment(rm, tree()), channels=["sms"], texts={("A", "zh-hans"): "您好"}
+    )
+    campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
+    client.force_login(rm)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    response = client.post(reverse("marketing:campaign-submit", args=[campaign.pk]))
+    assert response.status_code == 302
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    with translation.override(language):
+        expected = translation.gettext("Sent for approval.")
+    assert shown == [expected]
+    campaign.refresh_from_db()
+    assert campaign.status == "pending_approval"
+
+
+def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
+    """The index (segments with their owners, campaigns with segment and author), the
+    marketing manager's home and the campaign form (segments and products to choose from)
+    cost the same for 2 and 6 of each, by different owners."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(marketer)
+    pages = [
+        reverse("marketing:index"),
+        reverse("marketing:campaign-create"),
+        reverse("home"),
+    ]
+    counts = {page: [] for page in pages}
+    for n in (2, 4):  # 2, then 6 of each
+        for _ in range(n):
+            owner = factories.user("relationship_manager", branch=branch)
+            seg = segment(owner, tree())
+            draft = services.CampaignDraft(
+                name="c", segment=seg, channels=["sms"], texts={("A", "zh-hans"): "您好"}
+            )
+            campaign = services.campaign_save(actor=owner, context=SYSTEM, draft=draft)
+            services.campaign_submit(actor=owner, context=SYSTEM, campaign=campaign)
+        for page in pages:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(page).status_code == 200
+            counts[page].append(len(queries))
+    assert all(small == large for small, large in counts.values()), counts
+    home, index = (client.get(reverse(p)).content.decode() for p in ("home", "marketing:index"))
+    for campaign in Campaign.objects.all():  # the 6 are listed (waiting for approval)
+        link = reverse("marketing:campaign-detail", args=[campaign.pk])
+        assert link in home and link in index
+    assert len(Campaign.objects.all()) == 6
+
+
+def test_segment_page_offers_only_what_the_reader_may_do(client, login, rm, compliance_officer):
+    """Compliance reads and exports a segment; it neither freezes it nor starts a campaign
+    (both 403 for it), so the page offers neither. The owner is offered both."""
+    seg = segment(rm, tree())
+    page = reverse("marketing:segment-detail", args=[seg.pk])
+    login(compliance_officer)  # with the MFA step compliance needs
+    response = client.get(page)
+    assert response.status_code == 200, (response.status_code, response.get("Location"))
+    body = response.content.decode()
+    assert 'data-testid="export"' in body
+    assert 'data-testid="freeze"' not in body and 'data-testid="new-campaign"' not in body
+    assert client.post(reverse("marketing:segment-freeze", args=[seg.pk])).status_code == 403
+    client.force_login(rm)
+    body = client.get(page).content.decode()
+    assert 'data-testid="freeze"' in body and 'data-testid="new-campaign"' in body

@@ -10,6 +10,8 @@ access-anomaly rules can count refusals."""
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from bankcrm.models import StaffNotification
+
 
 class NotFoundForUser(Http404):
     """A 404 from an access function: the object asked for is not the user's."""
@@ -29,3 +31,12 @@ def require(condition: bool) -> None:
     """Inside scope but not allowed this action: 403 (the row's existence is no secret)."""
     if not condition:
         raise PermissionDenied
+
+
+def notification_for_user(user, pk) -> StaffNotification:
+    """One of the user's own staff messages; anyone else's is not found, and asking for it
+    is recorded like any other refusal."""
+    try:
+        return StaffNotification.objects.only("link").get(recipient=user, pk=int(pk))
+    except (StaffNotification.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise not_found("bankcrm.staffnotification", pk) from None

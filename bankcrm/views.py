@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bankcrm import access, mfa, registry, services
 from bankcrm import health as health_checks
-from bankcrm import mfa, registry, services
 from bankcrm.forms import LoginForm, NotificationReadForm, TokenForm
 from bankcrm.models import StaffNotification
 
@@ -94,7 +94,8 @@ NOTIFICATIONS_PAGE = 25
 @require_http_methods(["GET", "POST"])
 def notifications(request):
     """The user's inbox, newest first. A POST marks one message read and follows its link,
-    or, without an id, marks them all read; only the user's own messages are touched."""
+    or, without an id, marks them all read; only the user's own messages are touched (an id
+    of someone else's is a 404, recorded as a refusal)."""
     if request.method == "POST":
         form = NotificationReadForm(request.POST)
         if not form.is_valid():
@@ -103,12 +104,9 @@ def notifications(request):
         if message_id is None:
             services.notifications_mark_read(user=request.user)
             return HttpResponseRedirect(request.path)
-        services.notifications_mark_read(user=request.user, ids=[message_id])
-        link = (
-            StaffNotification.objects.filter(recipient=request.user, pk=message_id)
-            .values_list("link", flat=True)
-            .first()
-        )
+        message = access.notification_for_user(request.user, message_id)
+        services.notifications_mark_read(user=request.user, ids=[message.pk])
+        link = message.link
         if link and url_has_allowed_host_and_scheme(link, allowed_hosts={request.get_host()}):
             return HttpResponseRedirect(link)
         return HttpResponseRedirect(request.path)

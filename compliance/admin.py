@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from bankcrm.admin_mixins import ReadOnlyAdmin
+from bankcrm.audit import AuditContext
 from bankcrm.models import AccessLog
 from bankcrm.roles import Role
 from compliance.models import (
@@ -186,6 +187,7 @@ class SuitabilityRuleSetAdmin(admin.ModelAdmin):
         new = ruleset_add_version(
             actor=request.user, values=values, note=form.cleaned_data.get("note", ""),
             effective_from=form.cleaned_data.get("effective_from"),
+            context=AuditContext.of(request),
         )  # fmt: skip
         obj.pk, obj.version = new.pk, new.version  # the admin's message and redirect
         obj._state.adding = False

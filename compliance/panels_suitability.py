@@ -7,8 +7,7 @@ list is not a sale)."""
 from compliance import access
 from compliance.suitability import verdicts_for_products
 from compliance.suitability_models import Purpose
-from customers.access import can_edit
-from customers.models import Product
+from customers.access import can_edit, products_for_user
 
 LIMIT = 100  # products on sale shown; the catalogue page lists them all
 
@@ -17,7 +16,8 @@ def offerable_products(request, customer) -> dict | None:
     user = request.user
     if not access.can_record_sales(user) or not can_edit(user, customer):
         return None
-    products = Product.objects.on_sale().order_by("risk_level", "code")[:LIMIT]
+    # The same products as the sale form offers (customers.access, then on sale).
+    products = products_for_user(user).on_sale().order_by("risk_level", "code")[:LIMIT]
     verdicts = verdicts_for_products(customer, products, purpose=Purpose.SALE)
     return {
         "template": "compliance/_offerable_products.html",

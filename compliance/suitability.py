@@ -36,7 +36,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from bankcrm.audit import AuditContext
+from bankcrm.audit import SYSTEM, AuditContext, acting
 from compliance.suitability_models import (
     RULE_DEFAULTS,
     Purpose,
@@ -83,20 +83,23 @@ def ruleset_in_force(at: datetime | None = None) -> SuitabilityRuleSet:
 
 
 @transaction.atomic
-def ruleset_add_version(*, actor, values: dict, note: str = "", effective_from=None):
+def ruleset_add_version(
+    *, actor, values: dict, note: str = "", effective_from=None, context: AuditContext = SYSTEM
+):
     """A new version of the rules with `values` (fields of SuitabilityRuleSet), numbered
     after the latest (under a lock, so two editors cannot take one number). The old
-    versions stay as they were: checks name the version they applied."""
-    SuitabilityRuleSet.objects.select_for_update().order_by("-version").first()
-    latest = SuitabilityRuleSet.objects.order_by("-version").values_list("version", flat=True)
-    ruleset = SuitabilityRuleSet.objects.create(
-        version=(latest.first() or 0) + 1,
-        created_by=actor,
-        note=note,
-        effective_from=effective_from or timezone.now(),
-        **values,
-    )
-    return ruleset
+    versions stay as they were: checks name the version they applied. The insert is
+    `actor`'s in the data-change trail, whoever calls (the admin, a shell, a task)."""
+    with acting(actor=actor, context=context):
+        SuitabilityRuleSet.objects.select_for_update().order_by("-version").first()
+        latest = SuitabilityRuleSet.objects.order_by("-version").values_list("version", flat=True)
+        return SuitabilityRuleSet.objects.create(
+            version=(latest.first() or 0) + 1,
+            created_by=actor,
+            note=note,
+            effective_from=effective_from or timezone.now(),
+            **values,
+        )
 
 
 # ---- verdicts -----------------------------------------------------------------------------

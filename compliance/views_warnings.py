@@ -34,7 +34,7 @@ def warning_list(request):
     """Every warning, open and ended, newest first: compliance officers and admins."""
     access.require_reviewer(request.user)
     form = WarningFilterForm(request.GET or None)
-    warnings = RiskWarning.objects.all()
+    warnings = access.warnings_for_user(request.user)
     if form.is_valid():
         params = form.cleaned_data
         if params["status"]:

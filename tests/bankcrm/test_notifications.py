@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bankcrm.models import StaffNotification, User
+from bankcrm.models import SecurityEvent, StaffNotification, User
 from bankcrm.services import notifications_mark_read, notify_staff
 
 pytestmark = pytest.mark.django_db
@@ -84,8 +84,11 @@ def test_the_inbox_lists_and_marks_only_the_users_own(client, login, rm, other_r
     # ...never a link elsewhere.
     response = client.post("/notifications/", {"id": mine["月报"].pk})
     assert response["Location"] == "/notifications/"
-    # Someone else's id changes nothing.
-    client.post("/notifications/", {"id": theirs.pk})
+    # Someone else's id changes nothing: not found, and the probe is recorded.
+    assert client.post("/notifications/", {"id": theirs.pk}).status_code == 404
+    refusal = SecurityEvent.objects.get(kind=SecurityEvent.Kind.ACCESS_REFUSED, user=rm)
+    assert refusal.detail["object_type"] == "bankcrm.staffnotification"
+    assert refusal.detail["object_id"] == str(theirs.pk)
     theirs.refresh_from_db()
     assert theirs.read_at is None and unread(other_rm) == 1
     assert unread(rm) == 0

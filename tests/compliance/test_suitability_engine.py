@@ -224,3 +224,19 @@ def test_an_unknown_purpose_is_a_programming_error(branch, rm):
     customer = customer_at(branch, rm, 3)
     with pytest.raises(ValueError, match="purpose"):
         verdict(customer, factories.product(), "advice")
+
+
+def test_a_new_version_of_the_rules_names_its_author_in_the_trail_outside_a_request(
+    admin_user,
+):
+    """A shell or a task adding a version has no request middleware to name the user: the
+    service does (acting), so the trail does not say 'unknown' for a change of the rules."""
+    from compliance.models import DataChange
+
+    new = ruleset_add_version(
+        actor=admin_user, values={"matrix": {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}},
+    )  # fmt: skip
+    change = DataChange.objects.get(
+        table_name="compliance_suitabilityruleset", op="I", row_pk=str(new.pk)
+    )
+    assert change.actor_id == admin_user.pk

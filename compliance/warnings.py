@@ -7,7 +7,9 @@ or 90 days overdue, an expired KYC: internal_signals_raise, once a day). Applyin
 - Each signal is written once to the RiskSignal ledger, keyed by (source, signal id): a
   replay (the same event again, the same signal under a new event id, the sweep run twice
   in a day) finds its row and changes nothing. The unique index decides, so two workers
-  applying the same signal at once cannot both count it: the loser's savepoint rolls back.
+  applying the same signal at once cannot both count it: the loser's transaction fails on
+  the duplicate key, and its retry (the inbox's) finds the signal applied and changes
+  nothing.
 - One open warning per customer and kind (a partial unique index). A signal refreshes it:
   the latest signal's evidence, expiry moved to its time + the kind's validity, severity
   raised if the signal is more severe, never lowered (only a person ends a warning).

@@ -30,6 +30,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from bankcrm.cache import TTLCache
 from bankcrm.outbox import Outbox, UnsendableError
 from customers.models import ExternalIdentity, Interaction, ProductDocument
 from marketing.eligibility import (
@@ -101,6 +102,18 @@ def language_of(customer) -> str:
     return Language.EN if ENGLISH_TAG in (customer.tags or []) else Language.ZH_HANS
 
 
+# A step's messages and a disclosure's version, read once per process for a whole send: only
+# a draft's texts can change (marketing.services.campaign_save), and a launched campaign's
+# disclosure version is recorded at launch. Two reads less per message at a million.
+_STEP_MESSAGES: TTLCache[list] = TTLCache(seconds=300, max_entries=1000)
+_DISCLOSURE_VERSIONS: TTLCache[int] = TTLCache(seconds=300, max_entries=1000)
+
+
+def _step_messages(step_id: int) -> list:
+    return _STEP_MESSAGES.get(step_id, lambda: list(
+        CampaignMessage.objects.filter(step_id=step_id)) or None)  # fmt: skip
+
+
 def _message(delivery: Delivery, language: str) -> tuple[str, str, str]:
     """Subject, text and the language they are in: the customer's if there is a text in
     it, Chinese otherwise."""
@@ -109,9 +122,8 @@ def _message(delivery: Delivery, language: str) -> tuple[str, str, str]:
         if language == Language.EN and journey.body_en:
             return journey.subject, journey.body_en, Language.EN
         return journey.subject, journey.body, Language.ZH_HANS
-    candidates = CampaignMessage.objects.filter(step_id=delivery.step_id)
     ranked = sorted(
-        candidates,
+        _step_messages(delivery.step_id) or [],
         key=lambda m: (m.variant_id != delivery.variant_id, m.language != language,
                        m.language != Language.ZH_HANS),
     )  # fmt: skip
@@ -132,11 +144,11 @@ def product_text(campaign, language: str, *, version: int | None = None) -> tupl
         if campaign.product_id is None:
             return campaign.product_name, ""
         name = campaign.product.name
-        if version is None:
-            version = (
+        if version is None and campaign.risk_disclosure_document_id:
+            version = _DISCLOSURE_VERSIONS.get(campaign.risk_disclosure_document_id, lambda: (
                 ProductDocument.objects.filter(pk=campaign.risk_disclosure_document_id)
                 .values_list("version", flat=True).first()
-            )  # fmt: skip
+            ))  # fmt: skip
         line = _("Risk disclosure: %(product)s is rated %(risk)s; read its risk disclosure "
                  "(version %(version)s) before you buy.") % {
             "product": name, "risk": campaign.product_risk, "version": version or "—"}  # fmt: skip
@@ -250,6 +262,13 @@ def hold_for_quiet_hours(now=None) -> int:
     return Delivery.objects.filter(
         status=Delivery.Status.PENDING, channel__in=QUIET_CHANNELS, next_attempt_at__lte=now
     ).update(next_attempt_at=opening, held=True)
+
+
+def more_due() -> bool:
+    """Whether a pending delivery is due now (the partial index on due pending rows)."""
+    return Delivery.objects.filter(
+        status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now()
+    ).exists()
 
 
 def dispatch_all(*, limit: int = 200, max_rounds: int = 50) -> dict[str, int]:

@@ -5,6 +5,7 @@ module."""
 
 from celery import shared_task
 
+from bankcrm.outbox import enqueue
 from marketing import journeys, sending, services
 
 
@@ -12,9 +13,13 @@ from marketing import journeys, sending, services
 def send_campaigns() -> int:
     """Send due deliveries (on commit of a launch or a journey's firing, and every 30 s from
     beat, which catches what a lost message, a broker outage or a dead worker left), then
-    mark finished campaigns done."""
+    mark finished campaigns done. A run sends at most sending.dispatch_all's rounds; when
+    it stops with more due it asks for itself again, so a large campaign keeps every
+    worker that beat's sweeps started busy until it is sent (a lost request is the sweep's)."""
     sent = sending.dispatch_all()[sending.DELIVERIES.done]
     services.campaigns_finish()
+    if sending.more_due():
+        enqueue("marketing.tasks.send_campaigns")
     return sent
 
 

@@ -285,6 +285,39 @@ def test_done_when_nothing_is_left(people, marketer, second_marketer):
     assert campaign.status == "done"
 
 
+def test_a_send_run_with_more_due_asks_for_the_next_and_the_last_does_not(
+    branch, rm, marketer, second_marketer, file_provider, monkeypatch
+):
+    """A large campaign keeps the workers busy: a run that stops at its rounds with more
+    due sends one more request to the (real) broker; the run that empties the queue sends
+    none."""
+    import functools
+
+    import redis
+    from django.conf import settings
+
+    from marketing import tasks
+
+    for n in range(3):
+        consent(factories.customer(branch=branch, rm=rm, cif=f"MORE{n}"))
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+    one_at_a_time = functools.partial(sending.dispatch_all, limit=1, max_rounds=1)
+    monkeypatch.setattr(sending, "dispatch_all", one_at_a_time)
+    with time_machine.travel(NOON, tick=False):
+        campaign = approved(make_campaign(marketer, segment(marketer, tree())), second_marketer)
+        launch(campaign, marketer)
+        broker.delete("celery")  # the launch's own request
+        assert tasks.send_campaigns() == 1
+        queued = [json.loads(m)["headers"]["task"] for m in broker.lrange("celery", 0, -1)]
+        assert queued == ["marketing.tasks.send_campaigns"]
+        assert tasks.send_campaigns() == 1
+        assert tasks.send_campaigns() == 1
+        assert broker.llen("celery") == 2  # asked after the first and the second run only
+    assert Delivery.objects.filter(campaign=campaign, status="sent").count() == 3
+    broker.delete("celery")
+
+
 def test_control_group_and_variants_split_the_eligible(branch, rm, marketer, second_marketer):
     for n in range(200):
         consent(factories.customer(branch=branch, rm=rm, cif=f"S{n:03d}"))

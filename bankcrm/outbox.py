@@ -146,6 +146,10 @@ class Outbox:
     send_timeout: timedelta = timedelta(seconds=10)  # the longest one send may take
     done_at: str | None = None  # a field set to the time of the send that succeeded
     related: tuple[str, ...] = ()  # select_related for what the sender reads
+    # Called with a claim's rows before any is sent: the sender's reads done once for the
+    # batch instead of once a row (what it reads is then as old as the claim, under a second
+    # at a few hundred rows a second).
+    prepare: Callable[[list], None] | None = None
     error_length: int = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -236,6 +240,8 @@ class Outbox:
         counts = self.outcomes()
         claim = self.claim(limit=limit)
         counts[self.given_up] += claim.given_up
+        if self.prepare and claim.rows:
+            self.prepare(claim.rows)
         for index, row in enumerate(claim.rows):
             if timezone.now() > claim.send_by:
                 self.release(claim.rows[index:])

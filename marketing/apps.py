@@ -12,6 +12,7 @@ class MarketingConfig(AppConfig):
         from marketing import (
             demo,
             home,
+            receipts,
             segments,
         )
 
@@ -20,6 +21,8 @@ class MarketingConfig(AppConfig):
 
         registry.HOME_PAGES.register(home.marketing_manager, key=Role.MARKETING_MANAGER)
         registry.DEMO_SEEDERS.register(demo.seed, order=40)  # after compliance (30)
+        # Message gateways' delivery receipts, through the integration API.
+        registry.EVENT_HANDLERS.register(receipts.apply_message_receipt, key="message.receipt")
         # The audit trail shows a segment's conditions in words, as the builder does.
         registry.AUDIT_VALUE_TEXTS.register(
             segments.explain, key=("marketing_segment", "conditions")

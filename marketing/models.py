@@ -434,6 +434,13 @@ class Delivery(models.Model):
         LEFT_OUT = "left_out", _("Left out")
         CONTROL = "control", _("Control group")
 
+    class Receipt(models.TextChoices):
+        """What the gateway reported after the send (`message.receipt` through the
+        integration API, marketing/receipts.py); blank until it says."""
+
+        DELIVERED = "delivered", _("Delivered")
+        UNDELIVERED = "undelivered", _("Not delivered")
+
     campaign = models.ForeignKey(
         Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, null=True, blank=True,
         related_name="deliveries",
@@ -469,6 +476,14 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     opted_out_at = models.DateTimeField(_("opted out"), null=True, blank=True)
     converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    # Database defaults: marketing/audience.py writes rows by INSERT … SELECT.
+    receipt = models.CharField(
+        _("receipt"), max_length=12, choices=Receipt, blank=True, default="", db_default=""
+    )
+    receipt_at = models.DateTimeField(_("receipt time"), null=True, blank=True)
+    receipt_detail = models.CharField(
+        _("gateway's detail"), max_length=100, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("delivery")

@@ -30,6 +30,8 @@ class CampaignFigures:
     opted_out: int
     cost: Decimal
     revenue: Decimal
+    delivered: int = 0  # receipts from the gateway (marketing/receipts.py)
+    undelivered: int = 0
     groups: list = field(default_factory=list)  # GroupResult per variant, then control
     test: stats.ChiSquared | None = None
     min_sample: int | None = None
@@ -69,22 +71,28 @@ def _conversion(campaign: Campaign):
 
 
 def progress(campaign: Campaign) -> CampaignFigures:
-    """Counts by status and by reason left out (two grouped queries): the progress bar."""
+    """Counts by status, by reason left out and by the gateway's receipt (two grouped
+    queries): the progress bar."""
     rows = (
         Delivery.objects.filter(campaign=campaign).order_by()
-        .values_list("status", "left_out_reason").annotate(n=Count("pk"))
+        .values_list("status", "left_out_reason", "receipt").annotate(n=Count("pk"))
     )  # fmt: skip
     by_status: dict[str, int] = {}
     reasons: dict[str, int] = {}
-    for status, reason, n in rows:
+    receipts: dict[str, int] = {}
+    for status, reason, receipt, n in rows:
         by_status[status] = by_status.get(status, 0) + n
         if reason:
             reasons[reason] = reasons.get(reason, 0) + n
+        if receipt:
+            receipts[receipt] = receipts.get(receipt, 0) + n
     opted = Delivery.objects.filter(campaign=campaign, opted_out_at__isnull=False).count()
     left_out = [(LeftOut(r).label, n) for r, n in sorted(reasons.items(), key=lambda i: -i[1])]
     return CampaignFigures(
         by_status=by_status, left_out=left_out, total=sum(by_status.values()), opted_out=opted,
         cost=Decimal(0), revenue=Decimal(0),
+        delivered=receipts.get(Delivery.Receipt.DELIVERED, 0),
+        undelivered=receipts.get(Delivery.Receipt.UNDELIVERED, 0),
     )  # fmt: skip
 
 

@@ -314,6 +314,24 @@ class SaleConfirmed(_Data):
     currency: Currency
 
 
+# marketing.models.Delivery.idempotency_key and receipt_detail (the limits test compares).
+MESSAGE_KEY_LENGTH = 80
+RECEIPT_DETAIL_LENGTH = 100
+
+
+class MessageReceipt(_Data):
+    """A message gateway's delivery receipt for a marketing message, named by the
+    idempotency key it was sent with (the file provider writes it as `key`): `delivered`
+    or `undelivered` with the gateway's detail (an error code). The newest receipt by the
+    event's `occurred_at` stands; a replay changes nothing; a key the CRM never sent parks
+    the event."""
+
+    key: Annotated[str, Field(min_length=1, max_length=MESSAGE_KEY_LENGTH,
+                              pattern=r"^[A-Za-z0-9:_\-]+$")]  # fmt: skip
+    status: Literal["delivered", "undelivered"]
+    detail: Annotated[str, _text(RECEIPT_DETAIL_LENGTH)] = ""
+
+
 EVENT_TYPES: dict[str, type[_Data]] = {
     "transaction.posted": TransactionPosted,
     "balance.changed": BalanceChanged,
@@ -323,6 +341,7 @@ EVENT_TYPES: dict[str, type[_Data]] = {
     "product.updated": ProductUpdated,
     "risk.signal": RiskSignalled,
     "sale.confirmed": SaleConfirmed,
+    "message.receipt": MessageReceipt,
 }
 
 

@@ -22,6 +22,7 @@ from customers.models import (
     Transaction,
 )
 from customers.models.integration import InboxEvent, IntegrationSource
+from marketing.models import Delivery
 from service.models import Ticket
 from tests import factories
 
@@ -88,6 +89,9 @@ LANDS = {
     "number is stored encrypted, in a text column",
     ("SaleConfirmed", "amount"): (Account, "balance"),
     ("SaleConfirmed", "currency"): "compared with the sale's currency",
+    ("MessageReceipt", "key"): (Delivery, "idempotency_key"),
+    ("MessageReceipt", "status"): (Delivery, "receipt"),
+    ("MessageReceipt", "detail"): (Delivery, "receipt_detail"),
 }
 
 

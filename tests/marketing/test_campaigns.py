@@ -341,3 +341,40 @@ def test_control_group_and_variants_split_the_eligible(branch, rm, marketer, sec
     d = rows.filter(variant__code="B").select_related("customer", "campaign").first()
     assert sending.render(d)[1].startswith("乙")
     assert Decimal(0) == campaign.revenue_per_conversion
+
+
+def test_the_claims_consent_read_agrees_with_the_one_row_form(branch, rm, marketer):
+    """consent_withdrawn_since_many (one read for a claim) and consent_withdrawn_since (one
+    row) give every delivery the same verdict over mixed histories: none, granted, withdrawn
+    per channel, opted out, granted again, and the newest of two at one time."""
+    from marketing.models import Campaign, CampaignStep
+
+    campaign = Campaign.objects.create(name="核对", created_by=marketer, channels=["sms"],
+                                       segment=segment(marketer, tree()))  # fmt: skip
+    steps = {ch: CampaignStep.objects.create(campaign=campaign, channel=ch)
+             for ch in ("sms", "email", "app", "call")}  # fmt: skip
+    base = NOON - timedelta(days=10)
+    histories = [
+        [],
+        [("all", True, "branch form")],
+        [("all", True, "branch form"), ("sms", False, "app")],
+        [("sms", True, "app"), ("all", False, eligibility.OPT_OUT_SOURCE)],
+        [("all", False, eligibility.OPT_OUT_SOURCE), ("all", True, "branch form")],
+        [("phone", True, "call centre"), ("email", False, "app")],
+        [("email", True, "app")],
+    ]
+    rows = []
+    for n, history in enumerate(histories):
+        customer = factories.customer(branch=branch, rm=rm, cif=f"AGREE{n}")
+        for i, (channel, granted, source) in enumerate(history):
+            consent(customer, channel, granted=granted, source=source,
+                    at=base + timedelta(days=i))  # fmt: skip
+        for channel, step in steps.items():
+            rows.append(Delivery.objects.create(
+                campaign=campaign, step=step, customer=customer, channel=channel,
+                idempotency_key=f"agree:{n}:{channel}",
+            ))  # fmt: skip
+    many = eligibility.consent_withdrawn_since_many(rows)
+    one = {d.pk: eligibility.consent_withdrawn_since(d) for d in rows}
+    assert many == one
+    assert set(one.values()) == {"", "no_consent", "opted_out"}  # every verdict occurs

@@ -118,8 +118,9 @@ def test_campaign_from_form_to_launch(
             "name": "秋季回馈",
             "segment": seg.pk,
             "channels": ["sms"],
-            "text_a": "{name}您好",
-            "text_b": "{name}，好礼相送",
+            "text_sms_a_zh": "{name}您好",
+            "ab_test": "on",
+            "text_sms_b_zh": "{name}，好礼相送",
             "share_a": 50,
             "control_percent": 0,
             "goal_days": 30,
@@ -163,7 +164,7 @@ def _campaign_with(n, rm, approver, branch):
         variants=[("A", 50), ("B", 50)],
         control_percent=20,
         goal="account_opened",
-        texts={("A", "zh-hans"): "甲", ("B", "zh-hans"): "乙"},
+        texts={("sms", "A", "zh-hans"): "甲", ("sms", "B", "zh-hans"): "乙"},
     )
     campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
     services.campaign_submit(actor=rm, context=SYSTEM, campaign=campaign)
@@ -259,7 +260,10 @@ def test_a_transition_says_what_it_did_in_the_users_language(client, rm, custome
     from django.utils import translation
 
     draft = services.CampaignDraft(
-        name="c", segment=segment(rm, tree()), channels=["sms"], texts={("A", "zh-hans"): "您好"}
+        name="c",
+        segment=segment(rm, tree()),
+        channels=["sms"],
+        texts={("sms", "A", "zh-hans"): "您好"},
     )
     campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
     client.force_login(rm)
@@ -293,7 +297,7 @@ def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
             owner = factories.user("relationship_manager", branch=branch)
             seg = segment(owner, tree())
             draft = services.CampaignDraft(
-                name="c", segment=seg, channels=["sms"], texts={("A", "zh-hans"): "您好"}
+                name="c", segment=seg, channels=["sms"], texts={("sms", "A", "zh-hans"): "您好"}
             )
             campaign = services.campaign_save(actor=owner, context=SYSTEM, draft=draft)
             services.campaign_submit(actor=owner, context=SYSTEM, campaign=campaign)

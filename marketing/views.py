@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.html import json_script
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -334,10 +335,13 @@ def campaign_detail(request, pk):
         else services.risk_disclosure_in_force(campaign.product)
     )
     unsettled = campaign.status in (Campaign.Status.DRAFT, Campaign.Status.PENDING_APPROVAL)
+    figures = selectors.campaign_figures(campaign)
     context = {
         "campaign": campaign,
         "disclosure": disclosure,
-        "figures": selectors.campaign_figures(campaign),
+        "figures": figures,
+        # The results chart's numbers, for static/js/dashboards.js (no inline script, CSP).
+        "chart_data": json_script(figures.chart(), "dashboard-data"),
         "preview": _preview(campaign, disclosure, phrases=ProhibitedPhrase.active())
         if unsettled
         else _preview(campaign, disclosure),

@@ -143,3 +143,15 @@ def test_marketing_manager_builds_a_segment_and_launches_an_approved_ab_campaign
     campaign.refresh_from_db()
     assert campaign.launched_at <= timezone.now() and campaign.risk_disclosure_document
     screenshot(page, "marketing-campaign-progress")
+
+    # Sent: the results as a chart (drawn by Chart.js from the page's numbers), and a table.
+    page.reload()
+    chart = "Chart.getChart(document.querySelector('canvas[data-chart=outcomes]'))"
+    page.wait_for_function(f"() => window.Chart && {chart}")
+    drawn = page.evaluate(f"() => {chart}.data.datasets[0].data")
+    sent = rows.filter(status="sent").count()
+    assert drawn[0] == sent and sum(drawn) >= rows.count()
+    page.click("[data-testid=results] summary")
+    sent_row = page.locator("[data-testid=results-table] tr[data-outcome=sent] td")
+    expect(sent_row.nth(1)).to_have_text(str(sent))
+    screenshot(page, "marketing-campaign-results")

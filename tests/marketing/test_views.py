@@ -154,6 +154,63 @@ def test_campaign_from_form_to_launch(
     assert "¥0.30" in page  # six messages at 0.05
 
 
+def test_campaign_page_charts_its_results_with_a_table_of_the_same_numbers(
+    client, rm, marketer, branch, settings
+):
+    """Sent, failed, waiting, control, left out by reason, opted out, converted as bars;
+    cost beside revenue; the same numbers in a table. Chart.js draws them from a JSON
+    block (static/js/dashboards.js), loaded only once the campaign is launched."""
+    import json
+    import re
+
+    reached = [factories.customer(branch=branch, rm=rm, cif=f"R{n}") for n in range(4)]
+    for customer in reached:
+        consent(customer)
+    factories.customer(branch=branch, rm=rm, cif="NOCONSENT")
+    draft = services.CampaignDraft(
+        name="chart", segment=segment(rm, tree()), channels=["sms"], goal="account_opened",
+        revenue_per_conversion=Decimal(100), costs={"sms": Decimal("0.05")},
+        texts={("sms", "A", "zh-hans"): "{name}您好"},
+    )  # fmt: skip
+    campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
+    client.force_login(rm)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
+    assert "chart.umd.min.js" not in page and 'id="dashboard-data"' not in page  # a draft
+    services.campaign_submit(actor=rm, context=SYSTEM, campaign=campaign)
+    services.campaign_approve(actor=marketer, context=SYSTEM, campaign=campaign)
+    services.campaign_launch(actor=rm, context=SYSTEM, campaign=campaign)
+    sending.dispatch_all()
+    factories.account(reached[0], opened_on=timezone.localdate())
+    services.opt_out_record(
+        delivery=Delivery.objects.get(campaign=campaign, customer=reached[1]), context=SYSTEM
+    )
+
+    page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
+    assert "vendor/chartjs/chart.umd.min.js" in page and "js/dashboards.js" in page
+    assert 'data-chart="outcomes"' in page and 'data-chart="money"' in page
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page,
+                  re.S).group(1)
+    )  # fmt: skip
+    outcomes = data["outcomes"]
+    bars = dict(zip(outcomes["labels"], outcomes["series"][0]["data"], strict=True))
+    assert bars == {
+        "Sent": 4, "Failed": 0, "Waiting": 0, "Control group": 0,
+        "No marketing consent for the channel": 1, "Opted out": 1, "Converted": 1,
+    }  # fmt: skip
+    assert data["money"]["labels"] == ["Cost", "Revenue"]
+    assert data["money"]["series"][0]["data"] == [0.2, 100.0]
+    table = page.split('data-testid="results-table"')[1].split("</table>")[0]
+    rows = dict(re.findall(r'data-outcome="([^"]+)"><td>[^<]*</td><td class="text-end">([^<]*)<',
+                           table))  # fmt: skip
+    assert rows == {
+        "sent": "4", "failed": "0", "pending": "0", "control": "0",
+        "left_out:no_consent": "1", "opted_out": "1", "converted": "1",
+        "cost": "¥0.20", "revenue": "¥100.00", "roi": "49900%",
+    }  # fmt: skip
+
+
 def _campaign_with(n, rm, approver, branch):
     for _ in range(n):
         consent(factories.customer(branch=branch, rm=rm))

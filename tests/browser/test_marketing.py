@@ -1,20 +1,19 @@
 """Real browser, a campaign from segment to sending: a marketing manager builds a segment
 and watches its count follow the conditions (htmx), creates a campaign with an A/B split
-for a catalogue fund, a compliance officer (signing in with TOTP) approves it, the manager
+for a catalogue fund, a compliance officer approves it (both sign in with TOTP), the manager
 launches it and watches the progress bar fill as the sender works."""
 
 import json
 
 import pytest
 from django.utils import timezone
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from customers.services import product_document_add
 from marketing import sending
 from marketing.models import Campaign, Delivery
 from tests import factories
-from tests.browser.test_login_flows import next_unused_code, sign_in
+from tests.browser.test_login_flows import sign_in_with_totp
 from tests.compliance.suitability_world import assess
 from tests.marketing.conftest import consent
 
@@ -42,9 +41,9 @@ def test_marketing_manager_builds_a_segment_and_launches_an_approved_ab_campaign
                          file_name="沪深300风险揭示书.txt", content="基金有风险".encode(),
                          content_type="text/plain")  # fmt: skip
 
-    # The segment: every customer of the bank, then the affluent ones.
-    sign_in(page, "marketer")
-    page.wait_for_selector("[data-testid=home-title]")
+    # The segment: every customer of the bank, then the affluent ones. A marketing manager
+    # reaches every customer's data as audiences: signing in takes the TOTP step.
+    sign_in_with_totp(page, marketing_manager)
     page.goto("/marketing/segments/new/")
     page.fill("input[name=name]", "高净值客户")
     page.select_option("select[name=kind]", "dynamic")
@@ -102,14 +101,9 @@ def test_marketing_manager_builds_a_segment_and_launches_an_approved_ab_campaign
     expect(page.locator("[data-testid=campaign-status]")).to_have_text("待审批")
 
     # A second person approves: the compliance officer, with their authenticator.
-    TOTPDevice.objects.create(user=compliance_officer, name="authenticator", confirmed=True)
     context = browser.new_context(base_url=live_server.url, locale="zh-CN")
     officer = context.new_page()
-    sign_in(officer, "compliance")
-    officer.wait_for_selector("input[name=token]")
-    officer.fill("input[name=token]", next_unused_code(compliance_officer))
-    officer.click("main form button[type=submit]")
-    officer.wait_for_selector("[data-testid=home-title]")
+    sign_in_with_totp(officer, compliance_officer)
     officer.goto(f"/marketing/campaigns/{campaign.pk}/")
     officer.click("[data-testid=approve]")
     expect(officer.locator("[data-testid=approved-by]")).to_have_text(

@@ -154,7 +154,7 @@ def test_a_prohibited_promise_in_any_channel_language_or_subject_stops_it(
 def test_the_form_previews_each_channel_as_the_customer_reads_it(client, rm, branch):
     product = factories.product(code="FUND-P", name_zh="稳健一号", name_en="Steady One",
                                 risk_level=2)  # fmt: skip
-    assert ProhibitedPhrase.objects.filter(phrase="稳赚", is_active=True).exists()  # seeded
+    ProhibitedPhrase.objects.get_or_create(phrase="稳赚")  # seeded by marketing 0002
     seg = segment(rm, tree())
     client.force_login(rm)
     form = {**FORM, "segment": seg.pk, "product": product.pk,

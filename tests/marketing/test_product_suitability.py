@@ -164,11 +164,11 @@ def test_product_and_disclosure_in_the_messages_language(branch, rm, marketer, s
     assert "version 1" in texts["EN"]
 
 
-def test_the_campaign_form_offers_products_on_sale(client, branch, marketer):
+def test_the_campaign_form_offers_products_on_sale(client, login, branch, marketer):
     on_sale = fund(code="FUND-ON")
     factories.product(code="FUND-OFF", status=Product.Status.SUSPENDED)
     seg = segment(marketer, tree())
-    client.force_login(marketer)
+    login(marketer)  # with the TOTP step a marketing manager needs
     page = client.get("/marketing/campaigns/new/").content.decode()
     assert "FUND-ON" in page and "FUND-OFF" not in page
     response = client.post("/marketing/campaigns/new/", {

@@ -108,7 +108,7 @@ def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
 
 
 def test_campaign_from_form_to_launch(
-    client, rm, marketer, second_marketer, customers, django_capture_on_commit_callbacks
+    client, login, rm, marketer, second_marketer, customers, django_capture_on_commit_callbacks
 ):
     client.force_login(rm)
     seg = segment(rm, tree())
@@ -133,7 +133,7 @@ def test_campaign_from_form_to_launch(
     assert response["Location"] == reverse("marketing:campaign-detail", args=[campaign.pk])
     assert sorted(campaign.variants.values_list("code", "weight")) == [("A", 50), ("B", 50)]
     client.post(reverse("marketing:campaign-submit", args=[campaign.pk]))
-    client.force_login(marketer)
+    login(marketer)  # with the TOTP step a marketing manager needs
     client.post(reverse("marketing:campaign-approve", args=[campaign.pk]))
     campaign.refresh_from_db()
     assert (campaign.status, campaign.approved_by) == ("approved", marketer)
@@ -335,14 +335,14 @@ def test_a_transition_says_what_it_did_in_the_users_language(client, rm, custome
     assert campaign.status == "pending_approval"
 
 
-def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
+def test_list_and_form_pages_query_counts_do_not_grow(client, login, marketer, branch):
     """The index (segments with their owners, campaigns with segment and author), the
     marketing manager's home and the campaign form (segments and products to choose from)
     cost the same for 2 and 6 of each, by different owners."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    client.force_login(marketer)
+    login(marketer)
     pages = [
         reverse("marketing:index"),
         reverse("marketing:campaign-create"),

@@ -342,9 +342,10 @@ def campaign_detail(request, pk):
         "figures": figures,
         # The results chart's numbers, for static/js/dashboards.js (no inline script, CSP).
         "chart_data": json_script(figures.chart(), "dashboard-data"),
-        "preview": _preview(campaign, disclosure, phrases=ProhibitedPhrase.active())
-        if unsettled
-        else _preview(campaign, disclosure),
+        # Before approval, the preview marks prohibited phrases where they are.
+        "preview": _preview(
+            campaign, disclosure, phrases=ProhibitedPhrase.active() if unsettled else ()
+        ),
         "problems": services.campaign_problems(campaign) if unsettled else [],
         "can_edit": access.can_edit_campaign(user, campaign),
         "can_approve": access.can_approve(user, campaign),

@@ -134,8 +134,9 @@ _MFA_EXEMPT_PREFIXES = ("/accounts/", "/static/", "/health/", "/i18n/")
 
 
 class MfaRequiredMiddleware:
-    """Compliance officers, admins and staff must pass TOTP before anything else,
-    Django admin included; without a device they are sent to enrol."""
+    """Compliance officers, marketing managers, admins and staff (bankcrm.roles.
+    MFA_REQUIRED_ROLES) must pass TOTP before anything else, Django admin included; without
+    a device they are sent to enrol."""
 
     def __init__(self, get_response):
         self.get_response = get_response

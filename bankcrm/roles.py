@@ -17,8 +17,10 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
-# Roles that must pass a TOTP check before seeing anything.
-MFA_REQUIRED_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMIN})
+# Roles that must pass a TOTP check before seeing anything: those who read or act across
+# the whole bank. A marketing manager chooses audiences over every customer of the bank
+# (marketing.access.audience_scope), so a stolen password must not be enough there either.
+MFA_REQUIRED_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.MARKETING_MANAGER, Role.ADMIN})
 
 # The order decides which home page a user with several roles lands on.
 HOME_PRIORITY = [

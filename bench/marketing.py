@@ -308,7 +308,7 @@ def main() -> None:
     def campaign(product):
         draft = services.CampaignDraft(
             name=f"bench {product and product.code}", segment=everyone, channels=["sms"],
-            product=product, texts={("A", "zh-hans"): "{name}您好，{product}热销中"},
+            product=product, texts={("sms", "A", "zh-hans"): "{name}您好，{product}热销中"},
         )  # fmt: skip
         c = services.campaign_save(actor=marketer, context=SYSTEM, draft=draft)
         services.campaign_submit(actor=marketer, context=SYSTEM, campaign=c)

@@ -102,16 +102,23 @@ def seed_segments(users: dict) -> tuple[int, Segment | None]:
     return created, dynamic
 
 
-def _draft(name: str, segment: Segment, product: Product | None, text: str, text_b: str = ""):
-    texts = {("A", "zh-hans"): text, ("A", "en"): "Dear {name}, {product} is now on sale."}
+def _draft(name: str, segment: Segment, product: Product | None, text: str, text_b: str = "",
+           email: tuple[str, str] | None = None):  # fmt: skip
+    """SMS texts (A, and B for an A/B split), and an e-mail of its own (subject, text)."""
+    texts = {("sms", "A", "zh-hans"): text,
+             ("sms", "A", "en"): "Dear {name}, {product} is now on sale."}  # fmt: skip
+    subjects, channels = {}, ["sms"]
     variants = [("A", 100)]
     if text_b:
-        texts[("B", "zh-hans")] = text_b
+        texts[("sms", "B", "zh-hans")] = text_b
         variants = [("A", 50), ("B", 50)]
+    if email:
+        channels.append("email")
+        subjects[("email", "zh-hans")], texts[("email", "A", "zh-hans")] = email
     return services.CampaignDraft(
-        name=name, segment=segment, channels=["sms"], product=product, control_percent=10,
-        variants=variants, texts=texts, goal=Campaign.Goal.PRODUCT_BOUGHT, goal_days=30,
-        costs={"sms": Decimal("0.05")},
+        name=name, segment=segment, channels=channels, product=product, control_percent=10,
+        variants=variants, texts=texts, subjects=subjects, goal=Campaign.Goal.PRODUCT_BOUGHT,
+        goal_days=30, costs={"sms": Decimal("0.05"), "email": Decimal("0.01")},
     )  # fmt: skip
 
 
@@ -134,6 +141,8 @@ def seed_campaigns(users: dict, segment: Segment | None) -> int:
         _as(marketer, services.campaign_save, draft=_draft(
             DRAFT, segment, draft_product if draft_product and draft_product.is_on_sale(day)
             else None, "{name}您好，{product}正在发售，业绩比较基准稳健，欢迎咨询您的客户经理。",
+            email=("{product}正在发售", "尊敬的{name}：\n{product}现已发售。产品说明书、风险揭示书"
+                   "和历史业绩见手机银行“理财”频道，您的客户经理也可为您详细介绍。"),
         ))  # fmt: skip
         created += 1
     product = products.get(LAUNCHED_PRODUCT)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bankcrm.forms import BootstrapMixin
 from customers.models import Account, Product
-from marketing.models import Campaign, Channel, Segment
+from marketing.models import Campaign, Channel, Language, Segment
 from marketing.segments import GROUP_OPS, SEGMENT_FIELDS, clean_condition
 
 
@@ -102,34 +102,30 @@ class ProductChoiceField(forms.ModelChoiceField):
         return f"{obj.code} {obj.name} · R{obj.risk_level}"
 
 
+# The campaign form's message fields: per channel, a text per variant and language
+# ("text_sms_a_zh", "text_email_b_en" …) and, where the channel has one, a subject per
+# language ("subject_email_zh"); the variants share the subject.
+LANGUAGES = (("zh", Language.ZH_HANS), ("en", Language.EN))
+VARIANTS = ("A", "B")
+SUBJECT_CHANNELS = ("email", "app")
+
+
+def text_field_name(channel: str, variant: str, short: str) -> str:
+    return f"text_{channel}_{variant.lower()}_{short}"
+
+
+def subject_field_name(channel: str, short: str) -> str:
+    return f"subject_{channel}_{short}"
+
+
 class CampaignForm(BootstrapMixin, forms.Form):
+    """A campaign and its message per channel and language: the Chinese text of each chosen
+    channel is required (of both variants with an A/B test), English optional (customers
+    who read English get the Chinese where there is none); the texts of channels not chosen
+    are ignored."""
+
     name = forms.CharField(label=_("Campaign name"), max_length=120)
     segment = forms.ModelChoiceField(label=_("Segment"), queryset=Segment.objects.none())
-    channels = forms.MultipleChoiceField(
-        label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
-    )
-    subject = forms.CharField(label=_("Subject (e-mail, app)"), max_length=150, required=False)
-    text_a = forms.CharField(
-        label=_("Text (variant A, Chinese)"),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("{name} is replaced by the customer's name, {product} by the product."),
-    )
-    text_a_en = forms.CharField(
-        label=_("Text (variant A, English)"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    text_b = forms.CharField(
-        label=_("Text (variant B, Chinese; empty for no A/B test)"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    share_a = forms.IntegerField(
-        label=_("Share of variant A (%)"), min_value=1, max_value=99, initial=50, required=False
-    )
-    control_percent = forms.IntegerField(
-        label=_("Control group (%)"), min_value=0, max_value=50, initial=0
-    )
     product = ProductChoiceField(
         label=_("Product"),
         queryset=Product.objects.none(),
@@ -138,6 +134,18 @@ class CampaignForm(BootstrapMixin, forms.Form):
         help_text=_("A product on sale in the catalogue: only customers it suits are sent "
                     "the campaign, and its risk disclosure is attached."),
     )  # fmt: skip
+    channels = forms.MultipleChoiceField(
+        label=_("Channels"), choices=Channel.choices, widget=forms.CheckboxSelectMultiple
+    )
+    ab_test = forms.BooleanField(
+        label=_("A/B test: a second text (variant B) for each channel"), required=False
+    )
+    share_a = forms.IntegerField(
+        label=_("Share of variant A (%)"), min_value=1, max_value=99, initial=50, required=False
+    )
+    control_percent = forms.IntegerField(
+        label=_("Control group (%)"), min_value=0, max_value=50, initial=0
+    )
     starts_at = forms.DateTimeField(
         label=_("Send from"),
         required=False,
@@ -165,23 +173,96 @@ class CampaignForm(BootstrapMixin, forms.Form):
         initial=0,
     )
 
+    HEAD = ("name", "segment", "product", "channels")
+    TAIL = ("starts_at", "cost_per_message", "goal", "goal_account_kind", "goal_days",
+            "revenue_per_conversion")  # fmt: skip
+
     def __init__(self, *args, segments=None, products=None, **kwargs):
         super().__init__(*args, **kwargs)
         if segments is not None:
             self.fields["segment"].queryset = segments
         if products is not None:
             self.fields["product"].queryset = products
+        for channel in Channel.values:
+            if channel in SUBJECT_CHANNELS:
+                for short, label in (("zh", _("Subject (Chinese)")),
+                                     ("en", _("Subject (English, optional)"))):  # fmt: skip
+                    self.fields[subject_field_name(channel, short)] = forms.CharField(
+                        label=label, max_length=150, required=False,
+                        widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}),
+                    )  # fmt: skip
+            for variant in VARIANTS:
+                for short in ("zh", "en"):
+                    label = (_("Text %(variant)s (Chinese)") if short == "zh"
+                             else _("Text %(variant)s (English, optional)"))  # fmt: skip
+                    self.fields[text_field_name(channel, variant, short)] = forms.CharField(
+                        label=label % {"variant": variant}, max_length=2000, required=False,
+                        widget=forms.Textarea(
+                            attrs={"rows": 2, "class": "form-control form-control-sm"}
+                        ),
+                    )  # fmt: skip
+
+    # ---- the template's parts ----
+
+    def head_fields(self):
+        return [self[name] for name in self.HEAD]
+
+    def tail_fields(self):
+        return [self[name] for name in self.TAIL]
+
+    def channel_sections(self) -> list[dict]:
+        """Per channel: its subject fields (or none), and its texts per variant, Chinese then
+        English."""
+        return [
+            {
+                "channel": channel,
+                "label": label,
+                "subject": [self[subject_field_name(channel, s)] for s, _l in LANGUAGES]
+                if channel in SUBJECT_CHANNELS else [],
+                "variants": [
+                    (v, [self[text_field_name(channel, v, s)] for s, _l in LANGUAGES])
+                    for v in VARIANTS
+                ],
+            }
+            for channel, label in Channel.choices
+        ]  # fmt: skip
+
+    # ---- validation ----
+
+    def clean(self):
+        data = super().clean()
+        variants = VARIANTS if data.get("ab_test") else VARIANTS[:1]
+        for channel in data.get("channels") or []:
+            for variant in variants:
+                name = text_field_name(channel, variant, "zh")
+                if not (data.get(name) or "").strip():
+                    self.add_error(name, _("Write the Chinese text of this channel."))
+        return data
+
+    def messages(self) -> list[tuple[str, str, str, str, str]]:
+        """(channel, variant, language, subject, text) of every text written for a chosen
+        channel (and variant B only with an A/B test), from what passed validation."""
+        d = self.cleaned_data
+        variants = VARIANTS if d.get("ab_test") else VARIANTS[:1]
+        rows = []
+        for channel in d.get("channels") or []:
+            for variant in variants:
+                for short, language in LANGUAGES:
+                    text = d.get(text_field_name(channel, variant, short)) or ""
+                    if text.strip():
+                        subject = d.get(subject_field_name(channel, short)) or ""
+                        rows.append((channel, variant, language, subject, text))
+        return rows
 
     def draft(self):
         from marketing.services import CampaignDraft
 
         d = self.cleaned_data
-        texts = {("A", "zh-hans"): d["text_a"], ("A", "en"): d.get("text_a_en") or ""}
         variants = [("A", 100)]
-        if (d.get("text_b") or "").strip():
+        if d.get("ab_test"):
             share = d.get("share_a") or 50
             variants = [("A", share), ("B", 100 - share)]
-            texts[("B", "zh-hans")] = d["text_b"]
+        messages = self.messages()
         return CampaignDraft(
             name=d["name"],
             segment=d["segment"],
@@ -194,29 +275,20 @@ class CampaignForm(BootstrapMixin, forms.Form):
             revenue_per_conversion=d["revenue_per_conversion"],
             control_percent=d["control_percent"],
             variants=variants,
-            subject=d.get("subject") or "",
             costs=dict.fromkeys(d["channels"], d["cost_per_message"]),
-            texts=texts,
+            texts={(ch, v, lang): text for ch, v, lang, _s, text in messages},
+            subjects={(ch, lang): subject for ch, _v, lang, subject, _t in messages if subject},
         )
 
     @classmethod
     def initial_from(cls, campaign: Campaign) -> dict:
         steps = list(campaign.steps.prefetch_related("messages__variant"))
-        texts = {
-            (m.variant.code if m.variant else "A", m.language): m
-            for s in steps
-            for m in s.messages.all()
-        }
         variants = {v.code: v.weight for v in campaign.variants.all()}
-        first = texts.get(("A", "zh-hans"))
-        return {
+        initial = {
             "name": campaign.name,
             "segment": campaign.segment_id,
             "channels": campaign.channels,
-            "subject": first.subject if first else "",
-            "text_a": first.body if first else "",
-            "text_a_en": texts[("A", "en")].body if ("A", "en") in texts else "",
-            "text_b": texts[("B", "zh-hans")].body if ("B", "zh-hans") in texts else "",
+            "ab_test": "B" in variants,
             "share_a": variants.get("A", 50) if "B" in variants else 50,
             "control_percent": campaign.control_percent,
             "product": campaign.product_id,
@@ -227,3 +299,14 @@ class CampaignForm(BootstrapMixin, forms.Form):
             "revenue_per_conversion": campaign.revenue_per_conversion,
             "cost_per_message": steps[0].cost_per_message if steps else Decimal("0.05"),
         }
+        shorts = {language: short for short, language in LANGUAGES}
+        for step in steps:
+            for message in step.messages.all():
+                short = shorts.get(message.language)
+                variant = message.variant.code if message.variant else "A"
+                if short is None or variant not in VARIANTS:
+                    continue
+                initial[text_field_name(step.channel, variant, short)] = message.body
+                if step.channel in SUBJECT_CHANNELS and message.subject:
+                    initial[subject_field_name(step.channel, short)] = message.subject
+        return initial

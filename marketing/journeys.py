@@ -3,10 +3,10 @@
 Every hour beat runs fire_journeys(): for each active journey, the customers due today and
 an occurrence key naming what they are due for (the year of a birthday, the account and
 date of a maturity or of an insurance policy's renewal, the date a KYC or a risk
-assessment expires, the last activity a dormant customer is idle since, the product viewed
-three times in a week and the day). The firings are inserted with ON CONFLICT DO NOTHING
-on (journey, customer, occurrence), RETURNING only the new ones, and those get their
-deliveries in the same transaction through the same checks as a campaign
+assessment expires, the last activity a dormant customer is idle since, the product (its
+catalogue code) viewed three times in a week and the day). The firings are inserted with
+ON CONFLICT DO NOTHING on (journey, customer, occurrence), RETURNING only the new ones, and
+those get their deliveries in the same transaction through the same checks as a campaign
 (marketing/audience.py); a birthday journey also gives the RM of an affluent or private
 customer a care task (a staff notification, once per customer and year). A sweep run
 twice, two beats at once or a day missed and caught up fire each occurrence once; a
@@ -18,14 +18,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Subquery, Value
-from django.db.models.functions import MD5, Cast, Concat, ExtractDay, ExtractMonth, Left
+from django.db.models.functions import Cast, Concat, ExtractDay, ExtractMonth
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from bankcrm.outbox import enqueue_on_commit
 from bankcrm.services import notify_staff
-from customers.ingest.services import product_view_subject_prefix
 from customers.models import Account, Customer, Interaction, ProductKind, Transaction
 from marketing.audience import resolve_journey
 from marketing.models import Journey, JourneyFiring
@@ -92,29 +91,29 @@ PRODUCT_VIEW_DAYS = 7
 
 
 def _product_interest(journey: Journey, *, today):
-    """Customers whose app views of one product (customers.ingest: an APP interaction whose
-    subject names the product) reached PRODUCT_VIEWS in the last PRODUCT_VIEW_DAYS days.
-    The occurrence is the product (a hash of the subject) and the day; a customer already
-    reached for that product within the window is not reached again, so a sustained
-    interest fires once a week at most, not every day the window still holds three views."""
+    """Customers whose app views of one product reached PRODUCT_VIEWS in the last
+    PRODUCT_VIEW_DAYS days, the product told by its catalogue code (the interaction's
+    product_code, which customers.ingest records from the app.activity event; views that
+    name no code are not counted). The occurrence is the code and the day; a customer
+    already reached for that product within the window is not reached again, so a
+    sustained interest fires once a week at most, not every day the window still holds
+    three views."""
     since = timezone.now() - timedelta(days=PRODUCT_VIEW_DAYS)
-    product = Concat(Value("viewed:"), Left(MD5("subject"), 16), Value(":"))
     reached = JourneyFiring.objects.filter(
         journey=journey, customer=OuterRef("customer_id"), fired_at__gte=since,
-        occurrence__startswith=OuterRef("product"),
+        occurrence__startswith=Concat(Value("viewed:"), OuterRef("product_code"), Value(":")),
     )  # fmt: skip
     return (
         Interaction.objects.filter(
             channel=Interaction.Channel.APP, direction=Interaction.Direction.INBOUND,
-            occurred_at__gte=since, subject__startswith=product_view_subject_prefix(),
-            customer__lifecycle__in=_LIVE,
+            occurred_at__gte=since, customer__lifecycle__in=_LIVE,
         )
-        .annotate(product=product)
+        .exclude(product_code="")
         .filter(~Exists(reached))
-        .values("customer_id", "product")
+        .values("customer_id", "product_code")
         .annotate(views=Count("pk"))
         .filter(views__gte=PRODUCT_VIEWS)
-        .annotate(occ=Concat(F("product"), Value(today.isoformat())))
+        .annotate(occ=Concat(Value("viewed:"), F("product_code"), Value(f":{today.isoformat()}")))
         .values_list("customer_id", "occ")
     )  # fmt: skip
 

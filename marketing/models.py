@@ -142,6 +142,16 @@ class ProhibitedPhrase(models.Model):
     def __str__(self) -> str:
         return self.phrase
 
+    @classmethod
+    def active(cls) -> list[str]:
+        return list(cls.objects.filter(is_active=True).values_list("phrase", flat=True))
+
+    @staticmethod
+    def found_in(text: str, phrases: list[str]) -> list[str]:
+        """Which of the phrases the text contains (spaces and case ignored)."""
+        flat = "".join(text.split()).casefold()
+        return [p for p in phrases if "".join(p.split()).casefold() in flat]
+
 
 class FrequencyCap(models.Model):
     """How many marketing messages one customer may be sent across all campaigns and

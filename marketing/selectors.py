@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.models import Account
 from marketing import stats
@@ -26,6 +27,7 @@ class GroupResult:
 class CampaignFigures:
     by_status: dict
     left_out: list  # [(reason label, count)]
+    left_out_by_reason: list  # [(reason, reason label, count)], most first
     total: int
     opted_out: int
     cost: Decimal
@@ -52,6 +54,39 @@ class CampaignFigures:
     @property
     def converted(self) -> int:
         return sum(g.converted for g in self.groups if g.label != "control")
+
+    def outcomes(self) -> list[tuple[str, str, int]]:
+        """(key, label, count) of what became of the messages, in the order the results
+        chart and its table show them: sent, failed, waiting, control group, each reason
+        left out, then opted out and converted among those reached."""
+        status = self.by_status
+        rows = [
+            ("sent", _("Sent"), status.get(Delivery.Status.SENT, 0)),
+            ("failed", _("Failed"), status.get(Delivery.Status.FAILED, 0)),
+            ("pending", _("Waiting"), status.get(Delivery.Status.PENDING, 0)),
+            ("control", _("Control group"), status.get(Delivery.Status.CONTROL, 0)),
+        ]
+        rows += [(f"left_out:{reason}", label, n) for reason, label, n in self.left_out_by_reason]
+        rows += [("opted_out", _("Opted out"), self.opted_out),
+                 ("converted", _("Converted"), self.converted)]  # fmt: skip
+        return rows
+
+    def chart(self) -> dict:
+        """The results chart's data (analytics' chart format, static/js/dashboards.js): the
+        outcomes as bars, and cost beside revenue; labels in the reader's language."""
+        outcomes = self.outcomes()
+        return {
+            "outcomes": {
+                "type": "bar",
+                "labels": [str(label) for _key, label, _n in outcomes],
+                "series": [{"label": str(_("Messages")), "data": [n for *_rest, n in outcomes]}],
+            },
+            "money": {
+                "type": "bar",
+                "labels": [str(_("Cost")), str(_("Revenue"))],
+                "series": [{"label": "CNY", "data": [float(self.cost), float(self.revenue)]}],
+            },
+        }
 
 
 def _conversion(campaign: Campaign):
@@ -87,9 +122,11 @@ def progress(campaign: Campaign) -> CampaignFigures:
         if receipt:
             receipts[receipt] = receipts.get(receipt, 0) + n
     opted = Delivery.objects.filter(campaign=campaign, opted_out_at__isnull=False).count()
-    left_out = [(LeftOut(r).label, n) for r, n in sorted(reasons.items(), key=lambda i: -i[1])]
+    by_reason = [(r, LeftOut(r).label, n)
+                 for r, n in sorted(reasons.items(), key=lambda i: (-i[1], i[0]))]  # fmt: skip
     return CampaignFigures(
-        by_status=by_status, left_out=left_out, total=sum(by_status.values()), opted_out=opted,
+        by_status=by_status, left_out=[(label, n) for _r, label, n in by_reason],
+        left_out_by_reason=by_reason, total=sum(by_status.values()), opted_out=opted,
         cost=Decimal(0), revenue=Decimal(0),
         delivered=receipts.get(Delivery.Receipt.DELIVERED, 0),
         undelivered=receipts.get(Delivery.Receipt.UNDELIVERED, 0),

@@ -20,6 +20,7 @@ by settings.MARKETING_PROVIDERS; a call is a follow-up task for the customer's R
 Interaction due today), written once per key.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urljoin
@@ -41,7 +42,15 @@ from marketing.eligibility import (
     in_quiet_hours,
     quiet_until,
 )
-from marketing.models import QUIET_CHANNELS, CampaignMessage, Delivery, Language, LeftOut
+from marketing.models import (
+    QUIET_CHANNELS,
+    CampaignMessage,
+    Channel,
+    Delivery,
+    Language,
+    LeftOut,
+    ProhibitedPhrase,
+)
 from service.notify import ConsoleProvider, FileProvider
 
 MAX_ATTEMPTS = 8
@@ -95,9 +104,15 @@ def opt_out_url(delivery_id: int) -> str:
 # ---- the text ---------------------------------------------------------------------------
 
 
-class _Fields(dict):
-    def __missing__(self, key):  # an unknown {field} stays as written
-        return "{" + key + "}"
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def personalise(text: str, **fields: str) -> str:
+    """{name}, {product} … replaced by their values; an unknown {field} or a lone brace
+    stays as written (a typo in a campaign's text must not stop its sending)."""
+    if "{" not in text:
+        return text
+    return _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), text)
 
 
 def language_of(customer) -> str:
@@ -163,14 +178,57 @@ def render(delivery: Delivery) -> tuple[str, str]:
     customer = delivery.customer
     subject, body, language = _message(delivery, language_of(customer))
     product, disclosure = product_text(delivery.campaign, language)
-    fields = _Fields(name=customer.name, product=product)
-    text = body.format_map(fields) if "{" in body else body
+    text = personalise(body, name=customer.name, product=product)
     with translation.override(language):
         if disclosure:
             text += "\n" + disclosure
         if delivery.channel != "call":
             text += "\n" + _("Unsubscribe: %(url)s") % {"url": opt_out_url(delivery.pk)}
-    return subject.format_map(fields) if "{" in subject else subject, text
+    return personalise(subject, name=customer.name, product=product), text
+
+
+@dataclass(frozen=True)
+class PreviewText:
+    """One message as a customer would read it, with a made-up name."""
+
+    variant: str
+    language: str
+    subject: str
+    text: str
+    prohibited: tuple[str, ...] = ()
+
+    @property
+    def language_label(self) -> str:
+        return Language(self.language).label
+
+
+def preview(campaign, messages, *, version: int | None, phrases=()) -> list[tuple]:
+    """[(channel, its label, [PreviewText …])] in the channels' order, each channel's variants and
+    languages (Chinese first): its text personalised as render() does, in the message's
+    language, with a sample name and the product's disclosure line (version `version`), and
+    the prohibited phrases it contains. `messages` are (channel, variant code, language,
+    subject, body) rows: a saved campaign's, or a form's not saved yet."""
+    order = {code: n for n, code in enumerate(Channel.values)}
+    products = {}
+    by_channel: dict[str, list] = {}
+    rows = sorted(messages, key=lambda m: (order.get(m[0], 99), m[1], m[2] != Language.ZH_HANS))
+    for channel, variant, language, subject, body in rows:
+        if language not in products:
+            products[language] = product_text(campaign, language, version=version)
+        product, disclosure = products[language]
+        with translation.override(language):
+            name = _("Ms Zhang")
+        text = personalise(body, name=name, product=product)
+        if disclosure:
+            text += " " + disclosure
+        found = {*ProhibitedPhrase.found_in(subject, phrases),
+                 *ProhibitedPhrase.found_in(body, phrases)}  # fmt: skip
+        by_channel.setdefault(channel, []).append(PreviewText(
+            variant=variant, language=language,
+            subject=personalise(subject, name=name, product=product), text=text,
+            prohibited=tuple(p for p in phrases if p in found),
+        ))  # fmt: skip
+    return [(channel, Channel(channel).label, texts) for channel, texts in by_channel.items()]
 
 
 # ---- providers --------------------------------------------------------------------------

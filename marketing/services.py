@@ -29,6 +29,7 @@ from marketing.models import (
     CampaignMessage,
     CampaignStep,
     Delivery,
+    Language,
     LeftOut,
     ProhibitedPhrase,
     Segment,
@@ -180,7 +181,8 @@ def segment_export_rows(*, actor, context: AuditContext, segment: Segment):
 @dataclass
 class CampaignDraft:
     """What the campaign form gives: the campaign's fields, channels with their costs, the
-    variants' shares, and texts by (variant code, language)."""
+    variants' shares, and each channel's own message: texts by (channel, variant code,
+    language), subjects by (channel, language) (the variants share a subject)."""
 
     name: str
     segment: Segment
@@ -194,15 +196,15 @@ class CampaignDraft:
     control_percent: int = 0
     costs: dict = field(default_factory=dict)  # channel -> Decimal
     variants: list = field(default_factory=lambda: [("A", 100)])  # [(code, weight)]
-    subject: str = ""
-    texts: dict = field(default_factory=dict)  # (variant code, language) -> text
+    texts: dict = field(default_factory=dict)  # (channel, variant code, language) -> text
+    subjects: dict = field(default_factory=dict)  # (channel, language) -> subject
 
 
 _FIELDS = ("name", "segment", "channels", "product", "starts_at", "goal", "goal_account_kind",
            "goal_days", "revenue_per_conversion", "control_percent")  # fmt: skip
 
 
-def _product_record(product: Product | None) -> dict:
+def product_record(product: Product | None) -> dict:
     """What the campaign keeps of its product as it was when saved: the Chinese name (the
     bank's language) and the rating."""
     if product is None:
@@ -233,9 +235,9 @@ def risk_disclosure_recorded(campaign: Campaign) -> ProductDocument | None:
 def campaign_save(*, actor, context: AuditContext, draft: CampaignDraft,
                   campaign: Campaign | None = None) -> Campaign:  # fmt: skip
     """Create a campaign, or rewrite a draft: its steps, variants and messages follow the
-    draft (a channel dropped loses its step)."""
+    draft (a channel dropped loses its step; each step gets only its own channel's texts)."""
     values = {name: getattr(draft, name) for name in _FIELDS}
-    values.update(_product_record(draft.product))
+    values.update(product_record(draft.product))
     if campaign is None:
         campaign = Campaign.objects.create(created_by=actor, branch=actor.branch, **values)
     else:
@@ -264,36 +266,53 @@ def campaign_save(*, actor, context: AuditContext, draft: CampaignDraft,
         CampaignMessage.objects.filter(step=step).delete()
         CampaignMessage.objects.bulk_create(
             CampaignMessage(step=step, variant=variants.get(code), language=language,
-                            subject=draft.subject, body=text)
-            for (code, language), text in draft.texts.items() if text.strip()
+                            subject=draft.subjects.get((channel, language), ""), body=text)
+            for (on, code, language), text in draft.texts.items()
+            if on == channel and code in variants and text.strip()
         )  # fmt: skip
     return campaign
 
 
 def prohibited_phrases_in(*texts: str) -> list[str]:
-    """The active prohibited phrases found in any of the texts (spaces and case ignored)."""
-    flat = "".join("".join(texts).split()).casefold()
-    phrases = ProhibitedPhrase.objects.filter(is_active=True).values_list("phrase", flat=True)
-    return [p for p in phrases if "".join(p.split()).casefold() in flat]
+    """The active prohibited phrases found in any of the texts, each text on its own (two
+    texts side by side do not make a phrase)."""
+    phrases = ProhibitedPhrase.active()
+    found = {p for text in texts for p in ProhibitedPhrase.found_in(text, phrases)}
+    return [p for p in phrases if p in found]
 
 
 def campaign_problems(campaign: Campaign) -> list[str]:
-    """What stops a campaign from being submitted, approved or launched."""
+    """What stops a campaign from being submitted, approved or launched: every channel needs
+    its Chinese text for every variant (English is optional: those customers get the
+    Chinese), and no text or subject of any channel and language may make a prohibited
+    promise."""
     problems = []
     steps = list(campaign.steps.prefetch_related("messages"))
-    texts = [m.body for s in steps for m in s.messages.all()] + [
-        m.subject for s in steps for m in s.messages.all()
-    ]
+    variants = list(campaign.variants.all())
+    messages = [m for s in steps for m in s.messages.all()]
     if not steps:
         problems.append(_("Choose at least one channel."))
     for step in steps:
-        if not any(m.body.strip() for m in step.messages.all()):
-            problems.append(_("%(channel)s has no text.") % {"channel": step.get_channel_display()})
+        written = {
+            m.variant_id for m in step.messages.all()
+            if m.language == Language.ZH_HANS and m.body.strip()
+        }  # fmt: skip
+        for variant in variants or [None]:
+            if (variant.pk if variant else None) in written:
+                continue
+            if len(variants) > 1:
+                problems.append(_("%(channel)s has no Chinese text for variant %(variant)s.")
+                                % {"channel": step.get_channel_display(),
+                                   "variant": variant.code})  # fmt: skip
+            elif not written:
+                problems.append(
+                    _("%(channel)s has no text.") % {"channel": step.get_channel_display()}
+                )
+    texts = [m.body for m in messages] + [m.subject for m in messages]
     found = prohibited_phrases_in(*texts, campaign.name)
     if found:
         problems.append(_("The text makes a prohibited promise: %(phrases)s.")
                         % {"phrases": "、".join(found)})  # fmt: skip
-    variants = list(campaign.variants.all())
     if variants and sum(v.weight for v in variants) != 100:
         problems.append(_("The variants' shares must add up to 100%."))
     return problems + product_problems(campaign)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("segments/<int:pk>/freeze/", views.segment_freeze, name="segment-freeze"),
     path("segments/<int:pk>/export/", views.segment_export, name="segment-export"),
     path("campaigns/new/", views.campaign_create, name="campaign-create"),
+    path("campaigns/preview/", views.campaign_preview, name="campaign-preview"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign-detail"),
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="campaign-edit"),
     path("campaigns/<int:pk>/progress/", views.campaign_progress, name="campaign-progress"),

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.html import json_script
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,7 +24,7 @@ from marketing.forms import (
     PathForm,
     SegmentForm,
 )
-from marketing.models import Campaign, Segment
+from marketing.models import Campaign, ProhibitedPhrase, Segment
 from marketing.segments import explain, tree_add, tree_remove, tree_rows
 
 
@@ -287,25 +288,37 @@ def campaign_edit(request, pk):
     )
 
 
-def _preview(campaign: Campaign, disclosure) -> list[tuple[str, str, str]]:
-    """(channel, variant, text) with a made-up name, as the customer would read it (with
-    the disclosure shown on the page)."""
+def _preview(campaign: Campaign, disclosure, *, phrases=()) -> list[tuple]:
+    """Each channel's messages as the customer would read them (sending.preview)."""
+    messages = [
+        (step.channel, m.variant.code if m.variant else "A", m.language, m.subject, m.body)
+        for step in campaign.steps.prefetch_related("messages__variant")
+        for m in step.messages.all()
+    ]
     version = disclosure.version if disclosure else None
-    rows = []
-    products = {}
-    for step in campaign.steps.prefetch_related("messages__variant"):
-        for message in step.messages.all():
-            if message.language not in products:
-                products[message.language] = sending.product_text(
-                    campaign, message.language, version=version
-                )
-            product, disclosure = products[message.language]
-            text = message.body.replace("{name}", _("Ms Zhang")).replace("{product}", product)
-            if disclosure:
-                text += " " + disclosure
-            label = f"{message.variant.code if message.variant else 'A'} · {message.language}"
-            rows.append((step.get_channel_display(), label, text))
-    return rows
+    return sending.preview(campaign, messages, version=version, phrases=phrases)
+
+
+@login_required
+@require_POST
+def campaign_preview(request):
+    """The campaign form's live preview (htmx, as the form changes): each chosen channel's
+    texts personalised, with the product's disclosure line and the prohibited phrases
+    they contain, before anything is saved."""
+    access.require(access.can_build(request.user))
+    form = CampaignForm(
+        request.POST, segments=access.segments_for_user(request.user),
+        products=_products(request.user),
+    )  # fmt: skip
+    form.is_valid()  # what passed validation is previewed; the rest waits for the save
+    product = form.cleaned_data.get("product")
+    disclosure = services.risk_disclosure_in_force(product)
+    unsaved = Campaign(product=product, **services.product_record(product))
+    preview = sending.preview(
+        unsaved, form.messages(), version=disclosure.version if disclosure else None,
+        phrases=ProhibitedPhrase.active(),
+    )  # fmt: skip
+    return render(request, "marketing/_preview.html", {"preview": preview, "live": True})
 
 
 @login_required
@@ -321,14 +334,19 @@ def campaign_detail(request, pk):
         if campaign.risk_disclosure_document_id
         else services.risk_disclosure_in_force(campaign.product)
     )
+    unsettled = campaign.status in (Campaign.Status.DRAFT, Campaign.Status.PENDING_APPROVAL)
+    figures = selectors.campaign_figures(campaign)
     context = {
         "campaign": campaign,
         "disclosure": disclosure,
-        "figures": selectors.campaign_figures(campaign),
-        "preview": _preview(campaign, disclosure),
-        "problems": services.campaign_problems(campaign)
-        if campaign.status in (Campaign.Status.DRAFT, Campaign.Status.PENDING_APPROVAL)
-        else [],
+        "figures": figures,
+        # The results chart's numbers, for static/js/dashboards.js (no inline script, CSP).
+        "chart_data": json_script(figures.chart(), "dashboard-data"),
+        # Before approval, the preview marks prohibited phrases where they are.
+        "preview": _preview(
+            campaign, disclosure, phrases=ProhibitedPhrase.active() if unsettled else ()
+        ),
+        "problems": services.campaign_problems(campaign) if unsettled else [],
         "can_edit": access.can_edit_campaign(user, campaign),
         "can_approve": access.can_approve(user, campaign),
         "can_launch": access.can_launch(user, campaign),

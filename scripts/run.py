@@ -40,7 +40,7 @@ DEMO_USERS = [
     ("supervisor", "service_supervisor"),
     ("compliance", "compliance_officer (TOTP enrolment at first sign-in)"),
     ("products", "product_manager (staff: TOTP enrolment at first sign-in)"),
-    ("marketing", "marketing_manager"),
+    ("marketing", "marketing_manager (TOTP enrolment at first sign-in)"),
     ("admin", "admin (TOTP enrolment at first sign-in)"),
 ]
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")

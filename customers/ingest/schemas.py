@@ -195,13 +195,24 @@ class CustomerUpdated(_Data):
     address: Annotated[str, _text(200)] | None = None
 
 
+# A catalogue product's code, as product.updated keys the catalogue by it.
+ProductCode = Annotated[
+    str, Field(min_length=1, max_length=_length(Product, "code"), pattern=r"^[A-Za-z0-9.\-]+$")
+]
+
+
 class AppActivity(_Data):
-    """Customer behaviour in the mobile app; it appears on the 360 timeline."""
+    """Customer behaviour in the mobile app; it appears on the 360 timeline. A product view
+    names the product by its catalogue code (`product_code`, kept on the interaction:
+    marketing's "viewed the same product three times in a week" counts views by it) and
+    may give the name the app shows (`product`); a `product` that is a catalogue code is
+    taken as the code when `product_code` is absent."""
 
     customer_ref: CustomerRef
     action: Literal["login", "product_view"]
     # Named in the interaction's subject ("Viewed a product in the app: …", 200 at most).
     product: Annotated[str, _text(100)] | None = None
+    product_code: ProductCode | None = None
 
 
 class ServiceRequested(_Data):
@@ -224,9 +235,7 @@ class ProductUpdated(_Data):
     creates the product). The latest event wins by (occurred_at, sequence): a replayed or
     late event changes nothing. Fields left out take their defaults."""
 
-    code: Annotated[
-        str, Field(min_length=1, max_length=_length(Product, "code"), pattern=r"^[A-Za-z0-9.\-]+$")
-    ]
+    code: ProductCode
     name_zh: Annotated[str, _text(_length(Product, "name_zh"), min_length=1)]
     name_en: Annotated[str, _text(_length(Product, "name_en"))] = ""
     kind: Literal[tuple(Product.Kind.values)]  # type: ignore[valid-type]

@@ -316,31 +316,42 @@ def _apply_customer(event: InboxEvent, batch: _Batch) -> None:
 
 
 def product_view_subject(product: str) -> str:
-    """The subject of the interaction an app product view becomes, in the bank's language:
-    marketing's "viewed the same product three times" journey groups views by it."""
+    """The subject of the interaction an app product view becomes, in the bank's language."""
     with translation.override(settings.LANGUAGE_CODE):
         return (_("Viewed a product in the app: %(product)s") % {"product": product})[:200]
 
 
-def product_view_subject_prefix() -> str:
-    """What every product view's subject starts with (the product name follows)."""
-    return product_view_subject("")
+def _viewed_product(data: dict) -> tuple[str, str]:
+    """(catalogue code, name for the subject) of an app product view: the event's
+    product_code, or its `product` when that is a catalogue code; the name the app gave,
+    or else the catalogue's. One indexed read."""
+    given = (data.get("product") or "").strip()
+    code = data.get("product_code") or ""
+    candidates = [code] if code else [given] if given else []
+    known = dict(Product.objects.filter(code__in=candidates).values_list("code", "name_zh"))
+    if not code and given in known:
+        code = given
+        given = known[given]
+    return code, given or known.get(code) or code
 
 
 def _apply_app_activity(event: InboxEvent, batch: _Batch) -> None:
     identity = _identity(batch, event)
     data = event.payload
+    code = ""
     if data["action"] == "login":
         with translation.override(settings.LANGUAGE_CODE):
             subject = _("Signed in to the mobile app")
     else:
-        subject = product_view_subject(data.get("product") or "")
+        code, name = _viewed_product(data)
+        subject = product_view_subject(name)
     Interaction.objects.create(
         customer_id=identity.customer_id,
         channel=Interaction.Channel.APP,
         direction=Interaction.Direction.INBOUND,
         subject=subject[:200],
         occurred_at=event.occurred_at,
+        product_code=code,
     )
 
 

@@ -436,6 +436,12 @@ class Interaction(models.Model):
     follow_up_done = models.BooleanField(_("follow-up done"), default=False)
     # Confidential notes: the author's team (branch) and compliance only.
     confidential = models.BooleanField(_("confidential"), default=False, db_default=False)
+    # The catalogue code of the product an app view was of (customers.ingest's app.activity),
+    # kept as sent: the app may report a product the catalogue has not synced yet.
+    # Marketing's "viewed the same product three times" journey groups views by it.
+    product_code = models.CharField(
+        _("product code"), max_length=32, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("interaction")
@@ -446,6 +452,12 @@ class Interaction(models.Model):
                 fields=["actor", "follow_up_on"],
                 name="interaction_followup_idx",
                 condition=Q(follow_up_done=False, follow_up_on__isnull=False),
+            ),
+            # The week's product views, for the journey (customers 0019, built concurrently).
+            models.Index(
+                fields=["occurred_at"],
+                name="interaction_product_view_idx",
+                condition=~Q(product_code=""),
             ),
         ]
 

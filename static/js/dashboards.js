@@ -1,6 +1,7 @@
-// The KPI dashboard's charts: the numbers come from a JSON block (no inline script, CSP),
-// already labelled in the reader's language. A bar with a link (data.links) opens the list
-// behind it; each chart has a table of the same numbers on the page.
+// The KPI dashboard's charts and a campaign's results: the numbers come from a JSON block
+// (no inline script, CSP), already labelled in the reader's language. A bar with a link
+// (data.links) opens the list behind it; each chart has a table of the same numbers on the
+// page.
 document.addEventListener("DOMContentLoaded", function () {
   const source = document.getElementById("dashboard-data");
   if (!source || typeof Chart === "undefined") {

@@ -116,13 +116,17 @@ def test_logout_needs_post_and_ends_the_session(client, rm, login):
     assert client.get("/").status_code == 302
 
 
-@pytest.mark.parametrize("role_fixture", ["compliance_officer", "admin_user"])
+@pytest.mark.parametrize("role_fixture", ["compliance_officer", "marketing_manager", "admin_user"])
 def test_privileged_roles_must_enrol_totp_before_anything(request, client, role_fixture):
+    """Those who reach the whole bank: compliance, admins, and marketing managers, whose
+    segments and campaigns draw on every customer."""
     user = request.getfixturevalue(role_fixture)
     post_login(client, user.username)
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/mfa/setup/")
+    # Nothing else either: the marketing pages (audiences over the whole bank) wait too.
+    assert client.get("/marketing/")["Location"].startswith("/accounts/mfa/setup/")
 
     setup = client.get(response["Location"])
     assert setup.status_code == 200

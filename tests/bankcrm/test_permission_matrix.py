@@ -18,13 +18,15 @@ MATRIX = Matrix(urlconfs=["bankcrm.urls", "django.conf.urls.i18n"], rows={
         admin=200)),
     "login":        ("get",  None, None, everyone(200)),
     "logout":       ("post", None, None, everyone(302)),
+    # The roles that must pass TOTP (compliance, marketing managers, admins) have a device
+    # already: set-up sends them to verify. The others may enrol; verify sends them home.
     "mfa-setup":    ("get",  None, None, expect(
         relationship_manager=200, branch_manager=200, service_agent=200,
-        service_supervisor=200, compliance_officer=302, product_manager=200, marketing_manager=200,
+        service_supervisor=200, compliance_officer=302, product_manager=200, marketing_manager=302,
         admin=302)),
     "mfa-verify":   ("get",  None, None, expect(
         relationship_manager=302, branch_manager=302, service_agent=302,
-        service_supervisor=302, compliance_officer=200, product_manager=302, marketing_manager=302,
+        service_supervisor=302, compliance_officer=200, product_manager=302, marketing_manager=200,
         admin=200)),
     # Every member of staff has an inbox: their own messages only (no object of another's
     # can be named: a POST marks only the user's own).

@@ -43,6 +43,19 @@ def next_unused_code(user) -> str:
     return f"{otp.token():0{device.digits}d}"
 
 
+def sign_in_with_totp(page, user):
+    """Sign in as a user whose role must pass TOTP (compliance, marketing managers, admins),
+    with an authenticator enrolled for them, and land on their home page."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.get_or_create(user=user, name="authenticator", defaults={"confirmed": True})
+    sign_in(page, user.username)
+    page.wait_for_selector("input[name=token]")
+    page.fill("input[name=token]", next_unused_code(user))
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("[data-testid=home-title]")
+
+
 def test_compliance_officer_enrols_totp_and_signs_in_again(page, screenshot, compliance_officer):
     sign_in(page, "compliance")
     page.wait_for_selector("[data-testid=mfa-qr] svg")

@@ -397,7 +397,7 @@ def _market(admin_user, customer, by_admin) -> None:
                                                 "value": ["private"]}]},
     )  # fmt: skip
     draft = marketing.CampaignDraft(
-        name="秋季理财", segment=segment, channels=["sms"], texts={("A", "zh-hans"): "您好"},
+        name="秋季理财", segment=segment, channels=["sms"], texts={("sms", "A", "zh-hans"): "您好"},
     )  # fmt: skip
     campaign = marketing.campaign_save(actor=manager, context=by_admin, draft=draft)
     with audit_context(actor=admin_user, label="web", ip="10.0.0.1"):

@@ -56,6 +56,7 @@ LANDS = {
     ("AppActivity", "action"): "chooses the interaction's subject",
     # Named in the subject after a short prefix; the worker cuts the subject to its column.
     ("AppActivity", "product"): (Interaction, "subject"),
+    ("AppActivity", "product_code"): (Interaction, "product_code"),
     ("ServiceRequested", "customer_ref"): (ExternalIdentity, "external_id"),
     ("ServiceRequested", "request_id"): (Ticket, "external_ref"),
     ("ServiceRequested", "channel"): (Ticket, "channel"),
@@ -259,6 +260,7 @@ def test_an_event_with_every_field_at_its_longest_is_applied(source, branch, rm,
         envelope(4, "app.activity", {
             "customer_ref": ref, "action": "product_view",
             "product": _text(schemas.AppActivity, "product"),
+            "product_code": "C" * _longest(schemas.AppActivity, "product_code"),
         }),
         envelope(5, "service.request", {
             "customer_ref": ref,

@@ -17,6 +17,7 @@ from customers.ingest.services import (
     inbox_process,
     inbox_replay,
     inbox_store,
+    product_view_subject,
     source_advance_cursor,
     source_gaps,
 )
@@ -126,6 +127,43 @@ def test_unknown_accounts_and_customers_are_parked_then_replayed(source, book, b
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"applied"}
     assert Transaction.objects.get().customer == newcomer
     assert Interaction.objects.get(customer=newcomer).channel == "app"
+
+
+def test_an_app_product_view_records_the_products_code(source, book):
+    """The product an app view was of is kept by its catalogue code (what marketing's
+    product-interest journey counts by); the subject names it as the app did, or as the
+    catalogue does; a `product` that is a catalogue code stands for the code."""
+    alice, _bob = book
+    factories.product(code="FD-CSI300", name_zh="沪深300指数基金")
+    views = [
+        {"product_code": "FD-CSI300", "product": "沪深300定投"},  # code and the app's name
+        {"product_code": "FD-CSI300"},  # code only: the catalogue's name
+        {"product": "FD-CSI300"},  # a catalogue code in `product`
+        {"product_code": "NEW-1"},  # not in the catalogue (yet): kept as sent
+        {"product": "热门理财"},  # a name only: no code
+    ]
+    store(source, [
+        other(n, "app.activity", {"customer_ref": "C-ALICE", "action": "product_view", **data})
+        for n, data in enumerate(views, start=1)
+    ])  # fmt: skip
+    drain()
+    prefix = product_view_subject("")
+    recorded = [
+        (i.product_code, i.subject.removeprefix(prefix))
+        for i in Interaction.objects.filter(customer=alice).order_by("pk")
+    ]
+    assert recorded == [
+        ("FD-CSI300", "沪深300定投"),
+        ("FD-CSI300", "沪深300指数基金"),
+        ("FD-CSI300", "沪深300指数基金"),
+        ("NEW-1", "NEW-1"),
+        ("", "热门理财"),
+    ]
+    refused = inbox_store(source=source, events=[other(
+        9, "app.activity",
+        {"customer_ref": "C-ALICE", "action": "product_view", "product_code": "基金 1"},
+    )])  # fmt: skip
+    assert refused[0].status == 422  # a code is letters, digits, dots and dashes
 
 
 def test_a_failing_event_is_retried_then_marked_failed(source, book, monkeypatch):

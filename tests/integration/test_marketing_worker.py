@@ -80,7 +80,7 @@ def campaign(settings):
     for n in range(N):
         consent(factories.customer(branch=branch, cif=f"W{n:04d}"))
     draft = services.CampaignDraft(name="w", segment=segment(author, tree()), channels=["sms"],
-                                   texts={("A", "zh-hans"): "{name}您好"})  # fmt: skip
+                                   texts={("sms", "A", "zh-hans"): "{name}您好"})  # fmt: skip
     c = services.campaign_save(actor=author, context=SYSTEM, draft=draft)
     services.campaign_submit(actor=author, context=SYSTEM, campaign=c)
     services.campaign_approve(actor=approver, context=SYSTEM, campaign=c)

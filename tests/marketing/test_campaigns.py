@@ -39,11 +39,14 @@ def sent_files(directory):
 
 
 def make_campaign(actor, seg, *, channels=("sms",), text="{name}您好，新客理财上线", **extra):
+    texts = {}
+    for channel in channels:  # the same text on every channel: these tests are about checks
+        texts[(channel, "A", "zh-hans")], texts[(channel, "A", "en")] = text, "Hello {name}"
     draft = services.CampaignDraft(
         name=extra.pop("name", "秋季理财"),
         segment=seg,
         channels=list(channels),
-        texts={("A", "zh-hans"): text, ("A", "en"): "Hello {name}"},
+        texts=texts,
         **extra,
     )
     return services.campaign_save(actor=actor, context=SYSTEM, draft=draft)
@@ -327,7 +330,7 @@ def test_control_group_and_variants_split_the_eligible(branch, rm, marketer, sec
         channels=["sms"],
         control_percent=20,
         variants=[("A", 50), ("B", 50)],
-        texts={("A", "zh-hans"): "甲", ("B", "zh-hans"): "乙"},
+        texts={("sms", "A", "zh-hans"): "甲", ("sms", "B", "zh-hans"): "乙"},
     )
     campaign = services.campaign_save(actor=marketer, context=SYSTEM, draft=draft)
     with time_machine.travel(NOON, tick=False):

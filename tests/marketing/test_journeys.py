@@ -1,8 +1,10 @@
 """The lifecycle journeys of issue 19 beyond the first five: an insurance policy due for
-renewal, the same product viewed in the app three times in a week, and the birthday care
-task for the RM of affluent and private customers. Each fires once per customer and
-occurrence, through the same checks and delivery path as the others."""
+renewal, the same product (by its catalogue code) viewed in the app three times in a week,
+the app's events applied through the real inbox, and the birthday care task for the RM of
+affluent and private customers. Each fires once per customer and occurrence, through the
+same checks and delivery path as the others."""
 
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,8 +12,9 @@ import pytest
 from django.utils import timezone
 
 from bankcrm.models import StaffNotification
-from customers.ingest.services import product_view_subject
-from customers.models import Interaction, Product
+from customers.ingest.services import inbox_process, inbox_store
+from customers.models import ExternalIdentity, Interaction, Product
+from customers.models.integration import IntegrationSource
 from marketing.journeys import fire_journeys, journey_fire
 from marketing.models import Delivery, Journey, JourneyFiring
 from tests import factories
@@ -58,61 +61,116 @@ def test_insurance_renewal_fires_once_per_policy_and_date(branch, rm):
     assert journey_fire(renewal) == 1
 
 
-def view(customer, product, *, days_ago=0, hours=0):
-    return Interaction.objects.create(
-        customer=customer, channel=Interaction.Channel.APP,
-        direction=Interaction.Direction.INBOUND, subject=product_view_subject(product),
-        occurred_at=timezone.now() - timedelta(days=days_ago, hours=hours),
-    )  # fmt: skip
+class AppFeed:
+    """The mobile app's events, stored and applied through the real inbox
+    (customers.ingest): each view becomes an interaction with the product's code."""
+
+    def __init__(self):
+        self.source = IntegrationSource.objects.create(code="app", name="App", kind="app")
+        self.sequence = itertools.count(1)
+
+    def event(self, customer, data, *, days_ago=0):
+        ref = f"U{customer.pk}"
+        ExternalIdentity.objects.get_or_create(
+            source=self.source.code, external_id=ref, defaults={"customer": customer}
+        )
+        n = next(self.sequence)
+        at = timezone.localtime() - timedelta(days=days_ago)
+        outcomes = inbox_store(source=self.source, events=[{
+            "event_id": f"app-{n}", "sequence": n, "type": "app.activity",
+            "occurred_at": at.isoformat(), "data": {"customer_ref": ref, **data},
+        }])  # fmt: skip
+        assert outcomes[0].accepted, outcomes[0].errors
+        while inbox_process(limit=50):
+            pass
+
+    def view(self, customer, code=None, *, name=None, days_ago=0):
+        data = {"action": "product_view"}
+        if code is not None:
+            data["product_code"] = code
+        if name is not None:
+            data["product"] = name
+        self.event(customer, data, days_ago=days_ago)
 
 
-def test_same_product_viewed_three_times_in_a_week(branch, rm):
-    keen, spread, browsing, dormant_login = (
-        factories.customer(branch=branch, rm=rm) for _ in range(4)
-    )
-    for days in (0, 2, 5):
-        view(keen, "稳健理财A", days_ago=days)
-    for days in (0, 1):
-        view(keen, "基金B", days_ago=days)  # twice only
-    for days in (0, 3, 9):
-        view(spread, "稳健理财A", days_ago=days)  # the third is older than a week
-    for name in ("一号", "二号", "三号"):
-        view(browsing, name)  # three products, once each
-    for _n in range(3):
-        Interaction.objects.create(
-            customer=dormant_login, channel=Interaction.Channel.APP,
-            direction=Interaction.Direction.INBOUND, subject="登录手机银行",
-        )  # fmt: skip
-    for c in (keen, spread, browsing, dormant_login):
-        consent(c)
-    journey = Journey.objects.create(
+@pytest.fixture
+def app(db):
+    return AppFeed()
+
+
+@pytest.fixture
+def interest():
+    return Journey.objects.create(
         name="产品兴趣", trigger=Journey.Trigger.PRODUCT_INTEREST, body="您关注的产品"
     )
-    assert journey_fire(journey) == 1
-    assert firings(journey) == {keen.pk}
-    assert Delivery.objects.filter(firing__journey=journey, customer=keen).count() == 1
+
+
+def test_three_views_of_one_product_fire_once_whatever_the_app_calls_it(branch, rm, app, interest):
+    """Views are matched by the product's catalogue code, not by the words of the
+    interaction's subject: the app naming one product three ways is still one product."""
+    keen, spread = (factories.customer(branch=branch, rm=rm) for _ in range(2))
+    for c in (keen, spread):
+        consent(c)
+    for days, name in ((0, "稳健理财A"), (2, "稳健理财 A（热销）"), (5, None)):
+        app.view(keen, "WM-A", name=name, days_ago=days)
+    for days in (0, 1):
+        app.view(keen, "FD-B", name="基金B", days_ago=days)  # twice only
+    for days in (0, 3, 9):
+        app.view(spread, "WM-A", name="稳健理财A", days_ago=days)  # the third: over a week ago
+    assert Interaction.objects.filter(customer=keen).exclude(product_code="").count() == 5
+    assert journey_fire(interest) == 1
+    assert firings(interest) == {keen.pk}
+    today = timezone.localdate()
+    assert JourneyFiring.objects.get(journey=interest).occurrence == f"viewed:WM-A:{today}"
+    assert Delivery.objects.filter(firing__journey=interest, customer=keen).count() == 1
     # Still three views in the window tomorrow: not reached again for the same product.
-    tomorrow = timezone.localdate() + timedelta(days=1)
-    assert journey_fire(journey, today=tomorrow) == 0
+    assert journey_fire(interest, today=today + timedelta(days=1)) == 0
     # A third view of the other product: that product is another occurrence.
-    view(keen, "基金B")
-    assert journey_fire(journey) == 1
-    assert JourneyFiring.objects.filter(journey=journey, customer=keen).count() == 2
+    app.view(keen, "FD-B", name="基金B")
+    assert journey_fire(interest) == 1
+    assert JourneyFiring.objects.filter(journey=interest, customer=keen).count() == 2
 
 
-def test_product_interest_returns_after_the_window(branch, rm):
+def test_views_of_three_products_do_not_fire_whatever_the_app_calls_them(branch, rm, app, interest):
+    """Three products once each, even under one name (the subject is the same three
+    times); views that name no product code; sign-ins: none of them is an interest."""
+    browsing, unnamed, signing_in = (factories.customer(branch=branch, rm=rm) for _ in range(3))
+    for c in (browsing, unnamed, signing_in):
+        consent(c)
+    for code in ("WM-1", "WM-2", "WM-3"):
+        app.view(browsing, code, name="热门理财")
+    subjects = set(Interaction.objects.filter(customer=browsing).values_list("subject", flat=True))
+    assert len(subjects) == 1  # what the subject-based matching counted as one product
+    for _n in range(3):
+        app.view(unnamed, name="热门理财")  # a name the catalogue does not know: no code
+        app.event(signing_in, {"action": "login"})
+    assert journey_fire(interest) == 0
+    assert not JourneyFiring.objects.exists()
+
+
+def test_a_product_sent_by_its_catalogue_code_alone_counts(branch, rm, app, interest):
+    """An app that puts the catalogue code in `product` (no product_code): the view is of
+    that product, named in the subject as the catalogue names it."""
+    factories.product(code="FD-CSI300", name_zh="沪深300指数基金")
     keen = factories.customer(branch=branch, rm=rm)
     consent(keen)
     for days in (0, 1, 2):
-        view(keen, "稳健理财A", days_ago=days)
-    journey = Journey.objects.create(
-        name="产品兴趣", trigger=Journey.Trigger.PRODUCT_INTEREST, body="您关注的产品"
-    )
-    assert journey_fire(journey) == 1
-    JourneyFiring.objects.filter(journey=journey).update(
+        app.view(keen, name="FD-CSI300", days_ago=days)
+    view = Interaction.objects.filter(customer=keen).first()
+    assert view.product_code == "FD-CSI300" and view.subject.endswith("沪深300指数基金")
+    assert journey_fire(interest) == 1
+
+
+def test_product_interest_returns_after_the_window(branch, rm, app, interest):
+    keen = factories.customer(branch=branch, rm=rm)
+    consent(keen)
+    for days in (0, 1, 2):
+        app.view(keen, "WM-A", days_ago=days)
+    assert journey_fire(interest) == 1
+    JourneyFiring.objects.filter(journey=interest).update(
         fired_at=timezone.now() - timedelta(days=8)
     )
-    assert journey_fire(journey, today=timezone.localdate() + timedelta(days=8)) == 1
+    assert journey_fire(interest, today=timezone.localdate() + timedelta(days=8)) == 1
 
 
 def test_birthday_care_task_for_the_rm_of_affluent_and_private(branch, rm, other_rm):

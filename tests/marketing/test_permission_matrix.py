@@ -92,6 +92,8 @@ MATRIX = Matrix(urlconfs=["marketing.urls", "marketing.public_urls"], rows={
     "marketing:segment-freeze":        ("post", None, "segment",  change(302)),
     "marketing:segment-export":        ("get",  None, "segment",  READ),
     "marketing:campaign-create":       ("get",  None, None,       BUILD),
+    # The form's live preview: an empty form previews nothing (200, "choose a channel").
+    "marketing:campaign-preview":      ("post", None, None,       BUILD),
     "marketing:campaign-detail":       ("get",  None, "draft",    READ),
     "marketing:campaign-edit":         ("get",  None, "draft",    change(200)),
     "marketing:campaign-progress":     ("get",  None, "sending",  READ),
@@ -125,8 +127,9 @@ def world(staff, rm, other_branch):
 
     def a_campaign(owner, status):
         draft = services.CampaignDraft(
-            name="c", segment=a_segment(owner), channels=["sms"], texts={("A", "zh-hans"): "您好"}
-        )
+            name="c", segment=a_segment(owner), channels=["sms"],
+            texts={("sms", "A", "zh-hans"): "您好"},
+        )  # fmt: skip
         campaign = services.campaign_save(actor=owner, context=SYSTEM, draft=draft)
         if status != Campaign.Status.DRAFT:
             services.campaign_submit(actor=owner, context=SYSTEM, campaign=campaign)

@@ -56,12 +56,17 @@ def fund(risk=4, *, disclosed=True, **fields):
 
 
 def make_campaign(actor, seg, product=None, *, text="{name}您好，{product}热销中", **extra):
+    channels = list(extra.pop("channels", ["sms"]))
+    texts = {}
+    for channel in channels:
+        texts[(channel, "A", "zh-hans")] = text
+        texts[(channel, "A", "en")] = "Dear {name}, {product} is on sale"
     draft = services.CampaignDraft(
         name=extra.pop("name", "基金推广"),
         segment=seg,
-        channels=list(extra.pop("channels", ["sms"])),
+        channels=channels,
         product=product,
-        texts={("A", "zh-hans"): text, ("A", "en"): "Dear {name}, {product} is on sale"},
+        texts=texts,
         **extra,
     )
     return services.campaign_save(actor=actor, context=SYSTEM, draft=draft)
@@ -108,7 +113,7 @@ def test_the_campaign_keeps_the_products_name_and_rating(branch, marketer):
     )
     # A draft rewritten without a product forgets it.
     draft = services.CampaignDraft(name="x", segment=campaign.segment, channels=["sms"],
-                                   texts={("A", "zh-hans"): "你好"})  # fmt: skip
+                                   texts={("sms", "A", "zh-hans"): "你好"})  # fmt: skip
     services.campaign_save(actor=marketer, context=SYSTEM, draft=draft, campaign=campaign)
     campaign.refresh_from_db()
     assert (campaign.product, campaign.product_name, campaign.product_risk) == (None, "", "")
@@ -159,15 +164,16 @@ def test_product_and_disclosure_in_the_messages_language(branch, rm, marketer, s
     assert "version 1" in texts["EN"]
 
 
-def test_the_campaign_form_offers_products_on_sale(client, branch, marketer):
+def test_the_campaign_form_offers_products_on_sale(client, login, branch, marketer):
     on_sale = fund(code="FUND-ON")
     factories.product(code="FUND-OFF", status=Product.Status.SUSPENDED)
     seg = segment(marketer, tree())
-    client.force_login(marketer)
+    login(marketer)  # with the TOTP step a marketing manager needs
     page = client.get("/marketing/campaigns/new/").content.decode()
     assert "FUND-ON" in page and "FUND-OFF" not in page
     response = client.post("/marketing/campaigns/new/", {
-        "name": "基金推广", "segment": seg.pk, "channels": ["sms"], "text_a": "{product}上线",
+        "name": "基金推广", "segment": seg.pk, "channels": ["sms"],
+        "text_sms_a_zh": "{product}上线",
         "control_percent": 0, "cost_per_message": "0.05", "goal_days": 30,
         "revenue_per_conversion": "0", "product": on_sale.pk,
     })  # fmt: skip

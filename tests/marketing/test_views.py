@@ -108,7 +108,7 @@ def test_export_is_an_audited_read_of_masked_rows(client, rm, customers):
 
 
 def test_campaign_from_form_to_launch(
-    client, rm, marketer, second_marketer, customers, django_capture_on_commit_callbacks
+    client, login, rm, marketer, second_marketer, customers, django_capture_on_commit_callbacks
 ):
     client.force_login(rm)
     seg = segment(rm, tree())
@@ -118,8 +118,9 @@ def test_campaign_from_form_to_launch(
             "name": "秋季回馈",
             "segment": seg.pk,
             "channels": ["sms"],
-            "text_a": "{name}您好",
-            "text_b": "{name}，好礼相送",
+            "text_sms_a_zh": "{name}您好",
+            "ab_test": "on",
+            "text_sms_b_zh": "{name}，好礼相送",
             "share_a": 50,
             "control_percent": 0,
             "goal_days": 30,
@@ -132,7 +133,7 @@ def test_campaign_from_form_to_launch(
     assert response["Location"] == reverse("marketing:campaign-detail", args=[campaign.pk])
     assert sorted(campaign.variants.values_list("code", "weight")) == [("A", 50), ("B", 50)]
     client.post(reverse("marketing:campaign-submit", args=[campaign.pk]))
-    client.force_login(marketer)
+    login(marketer)  # with the TOTP step a marketing manager needs
     client.post(reverse("marketing:campaign-approve", args=[campaign.pk]))
     campaign.refresh_from_db()
     assert (campaign.status, campaign.approved_by) == ("approved", marketer)
@@ -153,6 +154,63 @@ def test_campaign_from_form_to_launch(
     assert "¥0.30" in page  # six messages at 0.05
 
 
+def test_campaign_page_charts_its_results_with_a_table_of_the_same_numbers(
+    client, rm, marketer, branch, settings
+):
+    """Sent, failed, waiting, control, left out by reason, opted out, converted as bars;
+    cost beside revenue; the same numbers in a table. Chart.js draws them from a JSON
+    block (static/js/dashboards.js), loaded only once the campaign is launched."""
+    import json
+    import re
+
+    reached = [factories.customer(branch=branch, rm=rm, cif=f"R{n}") for n in range(4)]
+    for customer in reached:
+        consent(customer)
+    factories.customer(branch=branch, rm=rm, cif="NOCONSENT")
+    draft = services.CampaignDraft(
+        name="chart", segment=segment(rm, tree()), channels=["sms"], goal="account_opened",
+        revenue_per_conversion=Decimal(100), costs={"sms": Decimal("0.05")},
+        texts={("sms", "A", "zh-hans"): "{name}您好"},
+    )  # fmt: skip
+    campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
+    client.force_login(rm)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
+    assert "chart.umd.min.js" not in page and 'id="dashboard-data"' not in page  # a draft
+    services.campaign_submit(actor=rm, context=SYSTEM, campaign=campaign)
+    services.campaign_approve(actor=marketer, context=SYSTEM, campaign=campaign)
+    services.campaign_launch(actor=rm, context=SYSTEM, campaign=campaign)
+    sending.dispatch_all()
+    factories.account(reached[0], opened_on=timezone.localdate())
+    services.opt_out_record(
+        delivery=Delivery.objects.get(campaign=campaign, customer=reached[1]), context=SYSTEM
+    )
+
+    page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
+    assert "vendor/chartjs/chart.umd.min.js" in page and "js/dashboards.js" in page
+    assert 'data-chart="outcomes"' in page and 'data-chart="money"' in page
+    data = json.loads(
+        re.search(r'<script id="dashboard-data" type="application/json">(.*?)</script>', page,
+                  re.S).group(1)
+    )  # fmt: skip
+    outcomes = data["outcomes"]
+    bars = dict(zip(outcomes["labels"], outcomes["series"][0]["data"], strict=True))
+    assert bars == {
+        "Sent": 4, "Failed": 0, "Waiting": 0, "Control group": 0,
+        "No marketing consent for the channel": 1, "Opted out": 1, "Converted": 1,
+    }  # fmt: skip
+    assert data["money"]["labels"] == ["Cost", "Revenue"]
+    assert data["money"]["series"][0]["data"] == [0.2, 100.0]
+    table = page.split('data-testid="results-table"')[1].split("</table>")[0]
+    rows = dict(re.findall(r'data-outcome="([^"]+)"><td>[^<]*</td><td class="text-end">([^<]*)<',
+                           table))  # fmt: skip
+    assert rows == {
+        "sent": "4", "failed": "0", "pending": "0", "control": "0",
+        "left_out:no_consent": "1", "opted_out": "1", "converted": "1",
+        "cost": "¥0.20", "revenue": "¥100.00", "roi": "49900%",
+    }  # fmt: skip
+
+
 def _campaign_with(n, rm, approver, branch):
     for _ in range(n):
         consent(factories.customer(branch=branch, rm=rm))
@@ -163,7 +221,7 @@ def _campaign_with(n, rm, approver, branch):
         variants=[("A", 50), ("B", 50)],
         control_percent=20,
         goal="account_opened",
-        texts={("A", "zh-hans"): "甲", ("B", "zh-hans"): "乙"},
+        texts={("sms", "A", "zh-hans"): "甲", ("sms", "B", "zh-hans"): "乙"},
     )
     campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
     services.campaign_submit(actor=rm, context=SYSTEM, campaign=campaign)
@@ -259,7 +317,10 @@ def test_a_transition_says_what_it_did_in_the_users_language(client, rm, custome
     from django.utils import translation
 
     draft = services.CampaignDraft(
-        name="c", segment=segment(rm, tree()), channels=["sms"], texts={("A", "zh-hans"): "您好"}
+        name="c",
+        segment=segment(rm, tree()),
+        channels=["sms"],
+        texts={("sms", "A", "zh-hans"): "您好"},
     )
     campaign = services.campaign_save(actor=rm, context=SYSTEM, draft=draft)
     client.force_login(rm)
@@ -274,14 +335,14 @@ def test_a_transition_says_what_it_did_in_the_users_language(client, rm, custome
     assert campaign.status == "pending_approval"
 
 
-def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
+def test_list_and_form_pages_query_counts_do_not_grow(client, login, marketer, branch):
     """The index (segments with their owners, campaigns with segment and author), the
     marketing manager's home and the campaign form (segments and products to choose from)
     cost the same for 2 and 6 of each, by different owners."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    client.force_login(marketer)
+    login(marketer)
     pages = [
         reverse("marketing:index"),
         reverse("marketing:campaign-create"),
@@ -293,7 +354,7 @@ def test_list_and_form_pages_query_counts_do_not_grow(client, marketer, branch):
             owner = factories.user("relationship_manager", branch=branch)
             seg = segment(owner, tree())
             draft = services.CampaignDraft(
-                name="c", segment=seg, channels=["sms"], texts={("A", "zh-hans"): "您好"}
+                name="c", segment=seg, channels=["sms"], texts={("sms", "A", "zh-hans"): "您好"}
             )
             campaign = services.campaign_save(actor=owner, context=SYSTEM, draft=draft)
             services.campaign_submit(actor=owner, context=SYSTEM, campaign=campaign)

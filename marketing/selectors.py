@@ -57,11 +57,14 @@ class CampaignFigures:
 
     def outcomes(self) -> list[tuple[str, str, int]]:
         """(key, label, count) of what became of the messages, in the order the results
-        chart and its table show them: sent, failed, waiting, control group, each reason
-        left out, then opted out and converted among those reached."""
+        chart and its table show them: sent (and of those, what the gateway's receipts say:
+        delivered, not delivered), failed, waiting, control group, each reason left out,
+        then opted out and converted among those reached."""
         status = self.by_status
         rows = [
             ("sent", _("Sent"), status.get(Delivery.Status.SENT, 0)),
+            ("delivered", _("Delivered"), self.delivered),
+            ("undelivered", _("Not delivered"), self.undelivered),
             ("failed", _("Failed"), status.get(Delivery.Status.FAILED, 0)),
             ("pending", _("Waiting"), status.get(Delivery.Status.PENDING, 0)),
             ("control", _("Control group"), status.get(Delivery.Status.CONTROL, 0)),

@@ -186,6 +186,11 @@ def test_campaign_page_charts_its_results_with_a_table_of_the_same_numbers(
         delivery=Delivery.objects.get(campaign=campaign, customer=reached[1]), context=SYSTEM
     )
 
+    from marketing import receipts
+
+    first = Delivery.objects.filter(campaign=campaign, status="sent").order_by("pk").first()
+    assert receipts.receipt_record(key=first.idempotency_key, status="delivered",
+                                   at=timezone.now())  # fmt: skip
     page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
     assert "vendor/chartjs/chart.umd.min.js" in page and "js/dashboards.js" in page
     assert 'data-chart="outcomes"' in page and 'data-chart="money"' in page
@@ -196,8 +201,9 @@ def test_campaign_page_charts_its_results_with_a_table_of_the_same_numbers(
     outcomes = data["outcomes"]
     bars = dict(zip(outcomes["labels"], outcomes["series"][0]["data"], strict=True))
     assert bars == {
-        "Sent": 4, "Failed": 0, "Waiting": 0, "Control group": 0,
-        "No marketing consent for the channel": 1, "Opted out": 1, "Converted": 1,
+        "Sent": 4, "Delivered": 1, "Not delivered": 0, "Failed": 0, "Waiting": 0,
+        "Control group": 0, "No marketing consent for the channel": 1, "Opted out": 1,
+        "Converted": 1,
     }  # fmt: skip
     assert data["money"]["labels"] == ["Cost", "Revenue"]
     assert data["money"]["series"][0]["data"] == [0.2, 100.0]
@@ -205,8 +211,8 @@ def test_campaign_page_charts_its_results_with_a_table_of_the_same_numbers(
     rows = dict(re.findall(r'data-outcome="([^"]+)"><td>[^<]*</td><td class="text-end">([^<]*)<',
                            table))  # fmt: skip
     assert rows == {
-        "sent": "4", "failed": "0", "pending": "0", "control": "0",
-        "left_out:no_consent": "1", "opted_out": "1", "converted": "1",
+        "sent": "4", "delivered": "1", "undelivered": "0", "failed": "0", "pending": "0",
+        "control": "0", "left_out:no_consent": "1", "opted_out": "1", "converted": "1",
         "cost": "¥0.20", "revenue": "¥100.00", "roi": "49900%",
     }  # fmt: skip
 

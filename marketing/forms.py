@@ -118,6 +118,16 @@ def subject_field_name(channel: str, short: str) -> str:
     return f"subject_{channel}_{short}"
 
 
+def cost_field_name(channel: str) -> str:
+    return f"cost_{channel}"
+
+
+# What a message costs by channel until the planner says otherwise (yuan): an SMS, an
+# e-mail, an app push, an RM's call (the budget counts the sent ones, marketing/selectors.py).
+DEFAULT_COSTS = {"sms": Decimal("0.05"), "email": Decimal("0.01"), "app": Decimal(0),
+                 "call": Decimal("2.00")}  # fmt: skip
+
+
 class CampaignForm(BootstrapMixin, forms.Form):
     """A campaign and its message per channel and language: the Chinese text of each chosen
     channel is required (of both variants with an A/B test), English optional (customers
@@ -151,13 +161,6 @@ class CampaignForm(BootstrapMixin, forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    cost_per_message = forms.DecimalField(
-        label=_("Cost per message (yuan)"),
-        min_value=0,
-        max_digits=8,
-        decimal_places=4,
-        initial=Decimal("0.05"),
-    )
     goal = forms.ChoiceField(
         label=_("Conversion goal"), choices=Campaign.Goal.choices, required=False
     )
@@ -174,8 +177,7 @@ class CampaignForm(BootstrapMixin, forms.Form):
     )
 
     HEAD = ("name", "segment", "product", "channels")
-    TAIL = ("starts_at", "cost_per_message", "goal", "goal_account_kind", "goal_days",
-            "revenue_per_conversion")  # fmt: skip
+    TAIL = ("starts_at", "goal", "goal_account_kind", "goal_days", "revenue_per_conversion")
 
     def __init__(self, *args, segments=None, products=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -184,6 +186,12 @@ class CampaignForm(BootstrapMixin, forms.Form):
         if products is not None:
             self.fields["product"].queryset = products
         for channel in Channel.values:
+            self.fields[cost_field_name(channel)] = forms.DecimalField(
+                label=_("Cost per message (yuan)"), min_value=0, max_digits=8, decimal_places=4,
+                initial=DEFAULT_COSTS[channel], required=False,
+                widget=forms.NumberInput(attrs={"class": "form-control form-control-sm",
+                                                "step": "0.0001"}),
+            )  # fmt: skip
             if channel in SUBJECT_CHANNELS:
                 for short, label in (("zh", _("Subject (Chinese)")),
                                      ("en", _("Subject (English, optional)"))):  # fmt: skip
@@ -217,6 +225,7 @@ class CampaignForm(BootstrapMixin, forms.Form):
             {
                 "channel": channel,
                 "label": label,
+                "cost": self[cost_field_name(channel)],
                 "subject": [self[subject_field_name(channel, s)] for s, _l in LANGUAGES]
                 if channel in SUBJECT_CHANNELS else [],
                 "variants": [
@@ -233,6 +242,8 @@ class CampaignForm(BootstrapMixin, forms.Form):
         data = super().clean()
         variants = VARIANTS if data.get("ab_test") else VARIANTS[:1]
         for channel in data.get("channels") or []:
+            if data.get(cost_field_name(channel)) is None:
+                self.add_error(cost_field_name(channel), _("Enter what a message costs."))
             for variant in variants:
                 name = text_field_name(channel, variant, "zh")
                 if not (data.get(name) or "").strip():
@@ -275,7 +286,7 @@ class CampaignForm(BootstrapMixin, forms.Form):
             revenue_per_conversion=d["revenue_per_conversion"],
             control_percent=d["control_percent"],
             variants=variants,
-            costs=dict.fromkeys(d["channels"], d["cost_per_message"]),
+            costs={channel: d[cost_field_name(channel)] for channel in d["channels"]},
             texts={(ch, v, lang): text for ch, v, lang, _s, text in messages},
             subjects={(ch, lang): subject for ch, _v, lang, subject, _t in messages if subject},
         )
@@ -297,10 +308,10 @@ class CampaignForm(BootstrapMixin, forms.Form):
             "goal_account_kind": campaign.goal_account_kind,
             "goal_days": campaign.goal_days,
             "revenue_per_conversion": campaign.revenue_per_conversion,
-            "cost_per_message": steps[0].cost_per_message if steps else Decimal("0.05"),
         }
         shorts = {language: short for short, language in LANGUAGES}
         for step in steps:
+            initial[cost_field_name(step.channel)] = step.cost_per_message
             for message in step.messages.all():
                 short = shorts.get(message.language)
                 variant = message.variant.code if message.variant else "A"

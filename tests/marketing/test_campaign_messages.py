@@ -5,6 +5,7 @@ promises, and the sender gives each customer their channel's text in their langu
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +29,8 @@ FORM = {
     "ab_test": "on",
     "share_a": 60,
     "control_percent": 0,
-    "cost_per_message": "0.05",
+    "cost_sms": "0.05",
+    "cost_email": "0.012",
     "goal_days": 30,
     "revenue_per_conversion": "0",
     "text_sms_a_zh": "{name}您好，短信甲",
@@ -91,6 +93,25 @@ def test_the_form_keeps_each_channels_own_texts(client, rm, branch):
         ("email", "A", "en"),
     }  # fmt: skip
     assert list(campaign.variants.values_list("code", "weight")) == [("A", 100)]
+
+
+def test_each_channel_has_its_own_cost_per_message(client, rm):
+    """The budget: an SMS and an e-mail cost what the planner says, each on its step, shown
+    again on the edit page; a chosen channel without a cost is refused."""
+    seg = segment(rm, tree())
+    client.force_login(rm)
+    client.post(reverse("marketing:campaign-create"), {**FORM, "segment": seg.pk})
+    campaign = Campaign.objects.get()
+    costs = dict(campaign.steps.values_list("channel", "cost_per_message"))
+    assert costs == {"sms": Decimal("0.0500"), "email": Decimal("0.0120")}
+    page = client.get(reverse("marketing:campaign-edit", args=[campaign.pk])).content.decode()
+    assert (
+        'name="cost_email"' in page and 'value="0.0120"' in page.split('name="cost_email"')[1][:80]
+    )
+    response = client.post(reverse("marketing:campaign-create"),
+                           {**FORM, "segment": seg.pk, "cost_email": ""})  # fmt: skip
+    assert response.status_code == 400
+    assert "invalid-feedback" in response.content.decode().split('name="cost_email"')[1][:400]
 
 
 @pytest.mark.parametrize(

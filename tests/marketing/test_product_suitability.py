@@ -174,7 +174,7 @@ def test_the_campaign_form_offers_products_on_sale(client, login, branch, market
     response = client.post("/marketing/campaigns/new/", {
         "name": "基金推广", "segment": seg.pk, "channels": ["sms"],
         "text_sms_a_zh": "{product}上线",
-        "control_percent": 0, "cost_per_message": "0.05", "goal_days": 30,
+        "control_percent": 0, "cost_sms": "0.05", "goal_days": 30,
         "revenue_per_conversion": "0", "product": on_sale.pk,
     })  # fmt: skip
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -125,7 +125,7 @@ def test_campaign_from_form_to_launch(
             "control_percent": 0,
             "goal_days": 30,
             "revenue_per_conversion": "100",
-            "cost_per_message": "0.05",
+            "cost_sms": "0.05",
             "goal": "account_opened",
         },
     )

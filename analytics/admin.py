@@ -77,7 +77,7 @@ class ReportRunAdmin(ReadOnlyAdmin):
 
 @admin.register(KpiRun)
 class KpiRunAdmin(ReadOnlyAdmin):
-    list_display = ["day", "seconds", "runs", "finished_at"]
+    list_display = ["day", "mode", "changes", "seconds", "runs", "tracked", "finished_at"]
 
 
 @admin.register(NeedPhrase)

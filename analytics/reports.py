@@ -16,7 +16,9 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
   (analytics.access.can_download_report); the reports page lists the runs they may take,
   and each download is an audited export. When a run is ready, every active user who may
   download it gets a staff notification (bankcrm.services.notify_staff) linking to the
-  reports page, once per run.
+  reports page, once per run. A run that fails keeps the error for the administrators (in
+  the admin, and the log) and tells them, once per run; recipients read only that it could
+  not be generated.
 - The data-usage report (for compliance, monthly): who read, revealed, exported and
   searched what in the month, from the access log: per person, action and kind of object,
   the count and the customers concerned.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -43,6 +46,7 @@ from bankcrm.audit import AuditContext
 from bankcrm.exports import spreadsheet_safe
 from bankcrm.models import AccessLog, User
 from bankcrm.outbox import enqueue_on_commit
+from bankcrm.roles import Role
 from bankcrm.services import notify_staff
 
 logger = logging.getLogger(__name__)
@@ -328,10 +332,7 @@ def report_generate(run_id: int) -> bool:
             content = RENDERERS[definition.format](title, report_sections(definition, run.as_of))
     except Exception as exc:
         logger.exception("report run %s failed", run_id)
-        ReportRun.objects.filter(pk=run_id).update(
-            status=ReportRun.Status.FAILED, failure=f"{type(exc).__name__}: {exc}"[:300],
-            finished_at=timezone.now(),
-        )  # fmt: skip
+        _record_failure(run, f"{type(exc).__name__}: {exc}")
         return False
     run.content = base64.b64encode(content).decode()
     run.size = len(content)
@@ -344,6 +345,28 @@ def report_generate(run_id: int) -> bool:
                                 "finished_at"])  # fmt: skip
         _tell_recipients(run, title)
     return True
+
+
+def _record_failure(run: ReportRun, failure: str) -> None:
+    """The technical text stays in the row (the admin shows it; recipients see only that
+    the report could not be made) and the administrators are told, once per run."""
+    with transaction.atomic():
+        ReportRun.objects.filter(pk=run.pk, status=ReportRun.Status.RUNNING).update(
+            status=ReportRun.Status.FAILED, failure=failure[:300], finished_at=timezone.now()
+        )
+        admins = User.objects.filter(
+            Q(groups__name=Role.ADMIN) | Q(is_superuser=True), is_active=True
+        ).distinct()
+        with translation.override(settings.LANGUAGE_CODE):
+            notify_staff(
+                recipients=admins, kind="report_failed",
+                title=_("Report could not be generated: %(report)s") % {
+                    "report": run.definition.name},
+                body=_("The run of %(period)s failed; the error is on the run's page.") % {
+                    "period": run.period[:19]},
+                link=reverse("admin:analytics_reportrun_change", args=[run.pk]),
+                dedupe_key=f"report-run-failed:{run.pk}",
+            )  # fmt: skip
 
 
 def _tell_recipients(run: ReportRun, title: str) -> int:

@@ -288,3 +288,47 @@ def test_reports_page_lists_only_the_runs_in_scope(world, client, login, branch_
     assert link in client.get(reverse("analytics:reports")).content.decode()
     login(world.bj_manager)
     assert link not in client.get(reverse("analytics:reports")).content.decode()
+
+
+def failing_run(world) -> ReportRun:
+    """A run whose generation fails: its definition names a format no renderer makes."""
+    d = definition("csv", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(format="ods")
+    run = ReportRun.objects.create(definition=d, period="2025-03", as_of=D)
+    assert not report_generate(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_failed_run_tells_recipients_plainly_and_keeps_the_error_for_admins(
+    world, client, login, branch_manager, admin_user, caplog
+):
+    run = failing_run(world)
+    assert (run.status, run.failure) == (ReportRun.Status.FAILED, "KeyError: 'ods'")
+    assert f"report run {run.pk} failed" in caplog.text and "KeyError: 'ods'" in caplog.text
+    login(branch_manager)
+    page = client.get(reverse("analytics:reports")).content.decode()
+    assert "无法生成；已通知管理员。" in page
+    assert "KeyError" not in page
+    login(admin_user)
+    admin_page = client.get(reverse("admin:analytics_reportrun_change", args=[run.pk]))
+    assert admin_page.status_code == 200
+    assert "KeyError: &#x27;ods&#x27;" in admin_page.content.decode()
+
+
+def test_a_failed_run_tells_the_administrators_once(world, branch_manager, admin_user):
+    from bankcrm.models import StaffNotification
+
+    other_admin = factories.user(Role.ADMIN, branch=world.bj, username="admin2")
+    factories.user(Role.ADMIN, branch=world.bj, username="gone", is_active=False)
+    run = failing_run(world)
+    told = StaffNotification.objects.filter(kind="report_failed")
+    assert set(told.values_list("recipient", flat=True)) == {admin_user.pk, other_admin.pk}
+    message = told.get(recipient=admin_user)
+    assert message.link == reverse("admin:analytics_reportrun_change", args=[run.pk])
+    assert "KeyError" not in message.title + message.body
+    assert not StaffNotification.objects.filter(recipient=branch_manager).exists()
+    # Taken again (a stale run swept, a task retried) and failing again: nobody told twice.
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
+    assert not report_generate(run.pk)
+    assert told.count() == 2

@@ -256,13 +256,16 @@ class KpiChange(models.Model):
 
     `book`: the balance and customer rows of a customer's branch, RM and tier, as it is now
     (`customer_id`) and, when the customer itself changed, as it was (`branch_id`, `rm_id`,
-    `tier`). `queues`, `campaigns`, `values`: the day's service figures, campaign figures,
-    or tier moves and watch lists, redone whole (a few rows a day)."""
+    `tier`). The others are redone whole (a few rows a day): `queues` the day's service
+    figures, `campaigns` its campaign figures, `moves` its tier moves, `values` the tier
+    moves and the watch lists (value rows or their settings changed, or a customer's branch
+    or tier)."""
 
     class Part(models.TextChoices):
         BOOK = "book", _("Balances and customers")
         QUEUES = "queues", _("Service")
         CAMPAIGNS = "campaigns", _("Campaigns")
+        MOVES = "moves", _("Tier moves")
         VALUES = "values", _("Tier moves and watch lists")
 
     part = models.CharField(_("part"), max_length=10, choices=Part)

@@ -108,6 +108,7 @@ class Migration(migrations.Migration):
                             ("book", "Balances and customers"),
                             ("queues", "Service"),
                             ("campaigns", "Campaigns"),
+                            ("moves", "Tier moves"),
                             ("values", "Tier moves and watch lists"),
                         ],
                         max_length=10,
@@ -174,7 +175,7 @@ class Migration(migrations.Migration):
         RunSQLFile(
             "analytics",
             "analytics_kpi_customer_changed",
-            sha256="968fc7e3a474d3bc",
+            sha256="215fdec6c648a88d",
             reverse_sql="DROP FUNCTION analytics_kpi_customer_changed()",
         ),
         *(migrations.RunSQL(sql, _drop(sql)) for sql in TRIGGERS),

@@ -189,8 +189,10 @@ def test_a_move_recomputes_the_slice_left(world):
     any more for the run to find (the customer trigger records where A was)."""
     kpi_refresh(D)
     _move_to_another_rm(world)
-    kpi_refresh(D)
+    run = kpi_refresh(D)
     assert not KpiBalanceDay.objects.filter(day=D, level=0, rm=world.rm, tier="affluent").exists()
+    # Filed by RM: the campaign figures and tier moves; the watch lists are by branch.
+    assert {"campaigns", "tier_moves"} <= set(run.rows) and "watch_lists" not in run.rows
     assert KpiBalanceDay.objects.get(day=D, level=0, rm=world.other_rm, tier="affluent",
                                      kind="wealth").balance == Decimal(50000)  # fmt: skip
 
@@ -227,7 +229,7 @@ def test_a_day_followed_only_from_its_own_full_run(world):
 
 
 def test_changes_touching_much_of_the_bank_are_applied_by_a_rebuild(world, monkeypatch):
-    monkeypatch.setattr(kpi, "REBUILD_SHARE", 1 / 3)
+    monkeypatch.setattr(kpi, "REBUILD_SHARE", 1 / 3)  # (five customers: 1/5 is one)
     kpi_refresh(D)
     _loan_overdue(world)  # A's slice: 1 of SH and BJ's 4 customers at D
     assert kpi_refresh(D).mode == KpiRun.Mode.CHANGES

@@ -377,7 +377,13 @@ class ReportRun(models.Model):
         verbose_name_plural = _("report runs")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["definition", "period"], name="report_run_once")
+            models.UniqueConstraint(fields=["definition", "period"], name="report_run_once"),
+            # "Generate now" twice makes one run (analytics.reports.report_request).
+            models.UniqueConstraint(
+                fields=["definition"],
+                name="report_run_one_on_demand",
+                condition=Q(requested_by__isnull=False, status__in=["pending", "running"]),
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="report_run_status_idx")]
 

@@ -4,7 +4,9 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
 - A run is a row first (`pending`): beat writes the day's runs of the definitions due
   (daily; weekly on Mondays; monthly on the 1st, covering the month before), a user asks
   for one on the reports page; `(definition, period)` is unique, so beat firing twice makes
-  one run. A worker generates it on commit, and the morning sweep generates whatever is
+  one run. On demand, a definition has at most one run waiting or generating (a partial
+  unique index) and a user asks for at most REQUESTS_PER_HOUR an hour. A worker generates
+  it on commit, and the morning sweep generates whatever is
   still waiting; the run is claimed by `UPDATE … WHERE status = 'pending'`, so two workers
   never both generate it. A run left `running` by a worker that died is taken again once
   it is STALE (by the sweep or a retried task).
@@ -33,7 +35,7 @@ from datetime import date, datetime, time, timedelta
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -289,13 +291,45 @@ def reports_schedule_due(*, today: date) -> int:
     return made
 
 
+# On demand, one user asks for at most this many runs an hour (a report is seconds of a
+# worker and a file kept in the database).
+REQUESTS_PER_HOUR = 10
+
+
+class ReportRequestRefusedError(Exception):
+    """Why a report may not be asked for now, in words for the user."""
+
+
+@transaction.atomic
 def report_request(*, actor, context: AuditContext, definition: ReportDefinition) -> ReportRun:
-    """A run on demand, as of today, generated once the request commits."""
+    """A run on demand, as of today, generated once the request commits. Refused while an
+    on-demand run of the definition waits or is being generated (a partial unique index
+    decides, so two clicks make one run) and past REQUESTS_PER_HOUR of the user's in the
+    last hour (counted under a lock on the user's row, so parallel requests queue)."""
+    User.objects.select_for_update().filter(pk=actor.pk).first()
+    since = timezone.now() - timedelta(hours=1)
+    if ReportRun.objects.filter(requested_by=actor, created_at__gte=since).count() >= (
+        REQUESTS_PER_HOUR
+    ):
+        raise ReportRequestRefusedError(
+            _("You have asked for %(limit)d reports in the last hour; please wait a while "
+              "before asking for another.") % {"limit": REQUESTS_PER_HOUR}
+        )  # fmt: skip
     now = timezone.localtime()
-    run = ReportRun.objects.create(
-        definition=definition, period=f"{now:%Y-%m-%d %H:%M:%S.%f} {actor.username}"[:40],
-        as_of=now.date(), requested_by=actor,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            run = ReportRun.objects.create(
+                definition=definition, as_of=now.date(), requested_by=actor,
+                period=f"{now:%Y-%m-%d %H:%M:%S.%f} {actor.username}"[:40],
+            )  # fmt: skip
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != (
+            "report_run_one_on_demand"
+        ):
+            raise
+        raise ReportRequestRefusedError(
+            _("This report is already being generated; it will be listed here when it is ready.")
+        ) from None
     enqueue_on_commit("analytics.tasks.report_generate", run.pk)
     return run
 

@@ -262,7 +262,7 @@ def test_reports_page_queries_do_not_grow_with_runs(world, client, login, branch
         assert client.get(url).status_code == 200
     for i in range(12):
         ReportRun.objects.create(definition=other, period=f"2024-{i + 1:02d}", as_of=D,
-                                 requested_by=branch_manager)  # fmt: skip
+                                 requested_by=branch_manager, status="done")  # fmt: skip
     with django_assert_max_num_queries(len(few)):
         assert client.get(url).status_code == 200
 
@@ -332,3 +332,63 @@ def test_a_failed_run_tells_the_administrators_once(world, branch_manager, admin
     ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
     assert not report_generate(run.pk)
     assert told.count() == 2
+
+
+def test_generate_now_twice_makes_one_run_until_it_is_done(world, client, login, branch_manager):
+    d = definition("csv", branch=world.sh)
+    url = reverse("analytics:report-request", args=[d.pk])
+    login(branch_manager)
+    assert "报表正在生成" in client.post(url, follow=True).content.decode()  # asked for
+    assert "该报表已在生成中" in client.post(url, follow=True).content.decode()
+    run = ReportRun.objects.get(definition=d)  # one, still waiting
+    # Generating counts as waiting; another definition is not held up.
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.RUNNING)
+    client.post(url)
+    client.post(reverse("analytics:report-request", args=[definition("xlsx", branch=world.sh).pk]))
+    assert ReportRun.objects.filter(definition=d).count() == 1
+    assert ReportRun.objects.count() == 2
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.RUNNING)
+    assert report_generate(run.pk) is False  # (not stale: nobody takes it)
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.DONE)
+    client.post(url)
+    assert ReportRun.objects.filter(definition=d).count() == 2
+
+
+def test_one_waiting_run_a_definition_is_held_by_the_database(world, branch_manager):
+    """Two requests that both passed the checks still make one run: the partial unique
+    index refuses the second, whatever wrote it."""
+    from django.db import IntegrityError, transaction
+
+    d = definition("csv", branch=world.sh)
+    ReportRun.objects.create(definition=d, period="a", as_of=D, requested_by=branch_manager)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReportRun.objects.create(definition=d, period="b", as_of=D, requested_by=branch_manager)
+    # Scheduled runs (nobody asked) are not held: one per period, as before.
+    ReportRun.objects.create(definition=d, period="2025-03", as_of=D)
+
+
+def test_generate_now_is_limited_per_user_and_hour(world, client, login, branch_manager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.reports import REQUESTS_PER_HOUR
+
+    d = definition("csv", branch=world.sh)
+    url = reverse("analytics:report-request", args=[d.pk])
+    old = ReportRun.objects.create(definition=d, period="old", as_of=D, status="done",
+                                   requested_by=branch_manager,
+                                   created_at=timezone.now() - timedelta(minutes=61))  # fmt: skip
+    login(branch_manager)
+    for _i in range(REQUESTS_PER_HOUR):
+        client.post(url)
+        ReportRun.objects.filter(definition=d, status="pending").update(status="done")
+    response = client.post(url, follow=True)
+    assert "过去一小时内您已申请 10 份报表" in response.content.decode()
+    mine = ReportRun.objects.filter(requested_by=branch_manager).exclude(pk=old.pk)
+    assert mine.count() == REQUESTS_PER_HOUR
+    # Someone else is not held by this user's count.
+    other_manager = factories.user(Role.BRANCH_MANAGER, branch=world.sh, username="bm2")
+    login(other_manager)
+    client.post(url)
+    assert ReportRun.objects.filter(requested_by=other_manager).count() == 1

@@ -308,9 +308,8 @@ def report_request(*, actor, context: AuditContext, definition: ReportDefinition
     last hour (counted under a lock on the user's row, so parallel requests queue)."""
     User.objects.select_for_update().filter(pk=actor.pk).first()
     since = timezone.now() - timedelta(hours=1)
-    if ReportRun.objects.filter(requested_by=actor, created_at__gte=since).count() >= (
-        REQUESTS_PER_HOUR
-    ):
+    recent = ReportRun.objects.filter(requested_by=actor, created_at__gte=since).count()
+    if recent >= REQUESTS_PER_HOUR:
         raise ReportRequestRefusedError(
             _("You have asked for %(limit)d reports in the last hour; please wait a while "
               "before asking for another.") % {"limit": REQUESTS_PER_HOUR}
@@ -323,9 +322,8 @@ def report_request(*, actor, context: AuditContext, definition: ReportDefinition
                 period=f"{now:%Y-%m-%d %H:%M:%S.%f} {actor.username}"[:40],
             )  # fmt: skip
     except IntegrityError as exc:
-        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != (
-            "report_run_one_on_demand"
-        ):
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        if constraint != "report_run_one_on_demand":
             raise
         raise ReportRequestRefusedError(
             _("This report is already being generated; it will be listed here when it is ready.")
@@ -385,9 +383,10 @@ def _record_failure(run: ReportRun, failure: str) -> None:
     """The technical text stays in the row (the admin shows it; recipients see only that
     the report could not be made) and the administrators are told, once per run."""
     with transaction.atomic():
-        ReportRun.objects.filter(pk=run.pk, status=ReportRun.Status.RUNNING).update(
+        if not ReportRun.objects.filter(pk=run.pk, status=ReportRun.Status.RUNNING).update(
             status=ReportRun.Status.FAILED, failure=failure[:300], finished_at=timezone.now()
-        )
+        ):
+            return  # no longer ours (taken again as stale and finished by another worker)
         admins = User.objects.filter(
             Q(groups__name=Role.ADMIN) | Q(is_superuser=True), is_active=True
         ).distinct()

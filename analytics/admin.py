@@ -68,16 +68,18 @@ class ReportDefinitionAdmin(admin.ModelAdmin):
 @admin.register(ReportRun)
 class ReportRunAdmin(ReadOnlyAdmin):
     """Read-only, and without the file: recipients download it on the reports page, where
-    the download is audited."""
+    the download is audited. A failed run's error is shown here, to administrators only
+    (the reports page says only that it failed)."""
 
-    list_display = ["definition", "period", "status", "size", "created_at", "finished_at"]
+    list_display = ["definition", "period", "status", "failure", "size", "created_at",
+                    "finished_at"]  # fmt: skip
     list_filter = ["status"]
     exclude = ["content"]
 
 
 @admin.register(KpiRun)
 class KpiRunAdmin(ReadOnlyAdmin):
-    list_display = ["day", "seconds", "runs", "finished_at"]
+    list_display = ["day", "mode", "changes", "seconds", "runs", "tracked", "finished_at"]
 
 
 @admin.register(NeedPhrase)

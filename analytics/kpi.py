@@ -3,8 +3,13 @@
 `kpi_snapshot(day)` rebuilds a day: under an advisory lock on the day, in one transaction,
 it deletes the day's rows from every snapshot table and inserts them again with
 INSERT … SELECT … GROUP BY statements (no row goes through Python). Running a day twice
-gives the same rows; beat closes yesterday at 02:15 (after the nightly value run) and
-refreshes today every hour; `manage.py kpi_snapshot --from D --to D` backfills.
+gives the same rows; beat closes yesterday at 02:15 (after the nightly value run);
+`manage.py kpi_snapshot --from D --to D` backfills.
+
+`kpi_refresh(today)`, every hour: the day's first run rebuilds it, the later ones apply the
+changes since (analytics.KpiChange, written by triggers in the writers' transactions): the
+same statements, over the branch × RM × tier slices the changed customers are in or left
+(`_apply_changes`), give the rows a rebuild would; nothing to apply, nothing written.
 
 How a past day is known (the CRM keeps current balances and the transaction history):
 - The balance at the end of day D is the account's current balance less the flows booked
@@ -46,6 +51,7 @@ from analytics import value
 from analytics.kpi_models import (
     KpiBalanceDay,
     KpiCampaignDay,
+    KpiChange,
     KpiCustomerDay,
     KpiQueueDay,
     KpiRun,
@@ -65,14 +71,14 @@ WITH acct AS (
     SELECT a.id, a.customer_id, a.kind, a.balance, a.status, a.overdue_days,
            greatest(a.opened_on, %(month_first)s::date) AS since,
            a.kind IN ('loan', 'card') AS owed
-      FROM customers_account a
+      FROM {accounts}
      WHERE a.opened_on <= %(day)s::date AND a.currency = %(currency)s
 ), flows AS (
     SELECT t.account_id,
            sum(s.amount) FILTER (WHERE t.booked_at >= %(asof)s) AS after_d,
            sum(s.amount * ((t.booked_at AT TIME ZONE %(tz)s)::date - a.since))
                FILTER (WHERE t.booked_at < %(asof)s) AS weighted
-      FROM customers_transaction t
+      FROM {transactions} t
       JOIN acct a ON a.id = t.account_id
       CROSS JOIN LATERAL (SELECT CASE WHEN (t.direction = 'credit') <> a.owed
                                  THEN t.amount ELSE -t.amount END AS amount) s
@@ -92,7 +98,7 @@ CREATE TEMPORARY TABLE kpi_customer ON COMMIT DROP AS
 SELECT c.id, c.branch_id, c.primary_rm_id AS rm_id, c.tier, c.lifecycle,
        c.created_at >= %(day_start)s AS is_new
   FROM customers_customer c
- WHERE c.created_at < %(asof)s
+ WHERE c.created_at < %(asof)s{customers}
 """
 
 _BALANCES = """
@@ -122,7 +128,7 @@ WITH held AS (
     SELECT t.customer_id,
            bool_or(t.booked_at >= %(active_from)s) AS now,
            bool_or(t.booked_at < %(before_to)s) AS before
-      FROM customers_transaction t
+      FROM {transactions} t
      WHERE t.booked_at >= %(before_from)s AND t.booked_at < %(asof)s
      GROUP BY t.customer_id
 )
@@ -153,7 +159,7 @@ INSERT INTO analytics_kpibalanceday (day, level, branch_id, rm_id, tier, kind, b
 SELECT day, 1, branch_id, NULL, tier, kind, sum(balance), sum(balance_avg_month),
        sum(accounts), sum(holders), sum(overdue_accounts), sum(overdue_balance),
        sum(overdue_90_balance)
-  FROM analytics_kpibalanceday WHERE day = %(day)s AND level = 0
+  FROM analytics_kpibalanceday WHERE day = %(day)s AND level = 0{groups}
  GROUP BY day, branch_id, tier, kind
 """
 
@@ -164,7 +170,7 @@ INSERT INTO analytics_kpicustomerday (day, level, branch_id, rm_id, tier, custom
 SELECT day, 1, branch_id, NULL, tier, sum(customers), sum(new), sum(prospect), sum(active),
        sum(dormant), sum(closed), sum(holders), sum(products), sum(product_kinds),
        sum(transacting), sum(transacting_before), sum(retained)
-  FROM analytics_kpicustomerday WHERE day = %(day)s AND level = 0
+  FROM analytics_kpicustomerday WHERE day = %(day)s AND level = 0{groups}
  GROUP BY day, branch_id, tier
 """
 
@@ -254,6 +260,66 @@ SELECT %(day)s, branch_id, tier, kind, rank, customer_id FROM (
 
 TABLES = (KpiBalanceDay, KpiCustomerDay, KpiTierMoveDay, KpiQueueDay, KpiCampaignDay)
 
+# Today's runs after the first: the changes since the last (analytics.KpiChange) and the
+# slices (branch, RM, tier) of balance and customer rows they touch.
+_CHANGES = """
+CREATE TEMPORARY TABLE kpi_change (part text, customer_id bigint, branch_id bigint,
+                                   rm_id bigint, tier text) ON COMMIT DROP
+"""
+_TAKE_CHANGES = """
+WITH taken AS (
+    DELETE FROM analytics_kpichange RETURNING part, customer_id, branch_id, rm_id, tier
+)
+INSERT INTO kpi_change SELECT * FROM taken
+"""
+# Where each changed customer is now, and where the ones that moved were.
+_SLICES = """
+CREATE TEMPORARY TABLE kpi_slice ON COMMIT DROP AS
+SELECT c.branch_id, c.primary_rm_id AS rm_id, c.tier
+  FROM customers_customer c
+ WHERE c.id IN (SELECT customer_id FROM kpi_change WHERE part = 'book')
+UNION
+SELECT branch_id, rm_id, tier FROM kpi_change WHERE part = 'book' AND branch_id IS NOT NULL
+"""
+# The slices' customers, found by the RM index (a branch's customers without an RM by the
+# branch index), and their transactions since the earliest a figure reads, by the customer
+# index: a few RMs' books, not the bank's (Transaction.customer is its account's customer).
+_SLICE_CUSTOMERS = (
+    " AND (c.primary_rm_id = ANY(%(slice_rms)s)"
+    "      OR (c.primary_rm_id IS NULL AND c.branch_id = ANY(%(slice_branches)s)))"
+    " AND (c.branch_id, coalesce(c.primary_rm_id, 0), c.tier) IN"
+    "     (SELECT branch_id, coalesce(rm_id, 0), tier FROM kpi_slice)"
+)
+# (OFFSET 0 keeps each lookup a lookup: flattened, the planner may hash the whole table.)
+_SLICE_ACCOUNTS = """kpi_customer c CROSS JOIN LATERAL (
+    SELECT * FROM customers_account a WHERE a.customer_id = c.id OFFSET 0) a"""
+_SLICE_TRANSACTIONS = """
+CREATE TEMPORARY TABLE kpi_tx ON COMMIT DROP AS
+SELECT t.account_id, t.customer_id, t.booked_at, t.amount, t.direction
+  FROM kpi_customer c
+ CROSS JOIN LATERAL (
+       SELECT * FROM customers_transaction t
+        WHERE t.customer_id = c.id AND t.booked_at >= %(before_from)s OFFSET 0) t
+"""
+# How many of the day's customers the slices hold (by the rows of the run before).
+_SLICE_SHARE = """
+SELECT coalesce(sum(k.customers + k.closed) FILTER (
+           WHERE (k.branch_id, coalesce(k.rm_id, 0), k.tier) IN
+                 (SELECT branch_id, coalesce(rm_id, 0), tier FROM kpi_slice)), 0),
+       coalesce(sum(k.customers + k.closed), 0)
+  FROM analytics_kpicustomerday k WHERE k.day = %(day)s AND k.level = 0
+"""
+# Past this share, looking each customer up costs more than reading every table once (at
+# 1,000,000 customers a quarter of them cost 22 s against a rebuild's 26 s: bench/README).
+REBUILD_SHARE = 1 / 5
+_SLICE_DELETE = """
+DELETE FROM {table} k
+ WHERE k.day = %(day)s AND (
+       (k.level = 0 AND (k.branch_id, coalesce(k.rm_id, 0), k.tier) IN
+            (SELECT branch_id, coalesce(rm_id, 0), tier FROM kpi_slice))
+    OR (k.level = 1 AND (k.branch_id, k.tier) IN (SELECT branch_id, tier FROM kpi_slice)))
+"""
+
 
 def _params(day: date) -> dict:
     tz = timezone.get_default_timezone()
@@ -274,36 +340,154 @@ def _params(day: date) -> dict:
 def kpi_snapshot(day: date) -> KpiRun:
     """Rebuilds every snapshot table's rows of `day` (local date); returns the run's row.
     Concurrent runs of one day wait for each other (an advisory lock on the day), so the
-    rows are always those of one complete run."""
+    rows are always those of one complete run. Backfills and the nightly close."""
+    return _run(day, follow=False)
+
+
+def kpi_refresh(day: date) -> KpiRun:
+    """Today's run (beat, every hour). The day's first run rebuilds it and from then on the
+    day follows the changes (KpiChange, written by triggers): each later run takes the
+    changes committed since and recomputes only the balance and customer rows of the
+    branches, RMs and tiers they touch (and the day's service, campaign or tier-move
+    figures if theirs changed), which gives the rows a rebuild would. With no change it
+    writes nothing, not even its KpiRun (the dashboards' figures stay cached)."""
+    return _run(day, follow=True)
+
+
+def _run(day: date, *, follow: bool) -> KpiRun:
     params = _params(day)
     started = time.monotonic()
-    rows: dict[str, int] = {}
+    changes = 0
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.kpi'), %s)",
                        [day.toordinal()])  # fmt: skip
-        for model in TABLES:
+        run = None
+        if follow:
+            changes = _take_changes(cursor)
+            run = KpiRun.objects.filter(day=day, tracked=True).first()
+        if run is not None and not changes:
+            cursor.execute("DROP TABLE pg_temp.kpi_change")
+            return run
+        mode, rows = KpiRun.Mode.CHANGES, None
+        if run is not None:
+            rows = _apply_changes(cursor, day, params)
+        if rows is None:
+            mode, rows = KpiRun.Mode.FULL, _rebuild(cursor, day, params)
+        if follow:
+            cursor.execute("DROP TABLE pg_temp.kpi_change")
+            # The queue now holds the changes since this run: no other day may apply them.
+            KpiRun.objects.filter(tracked=True).exclude(day=day).update(tracked=False)
+        seconds = round(time.monotonic() - started, 3)
+        defaults = {
+            "started_at": timezone.now() - timedelta(seconds=seconds),
+            "finished_at": timezone.now(), "seconds": seconds, "rows": rows, "mode": mode,
+            "changes": changes,
+        }  # fmt: skip
+        if follow:
+            defaults["tracked"] = True
+        run, _created = KpiRun.objects.update_or_create(day=day, defaults=defaults)
+        KpiRun.objects.filter(pk=run.pk).update(runs=F("runs") + 1)
+    logger.info("kpi snapshot %s (%s, %d changes): %s rows in %.2f s", day, mode, changes,
+                rows, seconds)  # fmt: skip
+    return run
+
+
+def _take_changes(cursor) -> int:
+    """Moves the changes this transaction can see from the queue to `kpi_change`; what
+    commits later stays for the next run. One reader at a time (two days' runs around
+    midnight), so a change is taken once."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('analytics.kpi.changes'))")
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.kpi_change")
+    cursor.execute(_CHANGES)
+    cursor.execute(_TAKE_CHANGES)
+    return cursor.rowcount
+
+
+def _rebuild(cursor, day: date, params: dict) -> dict[str, int]:
+    for model in TABLES:
+        model.objects.filter(day=day).delete()
+    rows = _book(cursor, params)
+    for name, statement in (
+        ("tier_moves", _TIER_MOVES), ("queues", _QUEUES), ("campaigns", _CAMPAIGNS),
+    ):  # fmt: skip
+        cursor.execute(statement, params)
+        rows[name] = cursor.rowcount
+    if not KpiRun.objects.filter(day__gt=day).exists():  # the newest day: current lists
+        rows["watch_lists"] = _watch_lists_refresh(cursor, day)
+    return rows
+
+
+def _apply_changes(cursor, day: date, params: dict) -> dict[str, int] | None:
+    """Recomputes what the taken changes touch. Balance and customer rows are per branch,
+    RM and tier, each customer in one: the rows of every slice a changed customer is in now
+    or was in at the last run (recorded by the customer trigger) are deleted and made again
+    from that slice's customers alone; the branch rows of their branch and tier are summed
+    again. The day's service, campaign and tier-move rows and the watch lists are a few
+    rows: redone whole when theirs changed."""
+    cursor.execute("SELECT DISTINCT part FROM kpi_change")
+    parts = {part for (part,) in cursor.fetchall()}
+    rows: dict[str, int] = {}
+    if KpiChange.Part.BOOK in parts:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.kpi_slice")
+        cursor.execute(_SLICES)
+        rows["slices"] = cursor.rowcount
+        cursor.execute("ANALYZE pg_temp.kpi_slice")
+        cursor.execute(_SLICE_SHARE, params)
+        touched, everyone = cursor.fetchone()
+        if touched > everyone * REBUILD_SHARE:
+            cursor.execute("DROP TABLE pg_temp.kpi_slice")
+            return None
+        cursor.execute("SELECT branch_id, rm_id FROM kpi_slice")
+        slices = cursor.fetchall()
+        params = params | {
+            "slice_rms": sorted({rm for _branch, rm in slices if rm is not None}),
+            "slice_branches": sorted({branch for branch, rm in slices if rm is None}),
+        }
+        for table in ("analytics_kpibalanceday", "analytics_kpicustomerday"):
+            cursor.execute(_SLICE_DELETE.format(table=table), params)
+        rows |= _book(cursor, params, slices=True)
+        cursor.execute("DROP TABLE pg_temp.kpi_slice")
+    for wanted, model, name, statement in (
+        ({KpiChange.Part.MOVES, KpiChange.Part.VALUES}, KpiTierMoveDay, "tier_moves",
+         _TIER_MOVES),
+        ({KpiChange.Part.QUEUES}, KpiQueueDay, "queues", _QUEUES),
+        ({KpiChange.Part.CAMPAIGNS}, KpiCampaignDay, "campaigns", _CAMPAIGNS),
+    ):  # fmt: skip
+        if wanted & parts:
             model.objects.filter(day=day).delete()
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.kpi_account, pg_temp.kpi_customer")
-        cursor.execute(_ACCOUNTS, params)
-        cursor.execute(_CUSTOMERS, params)
-        for name, statement in (
-            ("balances", _BALANCES), ("customers", _CUSTOMER_COUNTS),
-            ("balances_branch", _BALANCE_ROLLUP), ("customers_branch", _CUSTOMER_ROLLUP),
-            ("tier_moves", _TIER_MOVES), ("queues", _QUEUES), ("campaigns", _CAMPAIGNS),
-        ):  # fmt: skip
             cursor.execute(statement, params)
             rows[name] = cursor.rowcount
-        cursor.execute("DROP TABLE pg_temp.kpi_account, pg_temp.kpi_customer")
-        if not KpiRun.objects.filter(day__gt=day).exists():  # the newest day: current lists
-            rows["watch_lists"] = _watch_lists_refresh(cursor, day)
-        seconds = round(time.monotonic() - started, 3)
-        run, _created = KpiRun.objects.update_or_create(day=day, defaults={
-            "started_at": timezone.now() - timedelta(seconds=seconds),
-            "finished_at": timezone.now(), "seconds": seconds, "rows": rows,
-        })  # fmt: skip
-        KpiRun.objects.filter(pk=run.pk).update(runs=F("runs") + 1)
-    logger.info("kpi snapshot %s: %s rows in %.2f s", day, rows, seconds)
-    return run
+    if KpiChange.Part.VALUES in parts and not KpiRun.objects.filter(day__gt=day).exists():
+        rows["watch_lists"] = _watch_lists_refresh(cursor, day)
+    return rows
+
+
+def _book(cursor, params: dict, *, slices: bool = False) -> dict[str, int]:
+    """The balance and customer rows of every customer, or of the slices' (kpi_slice)."""
+    where = {
+        "customers": _SLICE_CUSTOMERS if slices else "",
+        "accounts": _SLICE_ACCOUNTS if slices else "customers_account a",
+        "transactions": "kpi_tx" if slices else "customers_transaction",
+        "groups": " AND (branch_id, tier) IN (SELECT branch_id, tier FROM kpi_slice)"
+        if slices else "",
+    }  # fmt: skip
+    rows = {}
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.kpi_account, pg_temp.kpi_customer,"
+                   " pg_temp.kpi_tx")  # fmt: skip
+    cursor.execute(_CUSTOMERS.format_map(where), params)
+    if slices:
+        cursor.execute("ANALYZE pg_temp.kpi_customer")
+        cursor.execute(_SLICE_TRANSACTIONS, params)
+    cursor.execute(_ACCOUNTS.format_map(where), params)
+    for name, statement in (
+        ("balances", _BALANCES), ("customers", _CUSTOMER_COUNTS),
+        ("balances_branch", _BALANCE_ROLLUP), ("customers_branch", _CUSTOMER_ROLLUP),
+    ):  # fmt: skip
+        cursor.execute(statement.format_map(where), params)
+        rows[name] = cursor.rowcount
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.kpi_account, pg_temp.kpi_customer,"
+                   " pg_temp.kpi_tx")  # fmt: skip
+    return rows
 
 
 def _watch_lists_refresh(cursor, day: date) -> int:

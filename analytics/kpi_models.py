@@ -213,7 +213,12 @@ class KpiWatchList(models.Model):
 
 
 class KpiRun(models.Model):
-    """The last snapshot of a day: when, how long, how many rows (the bench reads it)."""
+    """The last snapshot of a day: when, how long, how many rows (the bench reads it), and
+    whether it was a whole rebuild or brought today's rows up to date from the changes."""
+
+    class Mode(models.TextChoices):
+        FULL = "full", _("Rebuilt")
+        CHANGES = "changes", _("Changes applied")
 
     day = models.DateField(_("day"), unique=True)
     started_at = models.DateTimeField(_("started"), default=timezone.now)
@@ -221,6 +226,15 @@ class KpiRun(models.Model):
     seconds = models.FloatField(_("seconds"), default=0)
     rows = models.JSONField(_("rows"), default=dict)
     runs = models.PositiveIntegerField(_("times run"), default=0)
+    # (Database defaults too: bench/dashboards.py writes history rows in SQL.)
+    mode = models.CharField(
+        _("last run"), max_length=8, choices=Mode, default=Mode.FULL, db_default=Mode.FULL
+    )
+    # KpiChange rows the last run took (it recomputed what they touched).
+    changes = models.PositiveIntegerField(_("changes applied"), default=0, db_default=0)
+    # The change queue holds every change since this day's last run: its next run may apply
+    # them instead of rebuilding. One day at most (the queue's reader: analytics.kpi).
+    tracked = models.BooleanField(_("follows the changes"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("snapshot run")
@@ -229,6 +243,45 @@ class KpiRun(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class KpiChange(models.Model):
+    """A change to the data today's snapshot is made of, written by database triggers
+    (analytics/sql/analytics_kpi_*_changed.sql, installed on customers, accounts,
+    transactions, tickets, surveys, deliveries, value rows and the settings they are read
+    with) in the writer's own transaction, whatever wrote it: the ORM, `update()`, COPY,
+    the inbox's batches. The next run of today takes the rows it can see (DELETE …
+    RETURNING) and recomputes only what they touch (analytics.kpi), so a change committed
+    during a run waits for the next one instead of being skipped.
+
+    `book`: the balance and customer rows of a customer's branch, RM and tier, as it is now
+    (`customer_id`) and, when the customer itself changed, as it was (`branch_id`, `rm_id`,
+    `tier`). The others are redone whole (a few rows a day): `queues` the day's service
+    figures, `campaigns` its campaign figures, `moves` its tier moves, `values` the tier
+    moves and the watch lists (value rows or their settings changed, or a customer's branch
+    or tier)."""
+
+    class Part(models.TextChoices):
+        BOOK = "book", _("Balances and customers")
+        QUEUES = "queues", _("Service")
+        CAMPAIGNS = "campaigns", _("Campaigns")
+        MOVES = "moves", _("Tier moves")
+        VALUES = "values", _("Tier moves and watch lists")
+
+    part = models.CharField(_("part"), max_length=10, choices=Part)
+    # Ids, not foreign keys: a deleted customer's change must outlive it, and triggers on
+    # the busiest tables should not take more locks than their own.
+    customer_id = models.BigIntegerField(_("customer"), null=True, blank=True)
+    branch_id = models.BigIntegerField(_("branch before"), null=True, blank=True)
+    rm_id = models.BigIntegerField(_("relationship manager before"), null=True, blank=True)
+    tier = models.CharField(_("tier before"), max_length=12, blank=True, db_default="")
+
+    class Meta:
+        verbose_name = _("KPI change")
+        verbose_name_plural = _("KPI changes")
+
+    def __str__(self) -> str:
+        return f"{self.part} {self.customer_id or ''}"
 
 
 # ---- reports ------------------------------------------------------------------------------
@@ -324,7 +377,13 @@ class ReportRun(models.Model):
         verbose_name_plural = _("report runs")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["definition", "period"], name="report_run_once")
+            models.UniqueConstraint(fields=["definition", "period"], name="report_run_once"),
+            # "Generate now" twice makes one run (analytics.reports.report_request).
+            models.UniqueConstraint(
+                fields=["definition"],
+                name="report_run_one_on_demand",
+                condition=Q(requested_by__isnull=False, status__in=["pending", "running"]),
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="report_run_status_idx")]
 

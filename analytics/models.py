@@ -335,6 +335,7 @@ class NightlyRun(models.Model):
 from analytics.kpi_models import (  # noqa: E402, F401
     KpiBalanceDay,
     KpiCampaignDay,
+    KpiChange,
     KpiCustomerDay,
     KpiQueueDay,
     KpiRun,

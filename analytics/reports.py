@@ -4,7 +4,9 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
 - A run is a row first (`pending`): beat writes the day's runs of the definitions due
   (daily; weekly on Mondays; monthly on the 1st, covering the month before), a user asks
   for one on the reports page; `(definition, period)` is unique, so beat firing twice makes
-  one run. A worker generates it on commit, and the morning sweep generates whatever is
+  one run. On demand, a definition has at most one run waiting or generating (a partial
+  unique index) and a user asks for at most REQUESTS_PER_HOUR an hour. A worker generates
+  it on commit, and the morning sweep generates whatever is
   still waiting; the run is claimed by `UPDATE … WHERE status = 'pending'`, so two workers
   never both generate it. A run left `running` by a worker that died is taken again once
   it is STALE (by the sweep or a retried task).
@@ -16,7 +18,9 @@ trail's customer-data usage, as CSV, Excel or PDF, kept encrypted in the ReportR
   (analytics.access.can_download_report); the reports page lists the runs they may take,
   and each download is an audited export. When a run is ready, every active user who may
   download it gets a staff notification (bankcrm.services.notify_staff) linking to the
-  reports page, once per run.
+  reports page, once per run. A run that fails keeps the error for the administrators (in
+  the admin, and the log) and tells them, once per run; recipients read only that it could
+  not be generated.
 - The data-usage report (for compliance, monthly): who read, revealed, exported and
   searched what in the month, from the access log: per person, action and kind of object,
   the count and the customers concerned.
@@ -30,7 +34,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from xml.sax.saxutils import escape
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -43,6 +48,7 @@ from bankcrm.audit import AuditContext
 from bankcrm.exports import spreadsheet_safe
 from bankcrm.models import AccessLog, User
 from bankcrm.outbox import enqueue_on_commit
+from bankcrm.roles import Role
 from bankcrm.services import notify_staff
 
 logger = logging.getLogger(__name__)
@@ -285,13 +291,43 @@ def reports_schedule_due(*, today: date) -> int:
     return made
 
 
+# On demand, one user asks for at most this many runs an hour (a report is seconds of a
+# worker and a file kept in the database).
+REQUESTS_PER_HOUR = 10
+
+
+class ReportRequestRefusedError(Exception):
+    """Why a report may not be asked for now, in words for the user."""
+
+
+@transaction.atomic
 def report_request(*, actor, context: AuditContext, definition: ReportDefinition) -> ReportRun:
-    """A run on demand, as of today, generated once the request commits."""
+    """A run on demand, as of today, generated once the request commits. Refused while an
+    on-demand run of the definition waits or is being generated (a partial unique index
+    decides, so two clicks make one run) and past REQUESTS_PER_HOUR of the user's in the
+    last hour (counted under a lock on the user's row, so parallel requests queue)."""
+    User.objects.select_for_update().filter(pk=actor.pk).first()
+    since = timezone.now() - timedelta(hours=1)
+    recent = ReportRun.objects.filter(requested_by=actor, created_at__gte=since).count()
+    if recent >= REQUESTS_PER_HOUR:
+        raise ReportRequestRefusedError(
+            _("You have asked for %(limit)d reports in the last hour; please wait a while "
+              "before asking for another.") % {"limit": REQUESTS_PER_HOUR}
+        )  # fmt: skip
     now = timezone.localtime()
-    run = ReportRun.objects.create(
-        definition=definition, period=f"{now:%Y-%m-%d %H:%M:%S.%f} {actor.username}"[:40],
-        as_of=now.date(), requested_by=actor,
-    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            run = ReportRun.objects.create(
+                definition=definition, as_of=now.date(), requested_by=actor,
+                period=f"{now:%Y-%m-%d %H:%M:%S.%f} {actor.username}"[:40],
+            )  # fmt: skip
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        if constraint != "report_run_one_on_demand":
+            raise
+        raise ReportRequestRefusedError(
+            _("This report is already being generated; it will be listed here when it is ready.")
+        ) from None
     enqueue_on_commit("analytics.tasks.report_generate", run.pk)
     return run
 
@@ -328,10 +364,7 @@ def report_generate(run_id: int) -> bool:
             content = RENDERERS[definition.format](title, report_sections(definition, run.as_of))
     except Exception as exc:
         logger.exception("report run %s failed", run_id)
-        ReportRun.objects.filter(pk=run_id).update(
-            status=ReportRun.Status.FAILED, failure=f"{type(exc).__name__}: {exc}"[:300],
-            finished_at=timezone.now(),
-        )  # fmt: skip
+        _record_failure(run, f"{type(exc).__name__}: {exc}")
         return False
     run.content = base64.b64encode(content).decode()
     run.size = len(content)
@@ -344,6 +377,29 @@ def report_generate(run_id: int) -> bool:
                                 "finished_at"])  # fmt: skip
         _tell_recipients(run, title)
     return True
+
+
+def _record_failure(run: ReportRun, failure: str) -> None:
+    """The technical text stays in the row (the admin shows it; recipients see only that
+    the report could not be made) and the administrators are told, once per run."""
+    with transaction.atomic():
+        if not ReportRun.objects.filter(pk=run.pk, status=ReportRun.Status.RUNNING).update(
+            status=ReportRun.Status.FAILED, failure=failure[:300], finished_at=timezone.now()
+        ):
+            return  # no longer ours (taken again as stale and finished by another worker)
+        admins = User.objects.filter(
+            Q(groups__name=Role.ADMIN) | Q(is_superuser=True), is_active=True
+        ).distinct()
+        with translation.override(settings.LANGUAGE_CODE):
+            notify_staff(
+                recipients=admins, kind="report_failed",
+                title=_("Report could not be generated: %(report)s") % {
+                    "report": run.definition.name},
+                body=_("The run of %(period)s failed; the error is on the run's page.") % {
+                    "period": run.period[:19]},
+                link=reverse("admin:analytics_reportrun_change", args=[run.pk]),
+                dedupe_key=f"report-run-failed:{run.pk}",
+            )  # fmt: skip
 
 
 def _tell_recipients(run: ReportRun, title: str) -> int:

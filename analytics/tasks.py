@@ -6,7 +6,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from analytics.kpi import kpi_snapshot
+from analytics.kpi import kpi_refresh, kpi_snapshot
 from analytics.nightly import nightly_run
 from analytics.sentiment import text_sentiment_compute, text_sentiment_sweep
 
@@ -20,16 +20,17 @@ def nightly() -> int:
 
 @shared_task(ignore_result=True)
 def kpi_snapshot_yesterday() -> None:
-    """Every night after the value run: yesterday's snapshot, complete (and today's)."""
+    """Every night after the value run: yesterday's snapshot rebuilt whole, as the night
+    left it; then today's brought up to date (the night's tiers and values)."""
     today = timezone.localdate()
     kpi_snapshot(today - timedelta(days=1))
-    kpi_snapshot(today)
+    kpi_refresh(today)
 
 
 @shared_task(ignore_result=True)
 def kpi_snapshot_today() -> None:
-    """Every hour: today's rows again, from the current balances and this month's flows."""
-    kpi_snapshot(timezone.localdate())
+    """Every hour: today's rows, rebuilt by the day's first run, then from the changes."""
+    kpi_refresh(timezone.localdate())
 
 
 @shared_task(ignore_result=True)

@@ -176,7 +176,7 @@ def report_list(request):
     runs = (
         access.report_runs_for_user(request.user)
         .select_related("definition", "requested_by")
-        .defer("content")
+        .defer("content", "failure")  # the error is for administrators (the admin)
         .order_by("-created_at")[:50]
     )
     return render(request, "analytics/reports.html", {"definitions": definitions, "runs": runs})
@@ -188,9 +188,13 @@ def report_request(request, pk):
     """On demand: a run of the definition as of today, generated on commit by a worker
     (and by the morning sweep should the worker be down)."""
     definition = access.report_definition_for_user(request.user, pk)
-    reports.report_request(actor=request.user, context=AuditContext.of(request),
-                           definition=definition)  # fmt: skip
-    messages.success(request, _("The report is being generated; it will be listed here."))
+    try:
+        reports.report_request(actor=request.user, context=AuditContext.of(request),
+                               definition=definition)  # fmt: skip
+    except reports.ReportRequestRefusedError as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, _("The report is being generated; it will be listed here."))
     return redirect("analytics:reports")
 
 

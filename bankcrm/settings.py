@@ -230,8 +230,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.nightly",
         "schedule": crontab(hour=1, minute=30),
     },
-    # Daily KPI snapshots (analytics.kpi): yesterday closed after the value run, today
-    # refreshed every hour; each day is rebuilt as a whole, so a repeat changes nothing.
+    # Daily KPI snapshots (analytics.kpi): yesterday rebuilt whole after the value run;
+    # today every hour, the day's first run whole, the others from the changes since the
+    # last (KpiChange): same rows as a rebuild, and nothing written when nothing changed.
     "kpi-snapshot-close": {
         "task": "analytics.tasks.kpi_snapshot_yesterday",
         "schedule": crontab(hour=2, minute=15),

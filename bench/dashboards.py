@@ -21,8 +21,9 @@ minimal view and page in the same run.
    does at 02:15), timed; then the --days before it are filled by copying yesterday's rows
    with the figures scaled (a slow growth), so the snapshot tables hold two years of rows at
    this scale (recomputing 730 days at 1,000,000 customers would take hours and measure
-   nothing more); then yesterday again (a re-run over full tables) and today (beat's hourly
-   refresh), timed.
+   nothing more); then yesterday again (a re-run over full tables) and today rebuilt (as
+   the day's first hourly run does; the later ones apply the changes since, timed by
+   bench/kpi_refresh.py), timed.
 3. gunicorn serves bench.settings (DEBUG off); a load generator in this process drives the
    minimal view, the minimal page and each dashboard URL set, signed in as the demo
    marketing manager (head office), branch manager (SH001) and RM, and prints requests/s
@@ -368,7 +369,7 @@ def snapshots(url: str, env: dict, days: int) -> dict:
             for table in HISTORY
         }
     timed("nightly: yesterday over full tables", yesterday)
-    timed("hourly: today", today)
+    timed("today rebuilt (its first hourly run)", today)
     figures["sizes"] = sizes
     return figures
 

@@ -184,6 +184,8 @@ NOT_AUDITED = {
     "analytics_kpiqueueday": "daily KPI snapshot, derived from the tickets and surveys",
     "analytics_kpicampaignday": "daily KPI snapshot, derived from the deliveries",
     "analytics_kpirun": "the snapshot run's own bookkeeping",
+    "analytics_kpichange": "a queue of changes already recorded where they were made, "
+    "taken by the next snapshot run",
     "analytics_kpiwatchlist": "the branch watch lists, ranked from the value rows at each snapshot",
     "analytics_reportrun": "a generated file (encrypted); each download is in the access log",
     "analytics_textsentiment": "derived from the text by the shipped model, kept with its version",

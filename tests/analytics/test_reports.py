@@ -262,7 +262,7 @@ def test_reports_page_queries_do_not_grow_with_runs(world, client, login, branch
         assert client.get(url).status_code == 200
     for i in range(12):
         ReportRun.objects.create(definition=other, period=f"2024-{i + 1:02d}", as_of=D,
-                                 requested_by=branch_manager)  # fmt: skip
+                                 requested_by=branch_manager, status="done")  # fmt: skip
     with django_assert_max_num_queries(len(few)):
         assert client.get(url).status_code == 200
 
@@ -288,3 +288,107 @@ def test_reports_page_lists_only_the_runs_in_scope(world, client, login, branch_
     assert link in client.get(reverse("analytics:reports")).content.decode()
     login(world.bj_manager)
     assert link not in client.get(reverse("analytics:reports")).content.decode()
+
+
+def failing_run(world) -> ReportRun:
+    """A run whose generation fails: its definition names a format no renderer makes."""
+    d = definition("csv", branch=world.sh)
+    ReportDefinition.objects.filter(pk=d.pk).update(format="ods")
+    run = ReportRun.objects.create(definition=d, period="2025-03", as_of=D)
+    assert not report_generate(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_failed_run_tells_recipients_plainly_and_keeps_the_error_for_admins(
+    world, client, login, branch_manager, admin_user, caplog
+):
+    run = failing_run(world)
+    assert (run.status, run.failure) == (ReportRun.Status.FAILED, "KeyError: 'ods'")
+    assert f"report run {run.pk} failed" in caplog.text and "KeyError: 'ods'" in caplog.text
+    login(branch_manager)
+    page = client.get(reverse("analytics:reports")).content.decode()
+    assert "无法生成；已通知管理员。" in page
+    assert "KeyError" not in page
+    login(admin_user)
+    admin_page = client.get(reverse("admin:analytics_reportrun_change", args=[run.pk]))
+    assert admin_page.status_code == 200
+    assert "KeyError: &#x27;ods&#x27;" in admin_page.content.decode()
+
+
+def test_a_failed_run_tells_the_administrators_once(world, branch_manager, admin_user):
+    from bankcrm.models import StaffNotification
+
+    other_admin = factories.user(Role.ADMIN, branch=world.bj, username="admin2")
+    factories.user(Role.ADMIN, branch=world.bj, username="gone", is_active=False)
+    run = failing_run(world)
+    told = StaffNotification.objects.filter(kind="report_failed")
+    assert set(told.values_list("recipient", flat=True)) == {admin_user.pk, other_admin.pk}
+    message = told.get(recipient=admin_user)
+    assert message.link == reverse("admin:analytics_reportrun_change", args=[run.pk])
+    assert "KeyError" not in message.title + message.body
+    assert not StaffNotification.objects.filter(recipient=branch_manager).exists()
+    # Taken again (a stale run swept, a task retried) and failing again: nobody told twice.
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.PENDING)
+    assert not report_generate(run.pk)
+    assert told.count() == 2
+
+
+def test_generate_now_twice_makes_one_run_until_it_is_done(world, client, login, branch_manager):
+    d = definition("csv", branch=world.sh)
+    url = reverse("analytics:report-request", args=[d.pk])
+    login(branch_manager)
+    assert "报表正在生成" in client.post(url, follow=True).content.decode()  # asked for
+    assert "该报表已在生成中" in client.post(url, follow=True).content.decode()
+    run = ReportRun.objects.get(definition=d)  # one, still waiting
+    # Generating counts as waiting; another definition is not held up.
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.RUNNING)
+    client.post(url)
+    client.post(reverse("analytics:report-request", args=[definition("xlsx", branch=world.sh).pk]))
+    assert ReportRun.objects.filter(definition=d).count() == 1
+    assert ReportRun.objects.count() == 2
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.RUNNING)
+    assert report_generate(run.pk) is False  # (not stale: nobody takes it)
+    ReportRun.objects.filter(pk=run.pk).update(status=ReportRun.Status.DONE)
+    client.post(url)
+    assert ReportRun.objects.filter(definition=d).count() == 2
+
+
+def test_one_waiting_run_a_definition_is_held_by_the_database(world, branch_manager):
+    """Two requests that both passed the checks still make one run: the partial unique
+    index refuses the second, whatever wrote it."""
+    from django.db import IntegrityError, transaction
+
+    d = definition("csv", branch=world.sh)
+    ReportRun.objects.create(definition=d, period="a", as_of=D, requested_by=branch_manager)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReportRun.objects.create(definition=d, period="b", as_of=D, requested_by=branch_manager)
+    # Scheduled runs (nobody asked) are not held: one per period, as before.
+    ReportRun.objects.create(definition=d, period="2025-03", as_of=D)
+
+
+def test_generate_now_is_limited_per_user_and_hour(world, client, login, branch_manager):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.reports import REQUESTS_PER_HOUR
+
+    d = definition("csv", branch=world.sh)
+    url = reverse("analytics:report-request", args=[d.pk])
+    old = ReportRun.objects.create(definition=d, period="old", as_of=D, status="done",
+                                   requested_by=branch_manager,
+                                   created_at=timezone.now() - timedelta(minutes=61))  # fmt: skip
+    login(branch_manager)
+    for _i in range(REQUESTS_PER_HOUR):
+        client.post(url)
+        ReportRun.objects.filter(definition=d, status="pending").update(status="done")
+    response = client.post(url, follow=True)
+    assert "过去一小时内您已申请 10 份报表" in response.content.decode()
+    mine = ReportRun.objects.filter(requested_by=branch_manager).exclude(pk=old.pk)
+    assert mine.count() == REQUESTS_PER_HOUR
+    # Someone else is not held by this user's count.
+    other_manager = factories.user(Role.BRANCH_MANAGER, branch=world.sh, username="bm2")
+    login(other_manager)
+    client.post(url)
+    assert ReportRun.objects.filter(requested_by=other_manager).count() == 1

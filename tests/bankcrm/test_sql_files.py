@@ -14,7 +14,7 @@ from bankcrm import sqlfiles
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_APPS = ("bankcrm", "customers", "service", "compliance")
+PROJECT_APPS = ("bankcrm", "customers", "service", "compliance", "analytics")
 
 
 def sql_files() -> list[tuple[str, str]]:

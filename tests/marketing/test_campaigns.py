@@ -381,3 +381,29 @@ def test_the_claims_consent_read_agrees_with_the_one_row_form(branch, rm, market
     one = {d.pk: eligibility.consent_withdrawn_since(d) for d in rows}
     assert many == one
     assert set(one.values()) == {"", "no_consent", "opted_out"}  # every verdict occurs
+
+
+def test_a_large_launch_refreshes_the_tables_statistics(people, marketer, second_marketer,
+                                                       monkeypatch):  # fmt: skip
+    """The claim's plan needs statistics that know the launch's rows: past ANALYZE_AFTER
+    rows, the launch analyses marketing_delivery in its own transaction (pg_class.reltuples
+    then counts them); a small one leaves it to autovacuum."""
+    from django.db import connection
+
+    from marketing import audience
+
+    def reltuples():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'marketing_delivery'")
+            return cursor.fetchone()[0]
+
+    before = reltuples()
+    with time_machine.travel(NOON, tick=False):
+        small = approved(make_campaign(marketer, segment(marketer, tree())), second_marketer)
+        launch(small, marketer)
+        assert reltuples() == before
+        monkeypatch.setattr(audience, "ANALYZE_AFTER", 6)
+        large = approved(make_campaign(marketer, segment(marketer, tree()), name="大"),
+                         second_marketer)  # fmt: skip
+        launch(large, marketer)
+    assert reltuples() == 12

@@ -410,8 +410,10 @@ class CustomersDemo:
             rm_id = self.demo_rms["rm2"]
         elif rng.random() < 0.92:
             rm_id = rng.choice(self.rms_by_branch[person["branch"]])
-        tier_roll = rng.random()
-        tier = "private" if tier_roll < 0.02 else "affluent" if tier_roll < 0.15 else "mass"
+        wealth_roll = rng.random()
+        scale = next(scale for share, scale in self.WEALTH_SCALES if wealth_roll < share)
+        person["draws"] = self._account_draws(person, scale)
+        tier = self._tier_of(person["draws"])
         lifecycle = rng.choices(["active", "dormant", "prospect", "closed"], [82, 10, 5, 3])[0]
         kyc_status = "verified" if lifecycle in ("active", "dormant") else "pending"
         kyc_expires = self.today + timedelta(days=rng.randrange(-20, 3 * 365))
@@ -469,9 +471,27 @@ class CustomersDemo:
     def _income_band(rng: random.Random, tier: str) -> str:
         if tier == "private":
             return "gt1m"
+        if tier == "wealth":
+            return rng.choice(["gt1m", "300k-1m"])
         if tier == "affluent":
             return rng.choice(["300k-1m", "100k-300k"])
         return rng.choice(["lt100k", "lt100k", "100k-300k"])
+
+    # How much a customer holds: a multiplier of every balance, by the share of customers
+    # up to it (cumulative). The tier follows from what that gives (_tier_of).
+    WEALTH_SCALES = ((0.01, Decimal(100)), (0.05, Decimal(12)), (0.25, Decimal(2)),
+                     (1.0, Decimal("0.25")))  # fmt: skip
+    # The floors of analytics' default value tiers (analytics.value.DEFAULT_TIERS) on the
+    # CNY deposits and wealth products drawn, so a customer's tier agrees with the balances
+    # from the start and the demo's first nightly value run moves only those near a floor
+    # (its score also weighs stickiness and the 90-day average).
+    TIER_FLOORS = (("private", 6_000_000), ("wealth", 500_000), ("affluent", 50_000))
+    ASSET_KINDS = ("current", "time_deposit", "wealth")
+
+    def _tier_of(self, draws: list[dict]) -> str:
+        assets = sum(d["balance"] for d in draws
+                     if d["kind"] in self.ASSET_KINDS and d["currency"] == "CNY")  # fmt: skip
+        return next((tier for tier, floor in self.TIER_FLOORS if assets >= floor), "mass")
 
     CUSTOMER_COLUMNS = (
         "cif", "kind", "name", "name_latin", "gender", "birth_date",
@@ -603,49 +623,62 @@ class CustomersDemo:
     EXTRA_ACCOUNTS = (0, 1, 1, 2, 3)
 
     def _account_count(self, person: dict) -> int:
-        """How many accounts `person` has (the first draws of _holdings)."""
-        return 1 + _rng(self.seed, person["i"], 1).choice(self.EXTRA_ACCOUNTS)
+        """How many accounts `person` has (drawn with the customer's row)."""
+        return len(person["draws"])
+
+    def _account_draws(self, person: dict, scale: Decimal) -> list[dict]:
+        """What chance decides of customer `person`'s accounts (kind, currency, balance,
+        limit, …), from the customer's own random stream: drawn before the customer's row,
+        whose tier follows from the balances."""
+        rng = _rng(self.seed, person["i"], 1)
+        kinds = ["current"]
+        kinds += rng.sample(self.OTHER_KINDS, rng.choice(self.EXTRA_ACCOUNTS))
+        draws = []
+        for kind in kinds:
+            currency = "USD" if kind == "current" and rng.random() < 0.03 else "CNY"
+            balance = (
+                Decimal(rng.randrange(100, 80_000)) * scale + Decimal(rng.randrange(0, 100)) / 100
+            ).quantize(Decimal("0.01"))
+            draw = {"kind": kind, "currency": currency, "balance": balance, "limit": None,
+                    "overdue": 0, "opened_after": rng.randrange(0, 300), "term_years": None,
+                    "matures": None}  # fmt: skip
+            if kind == "loan":
+                draw["limit"] = (balance * Decimal("1.4")).quantize(Decimal("0.01"))
+                draw["overdue"] = rng.choice([0] * 18 + [5, 35])
+                draw["term_years"] = rng.choice((3, 5, 10, 20))
+            elif kind == "card":
+                limit = Decimal(
+                    rng.choice((10_000, 30_000, 50_000, 100_000)) * max(1, int(scale) // 4)
+                )
+                draw["limit"] = limit
+                draw["balance"] = (limit * Decimal(rng.random() * 0.6)).quantize(Decimal("0.01"))
+            elif kind == "time_deposit":
+                draw["matures"] = self.today + timedelta(days=rng.randrange(-30, 720))
+            draw["product"] = rng.choice(self.ACCOUNT_KINDS[kind][1])
+            draws.append(draw)
+        return draws
 
     def accounts_of(self, person: dict) -> list[list]:
         """Customer `person`'s accounts: rows of ACCOUNT_COLUMNS, then i and k (the
         customer's and the account's index, from which TRANSACTIONS_SQL draws)."""
-        rng = _rng(self.seed, person["i"], 1)
-        kinds = ["current"]
-        kinds += rng.sample(self.OTHER_KINDS, rng.choice(self.EXTRA_ACCOUNTS))
-        tier = person["row"][22]
-        scale = {"mass": 1, "affluent": 8, "private": 60}[tier]
         opened_base = person["row"][24].astimezone(SHANGHAI).date()
+        status = "active" if person["row"][19] != "closed" else "closed"
         accounts = []
-        for k, (kind, pk) in enumerate(zip(kinds, person["account_ids"], strict=True)):
-            prefix, products = self.ACCOUNT_KINDS[kind]
-            number = _luhn_complete(f"{prefix}{person['i']:09d}{k:02d}")
-            currency = "USD" if kind == "current" and rng.random() < 0.03 else "CNY"
-            balance = (
-                Decimal(rng.randrange(100, 80_000) * scale) / 1
-                + Decimal(rng.randrange(0, 100)) / 100
-            )
-            limit = None
-            overdue = 0
-            matures = None
-            opened = opened_base + timedelta(days=rng.randrange(0, 300))
-            if kind == "loan":
-                limit = (balance * Decimal("1.4")).quantize(Decimal("0.01"))
-                overdue = rng.choice([0] * 18 + [5, 35])
-                matures = opened + timedelta(days=365 * rng.choice((3, 5, 10, 20)))
-            elif kind == "card":
-                limit = Decimal(rng.choice((10_000, 30_000, 50_000, 100_000)) * max(1, scale // 4))
-                balance = (limit * Decimal(rng.random() * 0.6)).quantize(Decimal("0.01"))
-            elif kind == "time_deposit":
-                matures = self.today + timedelta(days=rng.randrange(-30, 720))
-            status = "active" if person["row"][19] != "closed" else "closed"
-            product = rng.choice(products)
-            product_id, risk = self.catalogue[product]
+        for k, (draw, pk) in enumerate(zip(person["draws"], person["account_ids"], strict=True)):
+            kind = draw["kind"]
+            number = _luhn_complete(f"{self.ACCOUNT_KINDS[kind][0]}{person['i']:09d}{k:02d}")
+            opened = opened_base + timedelta(days=draw["opened_after"])
+            matures = draw["matures"]
+            if draw["term_years"]:
+                matures = opened + timedelta(days=365 * draw["term_years"])
+            product_id, risk = self.catalogue[draw["product"]]
             accounts.append(
                 [
                     pk, person["pk"], kind, _enc(number, Account, "number", self.ring),
                     crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
                     Account.mask_number(kind, number),
-                    product, currency, balance, limit, overdue, opened, matures, status,
+                    draw["product"], draw["currency"], draw["balance"], draw["limit"],
+                    draw["overdue"], opened, matures, status,
                     f"R{risk}" if kind == "wealth" else "", product_id, person["i"], k,
                 ]
             )  # fmt: skip

@@ -520,6 +520,87 @@ def text_sentiment_sweep(*, limit: int = 500) -> int:
     return done
 
 
+def text_sentiment_compute_pending(*, limit: int = 5000) -> int:
+    """Computes up to `limit` pending texts, oldest first, in one transaction: for many at
+    once (a backfill, the demo's texts) where text_sentiment_compute would take a
+    transaction and three queries a text. The rows are taken with SKIP LOCKED as that one
+    takes its row (a worker on the same rows skips them), their texts read in one query per
+    kind, each distinct text scored once (notes repeat), and the results written in one
+    UPDATE. The outcome is text_sentiment_compute's for each row: a text gone or emptied
+    loses its row, a negative satisfaction comment raises its follow-up. Returns how many
+    were computed."""
+    with transaction.atomic():
+        rows = list(
+            TextSentiment.objects.pending()
+            .select_for_update(skip_locked=True)
+            .order_by("requested_at", "pk")
+            .values_list("pk", "kind", "source_id")[:limit]
+        )
+        if not rows:
+            return 0
+        wanted: dict[str, list[int]] = {}
+        for _pk, kind, source_id in rows:
+            wanted.setdefault(kind, []).append(source_id)
+        sources = _sources(wanted)
+        model = scorer()
+        scored: dict[str, tuple[str, float]] = {}
+        done, gone, unhappy = [], [], []
+        for pk, kind, source_id in rows:
+            text, customer_id, satisfaction = sources.get((kind, source_id), ("", None, None))
+            if not (text or "").strip():
+                gone.append(pk)
+                continue
+            if text not in scored:
+                scored[text] = model.score(text)
+            label, score = scored[text]
+            done.append((pk, customer_id, label, score, hashlib.sha256(text.encode()).hexdigest()))
+            if kind == TextKind.SURVEY and label == NEGATIVE:
+                unhappy.append(
+                    FeedbackFollowUp(ticket_id=source_id, customer_id=customer_id,
+                                     satisfaction=satisfaction, score=score)
+                )  # fmt: skip
+        TextSentiment.objects.filter(pk__in=gone).delete()
+        columns = [list(column) for column in zip(*done, strict=True)] if done else [[]] * 5
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE analytics_textsentiment t
+                   SET customer_id = d.customer_id, label = d.label, score = d.score,
+                       model_version = %s, text_sha256 = d.sha256, computed_at = now()
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::text[])
+                       AS d (id, customer_id, label, score, sha256)
+                 WHERE t.id = d.id
+                """,
+                [model.version, *columns],
+            )
+        FeedbackFollowUp.objects.bulk_create(unhappy, ignore_conflicts=True)
+        for follow_up in unhappy:
+            _tell_supervisors(follow_up.ticket_id)
+    return len(done)
+
+
+def _sources(wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:
+    """(kind, source id): (text, customer id, satisfaction score) of the texts asked for, one
+    query per kind (_source's reads, for many)."""
+    found: dict[tuple[str, int], tuple] = {}
+    if ids := wanted.get(TextKind.INTERACTION):
+        for pk, text, customer_id in Interaction.objects.filter(pk__in=ids).values_list(
+            "pk", "notes", "customer_id"
+        ):
+            found[(TextKind.INTERACTION, pk)] = (text, customer_id, None)
+    if ids := wanted.get(TextKind.TICKET):
+        for pk, text, customer_id in Ticket.objects.filter(pk__in=ids).values_list(
+            "pk", "description", "customer_id"
+        ):
+            found[(TextKind.TICKET, pk)] = (text, customer_id, None)
+    if ids := wanted.get(TextKind.SURVEY):
+        for pk, text, customer_id, score in Survey.objects.filter(
+            ticket_id__in=ids, answered_at__isnull=False
+        ).values_list("ticket_id", "comment", "ticket__customer_id", "score"):
+            found[(TextKind.SURVEY, pk)] = (text, customer_id, score)
+    return found
+
+
 def text_sentiment_backfill() -> int:
     """Queues every stored text that has no sentiment row (texts stored before this module,
     or by bulk loads that bypass the services); the sweep computes them. Returns how many."""

@@ -8,8 +8,9 @@ at scale, and the model metrics on the shared data sets next to their READMEs' b
 1. A scratch database beside DATABASE_URL's (`bankcrm_bench_analytics`) is migrated and
    loaded with `seed_demo --customers N`, then transactions are added by one INSERT … SELECT
    (copies of the demo's, spread over the year) up to --transactions.
-2. A churn model over the CRM's features is trained on made-up rows (as the tests do: the
-   demo's history is random) and activated by a second user, so the run scores everyone.
+2. The churn model seed_demo trained on the demo's history and activated (analytics/demo.py)
+   scores everyone; without one (a database loaded before), one is trained on made-up rows
+   (as the tests do) and activated by a second user.
 3. `nightly_run` is timed step by step (features, scoring with three reasons each, values
    and tiers), with the process's peak memory.
 4. `model_train` on ../shared/datasets/churn and marketing (without `duration`, which is

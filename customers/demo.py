@@ -61,6 +61,42 @@ BIRTHPLACES_ELSEWHERE = ["510121", "310101", "110101"]
 
 DEMO_RM_BOOKS = {"rm": 150, "rm2": 100}  # the first customers go to the demo RMs
 
+# What RMs write after a contact, by subject: needs (大额存单, 留学贷款 … the products
+# analytics suggests from notes), praise and complaints (their sentiment), a few in English.
+INTERACTION_NOTES = {
+    "理财产品到期提醒": [
+        "客户理财产品下周到期，有意续投，关注养老理财，请准备产品说明。",
+        "客户对上期理财收益很满意，愿意继续购买稳健型产品。",
+        "客户抱怨上期理财收益低于预期，考虑把资金转到他行。",
+        "",
+    ],
+    "到店咨询大额存单": [
+        "客户到店咨询三年期大额存单利率，计划下月存入。",
+        "客户排队等了四十分钟，对网点服务很不满意。",
+        "客户对大堂经理的讲解很满意，当场预约了大额存单。",
+    ],
+    "咨询信用卡分期": [
+        "客户咨询信用卡分期手续费，准备购买家电。",
+        "客户认为分期手续费太高，表示不满。",
+        "The customer asked about paying a purchase off in instalments on the credit card.",
+    ],
+    "手机银行转账限额咨询": [
+        "客户反映手机银行转账限额太低，操作很不方便。",
+        "已协助客户调整转账限额，客户表示感谢。",
+        "The customer asked how to raise the daily transfer limit in the app.",
+    ],
+    "KYC 资料更新提醒": [
+        "提醒客户更新身份证有效期，客户约定本周到网点办理。",
+        "客户孩子明年出国读书，咨询留学贷款和外汇购汇。",
+        "",
+    ],
+    "季度资产报告": [
+        "已发送季度资产报告，客户关注教育金规划。",
+        "客户计划明年买房，咨询房贷利率。",
+        "Quarterly statement sent; the customer was pleased with the service and thanked us.",
+    ],
+}
+
 MOBILE_PREFIXES = ["138", "139", "135", "136", "150", "151", "158", "186", "188", "189", "177"]
 TAGS = ["代发工资", "高净值", "小微企业主", "养老金", "跨境", "房贷客户", "信用卡活跃", "理财偏好"]
 OCCUPATIONS = [
@@ -459,7 +495,7 @@ class CustomersDemo:
             created,
             created,
             # Appended last: the indexes above are used by the holdings step.
-            "" if person["corporate"] else self._income_band(rng, tier),
+            self._income_band(person, tier),
             "" if person["corporate"] else rng.choice(["single", "married", "married", "married"]),
             risk_level,
             risk_expires,
@@ -467,8 +503,10 @@ class CustomersDemo:
             self.households.get(i),
         ]
 
-    @staticmethod
-    def _income_band(rng: random.Random, tier: str) -> str:
+    def _income_band(self, person: dict, tier: str) -> str:
+        if person["corporate"]:
+            return ""
+        rng = _rng(self.seed, person["i"], 6)
         if tier == "private":
             return "gt1m"
         if tier == "wealth":
@@ -491,7 +529,22 @@ class CustomersDemo:
     def _tier_of(self, draws: list[dict]) -> str:
         assets = sum(d["balance"] for d in draws
                      if d["kind"] in self.ASSET_KINDS and d["currency"] == "CNY")  # fmt: skip
+        return self._tier_for(assets)
+
+    def _tier_for(self, assets) -> str:
         return next((tier for tier, floor in self.TIER_FLOORS if assets >= floor), "mass")
+
+    def _settle_tier(self, person: dict, assets) -> None:
+        """The tier (and what follows from it) of the balances as written, once the current
+        accounts are topped up to cover their history (TOP_UP_SQL)."""
+        row = person["row"]
+        tier = self._tier_for(assets)
+        if tier == row[22]:
+            return
+        row[22] = tier
+        if tier == "private" and "高净值" not in row[23]:
+            row[23] = sorted([*row[23], "高净值"])
+        row[26] = self._income_band(person, tier)
 
     CUSTOMER_COLUMNS = (
         "cif", "kind", "name", "name_latin", "gender", "birth_date",
@@ -516,21 +569,27 @@ class CustomersDemo:
         return new_people
 
     def seed_customers(self, people: list[dict]) -> None:
-        """The customers, their households and their keys in core banking and the app."""
-        self.progress(f"customers: writing {len(people):,}")
+        """The customers' rows, their households and ids; written by write_customers once
+        their holdings are drawn, which settle their tiers."""
+        self.progress(f"customers: drawing {len(people):,}")
         self.households = self.seed_households(people)
         with connection.cursor() as cursor:
             ids = _allocate_ids(cursor, "customers_customer", len(people))
-            for person, pk in zip(people, ids, strict=True):
-                person["pk"] = pk
+        for n, (person, pk) in enumerate(zip(people, ids, strict=True), 1):
+            person["pk"] = pk
+            person["row"] = self.customer_row(person)
+            if n % 20000 == 0:
+                self.progress(f"customers: {n:,}")
+
+    def write_customers(self, people: list[dict]) -> None:
+        """The customers, their keys in core banking and the app, their risk assessments."""
+        self.progress(f"customers: writing {len(people):,}")
+        with connection.cursor() as cursor:
             with cursor.copy(
                 f"COPY customers_customer ({', '.join(self.CUSTOMER_COLUMNS)}) FROM STDIN"
             ) as copy:
-                for n, person in enumerate(people, 1):
-                    person["row"] = self.customer_row(person)
+                for person in people:
                     copy.write_row(person["row"])
-                    if n % 20000 == 0:
-                        self.progress(f"customers: {n:,}")
             with cursor.copy(
                 "COPY customers_externalidentity"
                 " (source, external_id, customer_id, created_at, last_sequence) FROM STDIN"
@@ -725,6 +784,14 @@ class CustomersDemo:
             )
             self.demo.add("transactions", cursor.rowcount)
             cursor.execute(TOP_UP_SQL, {"seed": self.seed})
+            cursor.execute(
+                "SELECT customer_id, sum(balance) FROM seed_account"
+                " WHERE kind = ANY(%s) AND currency = 'CNY' GROUP BY customer_id",
+                [list(self.ASSET_KINDS)],
+            )
+            assets = dict(cursor.fetchall())
+            for person in people:
+                self._settle_tier(person, assets.get(person["pk"], 0))
             self.progress(f"accounts: writing {sum(counts):,}")
             cursor.execute(
                 f"INSERT INTO customers_account ({columns})"  # noqa: S608 (fixed names)
@@ -743,6 +810,7 @@ class CustomersDemo:
             ("phone", "outbound", "KYC 资料更新提醒"),
             ("email", "outbound", "季度资产报告"),
         ]
+        notes = INTERACTION_NOTES
         count = 0
         with (
             connection.cursor() as cursor,
@@ -759,12 +827,13 @@ class CustomersDemo:
                 actor = person["row"][18]
                 for _ in range(rng.randrange(2, 6) if demo else 1):
                     channel, direction, subject = rng.choice(subjects)
+                    note = rng.choice(notes[subject])
                     follow_up = None
                     if demo and rng.random() < 0.15:
                         follow_up = self.today + timedelta(days=rng.randrange(-2, 8))
                     copy.write_row(
                         (
-                            person["pk"], channel, direction, subject, "", actor,
+                            person["pk"], channel, direction, subject, note, actor,
                             self.now - timedelta(hours=rng.randrange(1, 24 * 300)),
                             follow_up, False,
                         )
@@ -870,7 +939,10 @@ class CustomersDemo:
                 load.enter_context(demo.recorded_as_one_load(table, **detail))
             load.enter_context(_filled_without_indexes(BULK_TABLES))
             self.seed_customers(people)
+            # Holdings first: a customer's tier follows from them. (The account's key to
+            # its customer is checked at the end of the load, or at commit.)
             self.seed_holdings(people)
+            self.write_customers(people)
             self.progress("interactions")
             self.seed_interactions(people)
             self.progress("indexes and foreign keys")

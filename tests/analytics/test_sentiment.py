@@ -235,6 +235,41 @@ def test_backfill_queues_texts_stored_around_the_services(rm, customer):
     assert sentiment.text_sentiment_sweep() == 1
 
 
+def test_pending_texts_computed_at_once_as_one_by_one(rm, customer, closed_ticket):
+    """text_sentiment_compute_pending (backfills, the demo) ends where the task and the sweep
+    end, row by row: the same label and score, a negative comment's follow-up and the
+    supervisors told, a text gone losing its row; in a constant number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import Interaction
+
+    ticket = closed_ticket(description="手机银行一直登录失败，太麻烦了")
+    _answered(ticket, NEGATIVE_ZH)
+    for text in (POSITIVE_ZH, POSITIVE_ZH, "the staff were rude and the fee is a rip-off"):
+        Interaction.objects.create(customer=customer, channel="phone", direction="inbound",
+                                   subject="导入", notes=text)  # fmt: skip
+    gone = Interaction.objects.create(customer=customer, channel="phone", direction="inbound",
+                                      subject="导入", notes=NEGATIVE_ZH)  # fmt: skip
+    assert sentiment.text_sentiment_backfill() == 4
+    Interaction.objects.filter(pk=gone.pk).update(notes=" ")
+    with CaptureQueriesContext(connection) as queries:
+        assert sentiment.text_sentiment_compute_pending(limit=100) == 5
+    assert len(queries) <= 20  # not per text
+    assert sentiment.text_sentiment_compute_pending() == 0
+    assert not TextSentiment.objects.pending().exists()
+    assert not TextSentiment.objects.filter(kind="interaction", source_id=gone.pk).exists()
+    model = sentiment.scorer()
+    texts = {("ticket", ticket.pk): ticket.description, ("survey", ticket.pk): NEGATIVE_ZH}
+    texts |= {("interaction", i.pk): i.notes for i in Interaction.objects.exclude(pk=gone.pk)}
+    for row in TextSentiment.objects.all():
+        assert (row.label, row.score) == model.score(texts[(row.kind, row.source_id)])
+        assert row.customer_id == customer.pk and row.model_version == model.version
+    follow_up = FeedbackFollowUp.objects.get()
+    assert (follow_up.ticket_id, follow_up.satisfaction) == (ticket.pk, 2)
+    assert StaffNotification.objects.filter(kind="csat_follow_up").count() == 1
+
+
 # ---- where it is shown -------------------------------------------------------------------
 
 

@@ -313,3 +313,65 @@ def test_the_supervisor_sees_the_follow_up_and_marks_it_done_once(
     follow_up.refresh_from_db()
     assert (follow_up.done_at, follow_up.note) == (done_at, "已致电客户道歉")
     assert 'data-testid="follow-up"' not in client.get("/service/supervisor/").content.decode()
+
+
+# ---- English: the lexicon --------------------------------------------------------------
+
+
+def test_the_lexicon_reads_english_as_vader_does():
+    from analytics import lexicon
+
+    assert lexicon.compound("the adviser was helpful") > 0.3
+    assert lexicon.compound("the adviser was not helpful") < 0  # a negation turns it
+    assert lexicon.compound("very helpful") > lexicon.compound("helpful")  # a booster
+    assert lexicon.compound("VERY GOOD") == lexicon.compound("very good")  # all capitals
+    assert lexicon.compound("it was GOOD, thanks") > lexicon.compound("it was good, thanks")
+    assert lexicon.compound("good!!") > lexicon.compound("good")
+    # After "but" counts more: the fees decide.
+    assert lexicon.compound("great service but terrible fees") < 0
+    # Our banking entries, phrases included, where VADER has nothing.
+    assert lexicon.compound("hidden fees again") < 0 and lexicon.compound("the app crashes") < 0
+    assert lexicon.compound("no reply for a week") < 0
+    assert lexicon.compound("customer asked for the March statement") == 0  # no lexicon word
+    assert lexicon.compound("No complaints at all") > 0  # "no" turns what follows
+
+
+def test_english_is_blended_with_the_lexicon_and_chinese_is_not():
+    from analytics import lexicon
+
+    model = sentiment.scorer()
+    assert 0 < model.lexicon_weight <= 1 and "-lex" in model.version
+    english = "the staff were rude and the fee is a rip-off"
+    assert model.probability(english) == pytest.approx(
+        sentiment.blend(model.regression(english), lexicon.compound(english),
+                        model.lexicon_weight)
+    )  # fmt: skip
+    assert model.probability(NEGATIVE_ZH) == model.regression(NEGATIVE_ZH)
+
+
+def test_a_model_file_from_before_the_lexicon_reads_without_it(tmp_path):
+    import numpy as np
+
+    with np.load(sentiment.MODEL_FILE) as data:
+        arrays = dict(data)
+    arrays["scalars"] = arrays["scalars"][:5]  # what files before the lexicon held
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = sentiment.Scorer.load(tmp_path / "old.npz")
+    assert old.lexicon_weight == 0
+    text = "the staff were rude"
+    assert old.probability(text) == old.regression(text)
+
+
+def test_calibration_phrases_choose_englishs_share_and_band_not_the_regression():
+    """sentiment_train's added English phrases: scored, never learned from, so the
+    regression and the Chinese band are those of the same training without them."""
+    rows = sentiment.read_examples(sentiment.BANKING_PHRASES, source="banking",
+                                   text="text", label="label")  # fmt: skip
+    extra = sentiment.read_examples(sentiment.BANKING_PHRASES_EN, source="banking",
+                                    text="text", label="label")[:60]  # fmt: skip
+    params = sentiment.TrainingParams(min_df=1)
+    alone = sentiment.train(rows, params, folds=3)
+    calibrated = sentiment.train(rows, params, folds=3, calibration=extra)
+    assert calibrated.vocabulary == alone.vocabulary
+    assert (calibrated.coef == alone.coef).all() and calibrated.bands["zh"] == alone.bands["zh"]
+    assert calibrated.lexicon_weight in sentiment.LEXICON_WEIGHTS

@@ -516,11 +516,12 @@ class CustomersDemo:
         return rng.choice(["lt100k", "lt100k", "100k-300k"])
 
     # How much a customer holds: a multiplier of every balance, by the share of customers
-    # up to it (cumulative). The tier follows from what that gives (_tier_of).
+    # up to it (cumulative). The tier follows from what that gives (_tier_of, then
+    # _settle_tier once the current accounts are topped up to cover their history).
     WEALTH_SCALES = ((0.01, Decimal(100)), (0.05, Decimal(12)), (0.25, Decimal(2)),
                      (1.0, Decimal("0.25")))  # fmt: skip
     # The floors of analytics' default value tiers (analytics.value.DEFAULT_TIERS) on the
-    # CNY deposits and wealth products drawn, so a customer's tier agrees with the balances
+    # CNY deposits and wealth products written, so a customer's tier agrees with the balances
     # from the start and the demo's first nightly value run moves only those near a floor
     # (its score also weighs stickiness and the 90-day average).
     TIER_FLOORS = (("private", 6_000_000), ("wealth", 500_000), ("affluent", 50_000))

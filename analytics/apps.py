@@ -11,7 +11,7 @@ class AnalyticsConfig(AppConfig):
         # their triggers are installed by analytics 0003 (compliance/audited.py lists them).
         from django.db.models.signals import post_delete, post_save
 
-        from analytics import home, models, needs, segments, sentiment
+        from analytics import demo, home, models, needs, segments, sentiment
         from analytics.panels import customer_value, supervisor_follow_ups
         from analytics.value import SETTINGS_CACHE
         from bankcrm import registry
@@ -30,3 +30,4 @@ class AnalyticsConfig(AppConfig):
         registry.SUPERVISOR_SECTIONS.register(supervisor_follow_ups)
         # The scores as segment fields: marketing's builder lists them unchanged.
         segments.register()
+        registry.DEMO_SEEDERS.register(demo.seed, order=50)  # after marketing (40): it reads all

@@ -38,7 +38,7 @@ from analytics.kpi_models import (
 from analytics.models import CustomerValue
 from bankcrm.cache import TTLCache
 from customers.access import customers_for_user
-from customers.models import Interaction
+from customers.models import Customer, Interaction
 
 PERIODS = (3, 6, 12, 24)
 LIST_SIZE = 10
@@ -358,7 +358,7 @@ def _months_back(day: date, n: int) -> tuple[int, int]:
 
 
 def _tier_rank(tier: str) -> int:
-    order = ("mass", "affluent", "private")
+    order = tuple(Customer.Tier.values)  # lowest first
     return order.index(tier) if tier in order else len(order)
 
 

@@ -157,7 +157,8 @@ class CustomerScore(models.Model):
 class TierThreshold(models.Model):
     """A value tier: customers whose value score (analytics.value) reaches `min_value` and
     no higher tier's. `customer_tier` is what the customer record shows and publishes
-    (Customer.tier has three levels; wealth maps to affluent until it gets its own)."""
+    (Customer.Tier: the same four levels by default; a bank with more value tiers than
+    customer tiers maps several to one)."""
 
     code = models.SlugField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=60)

@@ -5,21 +5,29 @@ The scorer is a logistic regression over TF-IDF features (sublinear term frequen
 norm): the text's words (analytics.words: jieba with the banking dictionary for Chinese),
 word bigrams (不_满意, not_good) and character 1–3-grams (which carry Chinese sentiment
 that segmentation splits, and English word stems). It ships in the repository
-(analytics/data/sentiment_model.npz, about 1 MB: the vocabulary, idf, coefficients and
-the neutral band), so it runs where the bank's network is closed; scoring is numpy over a
-dictionary lookup, no scikit-learn at run time.
+(analytics/data/sentiment_model.npz, about 1.4 MB: the vocabulary, idf, coefficients, the
+neutral bands and English's lexicon share), so it runs where the bank's network is
+closed; scoring is numpy over a dictionary lookup, no scikit-learn at run time.
 
 The score is the probability that the text is positive. The labelled data are hotel
 reviews (ChnSentiCorp, positive or negative) and banking phrases of our own
 (analytics/data/sentiment_banking.csv: positive, neutral and negative, Chinese and
 English) with a short list of sentiment words in both languages
-(analytics/data/sentiment_lexicon.csv, training only: the hotel reviews hold no English).
+(analytics/data/sentiment_lexicon.csv; the hotel reviews hold no English).
 Neutral has no label in the hotel data, so it is defined honestly as a band of
 scores around 0.5: neutral phrases enter training as half a positive and half a negative
 example (pulling their score to the middle), and the band's ends are the pair that gives
 the best macro-F1 on the training phrases' out-of-fold scores, for each language apart
 (English, absent from the hotel reviews, scores lower overall). A text below the band is
 negative, above it positive.
+
+English text is scored with a lexicon beside the regression (analytics.lexicon: VADER's
+lexicon and rules, with our banking words): the probability is blended with the lexicon's
+compound, the lexicon's share (Scorer.lexicon_weight) chosen like the band, on the English
+training phrases' scores (lexicon_weight_from). English phrases added after the model
+(analytics/data/sentiment_banking_en.csv) take part in that choice only
+(train(calibration=...)): they are not learned from, so the regression and the Chinese
+band stay as they were trained.
 
 `manage.py sentiment_train` rebuilds the model from the shared data set and prints the
 held-out figures (docs/analytics.md); the model shipped is the one trained on the training
@@ -45,6 +53,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from analytics import lexicon
 from analytics.text_models import FeedbackFollowUp, TextKind, TextSentiment
 from analytics.words import DATA, normalise, words
 from bankcrm.models import User
@@ -55,7 +64,8 @@ from service.models import Survey, Ticket
 
 MODEL_FILE = DATA / "sentiment_model.npz"
 BANKING_PHRASES = DATA / "sentiment_banking.csv"
-LEXICON = DATA / "sentiment_lexicon.csv"  # words and short phrases: training only
+BANKING_PHRASES_EN = DATA / "sentiment_banking_en.csv"  # more English ones, split apart
+LEXICON = DATA / "sentiment_lexicon.csv"  # words and short phrases (analytics.lexicon too)
 NEGATIVE, NEUTRAL, POSITIVE = "negative", "neutral", "positive"
 LABELS = (NEGATIVE, NEUTRAL, POSITIVE)
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -86,9 +96,19 @@ class Scorer:
     # not hold, scores lower overall, so each language has its own band.
     bands: dict[str, tuple[float, float]]
     version: str
+    # English: the share of the lexicon's score (analytics.lexicon) in the probability.
+    lexicon_weight: float = 0.0
 
     def probability(self, text: str) -> float:
-        """The probability that `text` is positive (the logistic regression's output)."""
+        """The probability that `text` is positive: the logistic regression's output, for
+        English text blended with the lexicon's compound read as a probability."""
+        p = self.regression(text)
+        if self.lexicon_weight and language(text) == "en":
+            p = blend(p, lexicon.compound(text), self.lexicon_weight)
+        return p
+
+    def regression(self, text: str) -> float:
+        """The logistic regression's probability that `text` is positive."""
         counts = Counter(i for f in features(text) if (i := self.vocabulary.get(f)) is not None)
         z = self.intercept
         if counts:
@@ -121,7 +141,9 @@ class Scorer:
             terms=np.frombuffer(terms.encode(), dtype=np.uint8),
             idf=self.idf.astype(np.float32),
             coef=self.coef.astype(np.float32),
-            scalars=np.array([self.intercept, *self.bands["zh"], *self.bands["en"]]),
+            scalars=np.array(
+                [self.intercept, *self.bands["zh"], *self.bands["en"], self.lexicon_weight]
+            ),
             version=np.frombuffer(self.version.encode(), dtype=np.uint8),
         )
 
@@ -129,7 +151,8 @@ class Scorer:
     def load(cls, path: Path) -> "Scorer":
         with np.load(path) as data:
             terms = data["terms"].tobytes().decode().split("\n")
-            intercept, zh_low, zh_high, en_low, en_high = (float(v) for v in data["scalars"])
+            scalars = [float(v) for v in data["scalars"]]
+            intercept, zh_low, zh_high, en_low, en_high = scalars[:5]
             return cls(
                 vocabulary={t: i for i, t in enumerate(terms)},
                 idf=data["idf"].astype(np.float64),
@@ -137,7 +160,14 @@ class Scorer:
                 intercept=intercept,
                 bands={"zh": (zh_low, zh_high), "en": (en_low, en_high)},
                 version=data["version"].tobytes().decode(),
+                lexicon_weight=scalars[5] if len(scalars) > 5 else 0.0,  # older files: none
             )
+
+
+def blend(probability: float, compound: float, weight: float) -> float:
+    """The regression's probability and the lexicon's compound (−1…1, read as (c + 1) / 2)
+    weighed together."""
+    return (1 - weight) * probability + weight * (compound + 1) / 2
 
 
 @functools.cache
@@ -290,6 +320,7 @@ class TrainingParams:
     c: float = 4.0  # inverse regularisation
     banking_weight: float = 5.0  # a banking phrase counts as this many hotel reviews
     min_df: int = 2
+    lexicon: bool = True  # blend English scores with the lexicon's (analytics.lexicon)
 
 
 def _fit(examples: list[Example], params: TrainingParams, feats: dict[str, list[str]]):
@@ -321,16 +352,20 @@ def _fit(examples: list[Example], params: TrainingParams, feats: dict[str, list[
     return vectorizer, model
 
 
-def _scorer_from(vectorizer, model, bands: dict[str, tuple[float, float]]) -> Scorer:
+def _scorer_from(vectorizer, model, bands: dict[str, tuple[float, float]],
+                 lexicon_weight: float = 0.0) -> Scorer:  # fmt: skip
     coef = model.coef_[0].astype(np.float32)
     digest = hashlib.sha256(coef.tobytes()).hexdigest()[:10]
+    # The lexicon's weight and digest are part of the version: it is read from its files.
+    lexicon_part = f"-lex{lexicon_weight:g}-{lexicon.digest()}" if lexicon_weight else ""
     return Scorer(
         vocabulary={t: int(i) for t, i in vectorizer.vocabulary_.items()},
         idf=vectorizer.idf_.astype(np.float32).astype(np.float64),
         coef=coef.astype(np.float64),
         intercept=float(model.intercept_[0]),
         bands=bands,
-        version=f"tfidf-lr-{digest}",
+        version=f"tfidf-lr-{digest}{lexicon_part}",
+        lexicon_weight=lexicon_weight,
     )
 
 
@@ -348,10 +383,14 @@ def neutral_band(truth: Sequence[str], scores: Sequence[float]) -> tuple[float, 
 
 
 def train(
-    examples: list[Example], params: TrainingParams = TrainingParams(), *, folds: int = 5
-) -> Scorer:
-    """The scorer trained on `examples`; the neutral band from out-of-fold scores of the
-    banking phrases among them (hotel reviews have no neutral)."""
+    examples: list[Example], params: TrainingParams = TrainingParams(), *, folds: int = 5,
+    calibration: Sequence[Example] = (),
+) -> Scorer:  # fmt: skip
+    """The scorer trained on `examples`; the neutral bands (and English's share of the
+    lexicon) from the out-of-fold scores of the banking phrases among them (hotel reviews
+    have no neutral), with the scores of the `calibration` phrases, which are not learned
+    from (English phrases added after the model, so that the regression and the Chinese
+    band stay what they were)."""
     from sklearn.model_selection import StratifiedKFold
 
     feats = {e.text: features(e.text) for e in examples}
@@ -368,11 +407,41 @@ def train(
                 for i, p in zip(wanted, model.predict_proba(x)[:, 1], strict=True):
                     oof[i] = float(p)
     vectorizer, model = _fit(examples, params, feats)
-    return _scorer_from(
-        vectorizer,
-        model,
-        bands_from({examples[i].text: p for i, p in oof.items()}, [examples[i] for i in oof]),
-    )
+    scored = [examples[i] for i in oof] + list(calibration)
+    regression = {examples[i].text: p for i, p in oof.items()}
+    if calibration:
+        x = vectorizer.transform([features(e.text) for e in calibration])
+        regression |= dict(zip([e.text for e in calibration], model.predict_proba(x)[:, 1],
+                               strict=True))  # fmt: skip
+    weight = lexicon_weight_from(regression, scored) if params.lexicon else 0.0
+    blended = {
+        text: blend(p, lexicon.compound(text), weight) if language(text) == "en" else p
+        for text, p in regression.items()
+    }
+    return _scorer_from(vectorizer, model, bands_from(blended, scored), weight)
+
+
+LEXICON_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def lexicon_weight_from(scores: dict[str, float], examples: list[Example]) -> float:
+    """The lexicon's share in English scores (of LEXICON_WEIGHTS) whose blend, with its own
+    neutral band, gives the English phrases' out-of-fold scores the best three-class
+    macro-F1 (0 without English phrases); the lower weight on a tie."""
+    rows = [e for e in examples if language(e.text) == "en"]
+    if not rows:
+        return 0.0
+    truth = [e.label for e in rows]
+    compounds = [lexicon.compound(e.text) for e in rows]
+    best = (-1.0, 0.0)
+    for weight in LEXICON_WEIGHTS:
+        blended = [blend(scores[e.text], c, weight) for e, c in zip(rows, compounds, strict=True)]
+        low, high = neutral_band(truth, blended)
+        predicted = [NEGATIVE if p < low else POSITIVE if p > high else NEUTRAL for p in blended]
+        f1 = _macro_f1(truth, predicted, LABELS)
+        if f1 > best[0]:
+            best = (f1, weight)
+    return best[1]
 
 
 def bands_from(scores: dict[str, float], examples: list[Example]) -> dict:
@@ -518,6 +587,87 @@ def text_sentiment_sweep(*, limit: int = 500) -> int:
     for kind, source_id in pending.values_list("kind", "source_id")[:limit]:
         done += text_sentiment_compute(kind=kind, source_id=source_id) is not None
     return done
+
+
+def text_sentiment_compute_pending(*, limit: int = 5000) -> int:
+    """Computes up to `limit` pending texts, oldest first, in one transaction: for many at
+    once (a backfill, the demo's texts) where text_sentiment_compute would take a
+    transaction and three queries a text. The rows are taken with SKIP LOCKED as that one
+    takes its row (a worker on the same rows skips them), their texts read in one query per
+    kind, each distinct text scored once (notes repeat), and the results written in one
+    UPDATE. The outcome is text_sentiment_compute's for each row: a text gone or emptied
+    loses its row, a negative satisfaction comment raises its follow-up. Returns how many
+    were computed."""
+    with transaction.atomic():
+        rows = list(
+            TextSentiment.objects.pending()
+            .select_for_update(skip_locked=True)
+            .order_by("requested_at", "pk")
+            .values_list("pk", "kind", "source_id")[:limit]
+        )
+        if not rows:
+            return 0
+        wanted: dict[str, list[int]] = {}
+        for _pk, kind, source_id in rows:
+            wanted.setdefault(kind, []).append(source_id)
+        sources = _sources(wanted)
+        model = scorer()
+        scored: dict[str, tuple[str, float]] = {}
+        done, gone, unhappy = [], [], []
+        for pk, kind, source_id in rows:
+            text, customer_id, satisfaction = sources.get((kind, source_id), ("", None, None))
+            if not (text or "").strip():
+                gone.append(pk)
+                continue
+            if text not in scored:
+                scored[text] = model.score(text)
+            label, score = scored[text]
+            done.append((pk, customer_id, label, score, hashlib.sha256(text.encode()).hexdigest()))
+            if kind == TextKind.SURVEY and label == NEGATIVE:
+                unhappy.append(
+                    FeedbackFollowUp(ticket_id=source_id, customer_id=customer_id,
+                                     satisfaction=satisfaction, score=score)
+                )  # fmt: skip
+        TextSentiment.objects.filter(pk__in=gone).delete()
+        columns = [list(column) for column in zip(*done, strict=True)] if done else [[]] * 5
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE analytics_textsentiment t
+                   SET customer_id = d.customer_id, label = d.label, score = d.score,
+                       model_version = %s, text_sha256 = d.sha256, computed_at = now()
+                  FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::float8[], %s::text[])
+                       AS d (id, customer_id, label, score, sha256)
+                 WHERE t.id = d.id
+                """,
+                [model.version, *columns],
+            )
+        FeedbackFollowUp.objects.bulk_create(unhappy, ignore_conflicts=True)
+        for follow_up in unhappy:
+            _tell_supervisors(follow_up.ticket_id)
+    return len(done)
+
+
+def _sources(wanted: dict[str, list[int]]) -> dict[tuple[str, int], tuple]:
+    """(kind, source id): (text, customer id, satisfaction score) of the texts asked for, one
+    query per kind (_source's reads, for many)."""
+    found: dict[tuple[str, int], tuple] = {}
+    if ids := wanted.get(TextKind.INTERACTION):
+        for pk, text, customer_id in Interaction.objects.filter(pk__in=ids).values_list(
+            "pk", "notes", "customer_id"
+        ):
+            found[(TextKind.INTERACTION, pk)] = (text, customer_id, None)
+    if ids := wanted.get(TextKind.TICKET):
+        for pk, text, customer_id in Ticket.objects.filter(pk__in=ids).values_list(
+            "pk", "description", "customer_id"
+        ):
+            found[(TextKind.TICKET, pk)] = (text, customer_id, None)
+    if ids := wanted.get(TextKind.SURVEY):
+        for pk, text, customer_id, score in Survey.objects.filter(
+            ticket_id__in=ids, answered_at__isnull=False
+        ).values_list("ticket_id", "comment", "ticket__customer_id", "score"):
+            found[(TextKind.SURVEY, pk)] = (text, customer_id, score)
+    return found
 
 
 def text_sentiment_backfill() -> int:

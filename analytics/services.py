@@ -16,13 +16,14 @@ from django.utils.translation import gettext as _
 from analytics.features import FEATURE_LABELS
 from analytics.models import FeedbackFollowUp, ModelVersion
 from analytics.training import Table, Trained
-from bankcrm.audit import AuditContext, acting
+from bankcrm.audit import AuditContext, acting, acts
 
 
 class ActivationRefusedError(Exception):
     """Why a version may not be activated, in words for the user."""
 
 
+@acts
 def model_version_record(
     *, actor, context: AuditContext, name: str, source: str, source_detail: str, table: Table,
     trained: Trained, window: tuple[date | None, date | None] = (None, None),
@@ -49,8 +50,7 @@ def model_version_record(
             params=trained.params, model_text=trained.model_text, baseline=trained.baseline,
             trained_by=actor,
         )  # fmt: skip
-        with acting(actor=actor, context=context):
-            version.save(force_insert=True)
+        version.save(force_insert=True)
     return version
 
 
@@ -68,6 +68,7 @@ def activation_refusal(version: ModelVersion, actor) -> str | None:
     return None
 
 
+@acts
 @transaction.atomic
 def model_version_activate(*, actor, context: AuditContext, version_id: int) -> ModelVersion:
     """Makes the version the active one of its name (the one before is retired). The rules
@@ -79,14 +80,13 @@ def model_version_activate(*, actor, context: AuditContext, version_id: int) -> 
     if refusal:
         raise ActivationRefusedError(refusal)
     now = timezone.now()
-    with acting(actor=actor, context=context):
-        ModelVersion.objects.filter(name=version.name, status=ModelVersion.Status.ACTIVE).update(
-            status=ModelVersion.Status.RETIRED, retired_at=now
-        )
-        # A plain UPDATE guarded by the status read under the lock.
-        ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.TRAINED).update(
-            status=ModelVersion.Status.ACTIVE, activated_by=actor, activated_at=now
-        )
+    ModelVersion.objects.filter(name=version.name, status=ModelVersion.Status.ACTIVE).update(
+        status=ModelVersion.Status.RETIRED, retired_at=now
+    )
+    # A plain UPDATE guarded by the status read under the lock.
+    ModelVersion.objects.filter(pk=version.pk, status=ModelVersion.Status.TRAINED).update(
+        status=ModelVersion.Status.ACTIVE, activated_by=actor, activated_at=now
+    )
     version.status, version.activated_by, version.activated_at = (
         ModelVersion.Status.ACTIVE, actor, now,
     )  # fmt: skip

@@ -35,7 +35,7 @@ SETTINGS_CACHE = TTLCache(60)
 DEFAULT_TIERS = [
     # code, name, English name, from value score, tier on the customer record
     ("private", "私人银行", "Private banking", Decimal(6_000_000), "private"),
-    ("wealth", "财富客户", "Wealth", Decimal(500_000), "affluent"),
+    ("wealth", "财富客户", "Wealth", Decimal(500_000), "wealth"),
     ("affluent", "富裕客户", "Affluent", Decimal(50_000), "affluent"),
     ("mass", "大众客户", "Mass", Decimal(0), "mass"),
 ]

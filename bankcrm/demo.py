@@ -1,8 +1,8 @@
 """The demo: `manage.py seed_demo` (run once by `make run`) fills a database with a bank to
 try. Core seeds the organisation (branches, one user per role, the RMs who hold books); then
 each app's seeder, registered in bankcrm.registry.DEMO_SEEDERS, runs in layer order
-(customers, then the service desk, then compliance), all in one transaction in the audit
-context `demo`. Everything is derived from the seed, so a second run adds nothing and a
+(customers, the service desk, compliance, marketing, then analytics), all in one transaction
+in the audit context `demo`. Everything is derived from the seed, so a second run adds nothing and a
 larger --customers adds only the new customers.
 
 A seeder is `seed(demo)`: it reads what it needs from `demo` (the branches, the demo users,

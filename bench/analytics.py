@@ -11,8 +11,9 @@ at scale, and the model metrics on the shared data sets next to their READMEs' b
    customers (20,000) it is loaded as bench/dashboards.py loads its own: `seed_demo` of the
    template, then copies of its customers and accounts over 48 branches and transactions by
    INSERT … SELECT, with a made-up value row each (about 5 minutes for 1,000,000 / 20,000,000).
-2. A churn model over the CRM's features is trained on made-up rows (as the tests do: the
-   demo's history is random) and activated by a second user, so the run scores everyone.
+2. The churn model seed_demo trained on the demo's history and activated (analytics/demo.py)
+   scores everyone; without one (a database loaded before), one is trained on made-up rows
+   (as the tests do) and activated by a second user.
 3. `nightly_run` is timed step by step (features, scoring with three reasons each, values
    and tiers), with the process's peak memory: a first night (which changes the tiers the
    load made up) and the next (a steady night).

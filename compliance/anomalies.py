@@ -33,7 +33,8 @@ from customers.models import Customer
 logger = logging.getLogger(__name__)
 
 TIERS_FROM = {
-    "affluent": [Customer.Tier.AFFLUENT, Customer.Tier.PRIVATE],
+    "affluent": [Customer.Tier.AFFLUENT, Customer.Tier.WEALTH, Customer.Tier.PRIVATE],
+    "wealth": [Customer.Tier.WEALTH, Customer.Tier.PRIVATE],
     "private": [Customer.Tier.PRIVATE],
 }
 _TIERS_JSON = json.dumps(TIERS_FROM)

@@ -78,8 +78,8 @@ class AccessRule(models.Model):
     min_tier = models.CharField(
         _("only customers of tier"),
         max_length=12,
-        choices=[("", _("any tier")), ("affluent", _("affluent or private banking")),
-                 ("private", _("private banking"))],
+        choices=[("", _("any tier")), ("affluent", _("affluent and above")),
+                 ("wealth", _("wealth or private banking")), ("private", _("private banking"))],
         blank=True,
         help_text=_("High-value customers only (distinct customers only)."),
     )  # fmt: skip

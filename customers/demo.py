@@ -61,6 +61,42 @@ BIRTHPLACES_ELSEWHERE = ["510121", "310101", "110101"]
 
 DEMO_RM_BOOKS = {"rm": 150, "rm2": 100}  # the first customers go to the demo RMs
 
+# What RMs write after a contact, by subject: needs (大额存单, 留学贷款 … the products
+# analytics suggests from notes), praise and complaints (their sentiment), a few in English.
+INTERACTION_NOTES = {
+    "理财产品到期提醒": [
+        "客户理财产品下周到期，有意续投，关注养老理财，请准备产品说明。",
+        "客户对上期理财收益很满意，愿意继续购买稳健型产品。",
+        "客户抱怨上期理财收益低于预期，考虑把资金转到他行。",
+        "",
+    ],
+    "到店咨询大额存单": [
+        "客户到店咨询三年期大额存单利率，计划下月存入。",
+        "客户排队等了四十分钟，对网点服务很不满意。",
+        "客户对大堂经理的讲解很满意，当场预约了大额存单。",
+    ],
+    "咨询信用卡分期": [
+        "客户咨询信用卡分期手续费，准备购买家电。",
+        "客户认为分期手续费太高，表示不满。",
+        "The customer asked about paying a purchase off in instalments on the credit card.",
+    ],
+    "手机银行转账限额咨询": [
+        "客户反映手机银行转账限额太低，操作很不方便。",
+        "已协助客户调整转账限额，客户表示感谢。",
+        "The customer asked how to raise the daily transfer limit in the app.",
+    ],
+    "KYC 资料更新提醒": [
+        "提醒客户更新身份证有效期，客户约定本周到网点办理。",
+        "客户孩子明年出国读书，咨询留学贷款和外汇购汇。",
+        "",
+    ],
+    "季度资产报告": [
+        "已发送季度资产报告，客户关注教育金规划。",
+        "客户计划明年买房，咨询房贷利率。",
+        "Quarterly statement sent; the customer was pleased with the service and thanked us.",
+    ],
+}
+
 MOBILE_PREFIXES = ["138", "139", "135", "136", "150", "151", "158", "186", "188", "189", "177"]
 TAGS = ["代发工资", "高净值", "小微企业主", "养老金", "跨境", "房贷客户", "信用卡活跃", "理财偏好"]
 OCCUPATIONS = [
@@ -410,8 +446,10 @@ class CustomersDemo:
             rm_id = self.demo_rms["rm2"]
         elif rng.random() < 0.92:
             rm_id = rng.choice(self.rms_by_branch[person["branch"]])
-        tier_roll = rng.random()
-        tier = "private" if tier_roll < 0.02 else "affluent" if tier_roll < 0.15 else "mass"
+        wealth_roll = rng.random()
+        scale = next(scale for share, scale in self.WEALTH_SCALES if wealth_roll < share)
+        person["draws"] = self._account_draws(person, scale)
+        tier = self._tier_of(person["draws"])
         lifecycle = rng.choices(["active", "dormant", "prospect", "closed"], [82, 10, 5, 3])[0]
         kyc_status = "verified" if lifecycle in ("active", "dormant") else "pending"
         kyc_expires = self.today + timedelta(days=rng.randrange(-20, 3 * 365))
@@ -457,7 +495,7 @@ class CustomersDemo:
             created,
             created,
             # Appended last: the indexes above are used by the holdings step.
-            "" if person["corporate"] else self._income_band(rng, tier),
+            self._income_band(person, tier),
             "" if person["corporate"] else rng.choice(["single", "married", "married", "married"]),
             risk_level,
             risk_expires,
@@ -465,13 +503,49 @@ class CustomersDemo:
             self.households.get(i),
         ]
 
-    @staticmethod
-    def _income_band(rng: random.Random, tier: str) -> str:
+    def _income_band(self, person: dict, tier: str) -> str:
+        if person["corporate"]:
+            return ""
+        rng = _rng(self.seed, person["i"], 6)
         if tier == "private":
             return "gt1m"
+        if tier == "wealth":
+            return rng.choice(["gt1m", "300k-1m"])
         if tier == "affluent":
             return rng.choice(["300k-1m", "100k-300k"])
         return rng.choice(["lt100k", "lt100k", "100k-300k"])
+
+    # How much a customer holds: a multiplier of every balance, by the share of customers
+    # up to it (cumulative). The tier follows from what that gives (_tier_of, then
+    # _settle_tier once the current accounts are topped up to cover their history).
+    WEALTH_SCALES = ((0.01, Decimal(100)), (0.05, Decimal(12)), (0.25, Decimal(2)),
+                     (1.0, Decimal("0.25")))  # fmt: skip
+    # The floors of analytics' default value tiers (analytics.value.DEFAULT_TIERS) on the
+    # CNY deposits and wealth products written, so a customer's tier agrees with the balances
+    # from the start and the demo's first nightly value run moves only those near a floor
+    # (its score also weighs stickiness and the 90-day average).
+    TIER_FLOORS = (("private", 6_000_000), ("wealth", 500_000), ("affluent", 50_000))
+    ASSET_KINDS = ("current", "time_deposit", "wealth")
+
+    def _tier_of(self, draws: list[dict]) -> str:
+        assets = sum(d["balance"] for d in draws
+                     if d["kind"] in self.ASSET_KINDS and d["currency"] == "CNY")  # fmt: skip
+        return self._tier_for(assets)
+
+    def _tier_for(self, assets) -> str:
+        return next((tier for tier, floor in self.TIER_FLOORS if assets >= floor), "mass")
+
+    def _settle_tier(self, person: dict, assets) -> None:
+        """The tier (and what follows from it) of the balances as written, once the current
+        accounts are topped up to cover their history (TOP_UP_SQL)."""
+        row = person["row"]
+        tier = self._tier_for(assets)
+        if tier == row[22]:
+            return
+        row[22] = tier
+        if tier == "private" and "高净值" not in row[23]:
+            row[23] = sorted([*row[23], "高净值"])
+        row[26] = self._income_band(person, tier)
 
     CUSTOMER_COLUMNS = (
         "cif", "kind", "name", "name_latin", "gender", "birth_date",
@@ -496,21 +570,27 @@ class CustomersDemo:
         return new_people
 
     def seed_customers(self, people: list[dict]) -> None:
-        """The customers, their households and their keys in core banking and the app."""
-        self.progress(f"customers: writing {len(people):,}")
+        """The customers' rows, their households and ids; written by write_customers once
+        their holdings are drawn, which settle their tiers."""
+        self.progress(f"customers: drawing {len(people):,}")
         self.households = self.seed_households(people)
         with connection.cursor() as cursor:
             ids = _allocate_ids(cursor, "customers_customer", len(people))
-            for person, pk in zip(people, ids, strict=True):
-                person["pk"] = pk
+        for n, (person, pk) in enumerate(zip(people, ids, strict=True), 1):
+            person["pk"] = pk
+            person["row"] = self.customer_row(person)
+            if n % 20000 == 0:
+                self.progress(f"customers: {n:,}")
+
+    def write_customers(self, people: list[dict]) -> None:
+        """The customers, their keys in core banking and the app, their risk assessments."""
+        self.progress(f"customers: writing {len(people):,}")
+        with connection.cursor() as cursor:
             with cursor.copy(
                 f"COPY customers_customer ({', '.join(self.CUSTOMER_COLUMNS)}) FROM STDIN"
             ) as copy:
-                for n, person in enumerate(people, 1):
-                    person["row"] = self.customer_row(person)
+                for person in people:
                     copy.write_row(person["row"])
-                    if n % 20000 == 0:
-                        self.progress(f"customers: {n:,}")
             with cursor.copy(
                 "COPY customers_externalidentity"
                 " (source, external_id, customer_id, created_at, last_sequence) FROM STDIN"
@@ -603,49 +683,62 @@ class CustomersDemo:
     EXTRA_ACCOUNTS = (0, 1, 1, 2, 3)
 
     def _account_count(self, person: dict) -> int:
-        """How many accounts `person` has (the first draws of _holdings)."""
-        return 1 + _rng(self.seed, person["i"], 1).choice(self.EXTRA_ACCOUNTS)
+        """How many accounts `person` has (drawn with the customer's row)."""
+        return len(person["draws"])
+
+    def _account_draws(self, person: dict, scale: Decimal) -> list[dict]:
+        """What chance decides of customer `person`'s accounts (kind, currency, balance,
+        limit, …), from the customer's own random stream: drawn before the customer's row,
+        whose tier follows from the balances."""
+        rng = _rng(self.seed, person["i"], 1)
+        kinds = ["current"]
+        kinds += rng.sample(self.OTHER_KINDS, rng.choice(self.EXTRA_ACCOUNTS))
+        draws = []
+        for kind in kinds:
+            currency = "USD" if kind == "current" and rng.random() < 0.03 else "CNY"
+            balance = (
+                Decimal(rng.randrange(100, 80_000)) * scale + Decimal(rng.randrange(0, 100)) / 100
+            ).quantize(Decimal("0.01"))
+            draw = {"kind": kind, "currency": currency, "balance": balance, "limit": None,
+                    "overdue": 0, "opened_after": rng.randrange(0, 300), "term_years": None,
+                    "matures": None}  # fmt: skip
+            if kind == "loan":
+                draw["limit"] = (balance * Decimal("1.4")).quantize(Decimal("0.01"))
+                draw["overdue"] = rng.choice([0] * 18 + [5, 35])
+                draw["term_years"] = rng.choice((3, 5, 10, 20))
+            elif kind == "card":
+                limit = Decimal(
+                    rng.choice((10_000, 30_000, 50_000, 100_000)) * max(1, int(scale) // 4)
+                )
+                draw["limit"] = limit
+                draw["balance"] = (limit * Decimal(rng.random() * 0.6)).quantize(Decimal("0.01"))
+            elif kind == "time_deposit":
+                draw["matures"] = self.today + timedelta(days=rng.randrange(-30, 720))
+            draw["product"] = rng.choice(self.ACCOUNT_KINDS[kind][1])
+            draws.append(draw)
+        return draws
 
     def accounts_of(self, person: dict) -> list[list]:
         """Customer `person`'s accounts: rows of ACCOUNT_COLUMNS, then i and k (the
         customer's and the account's index, from which TRANSACTIONS_SQL draws)."""
-        rng = _rng(self.seed, person["i"], 1)
-        kinds = ["current"]
-        kinds += rng.sample(self.OTHER_KINDS, rng.choice(self.EXTRA_ACCOUNTS))
-        tier = person["row"][22]
-        scale = {"mass": 1, "affluent": 8, "private": 60}[tier]
         opened_base = person["row"][24].astimezone(SHANGHAI).date()
+        status = "active" if person["row"][19] != "closed" else "closed"
         accounts = []
-        for k, (kind, pk) in enumerate(zip(kinds, person["account_ids"], strict=True)):
-            prefix, products = self.ACCOUNT_KINDS[kind]
-            number = _luhn_complete(f"{prefix}{person['i']:09d}{k:02d}")
-            currency = "USD" if kind == "current" and rng.random() < 0.03 else "CNY"
-            balance = (
-                Decimal(rng.randrange(100, 80_000) * scale) / 1
-                + Decimal(rng.randrange(0, 100)) / 100
-            )
-            limit = None
-            overdue = 0
-            matures = None
-            opened = opened_base + timedelta(days=rng.randrange(0, 300))
-            if kind == "loan":
-                limit = (balance * Decimal("1.4")).quantize(Decimal("0.01"))
-                overdue = rng.choice([0] * 18 + [5, 35])
-                matures = opened + timedelta(days=365 * rng.choice((3, 5, 10, 20)))
-            elif kind == "card":
-                limit = Decimal(rng.choice((10_000, 30_000, 50_000, 100_000)) * max(1, scale // 4))
-                balance = (limit * Decimal(rng.random() * 0.6)).quantize(Decimal("0.01"))
-            elif kind == "time_deposit":
-                matures = self.today + timedelta(days=rng.randrange(-30, 720))
-            status = "active" if person["row"][19] != "closed" else "closed"
-            product = rng.choice(products)
-            product_id, risk = self.catalogue[product]
+        for k, (draw, pk) in enumerate(zip(person["draws"], person["account_ids"], strict=True)):
+            kind = draw["kind"]
+            number = _luhn_complete(f"{self.ACCOUNT_KINDS[kind][0]}{person['i']:09d}{k:02d}")
+            opened = opened_base + timedelta(days=draw["opened_after"])
+            matures = draw["matures"]
+            if draw["term_years"]:
+                matures = opened + timedelta(days=365 * draw["term_years"])
+            product_id, risk = self.catalogue[draw["product"]]
             accounts.append(
                 [
                     pk, person["pk"], kind, _enc(number, Account, "number", self.ring),
                     crypto.blind_index(number, purpose=ACCOUNT_NUMBER_INDEX),
                     Account.mask_number(kind, number),
-                    product, currency, balance, limit, overdue, opened, matures, status,
+                    draw["product"], draw["currency"], draw["balance"], draw["limit"],
+                    draw["overdue"], opened, matures, status,
                     f"R{risk}" if kind == "wealth" else "", product_id, person["i"], k,
                 ]
             )  # fmt: skip
@@ -692,6 +785,14 @@ class CustomersDemo:
             )
             self.demo.add("transactions", cursor.rowcount)
             cursor.execute(TOP_UP_SQL, {"seed": self.seed})
+            cursor.execute(
+                "SELECT customer_id, sum(balance) FROM seed_account"
+                " WHERE kind = ANY(%s) AND currency = 'CNY' GROUP BY customer_id",
+                [list(self.ASSET_KINDS)],
+            )
+            assets = dict(cursor.fetchall())
+            for person in people:
+                self._settle_tier(person, assets.get(person["pk"], 0))
             self.progress(f"accounts: writing {sum(counts):,}")
             cursor.execute(
                 f"INSERT INTO customers_account ({columns})"  # noqa: S608 (fixed names)
@@ -710,6 +811,7 @@ class CustomersDemo:
             ("phone", "outbound", "KYC 资料更新提醒"),
             ("email", "outbound", "季度资产报告"),
         ]
+        notes = INTERACTION_NOTES
         count = 0
         with (
             connection.cursor() as cursor,
@@ -726,12 +828,13 @@ class CustomersDemo:
                 actor = person["row"][18]
                 for _ in range(rng.randrange(2, 6) if demo else 1):
                     channel, direction, subject = rng.choice(subjects)
+                    note = rng.choice(notes[subject])
                     follow_up = None
                     if demo and rng.random() < 0.15:
                         follow_up = self.today + timedelta(days=rng.randrange(-2, 8))
                     copy.write_row(
                         (
-                            person["pk"], channel, direction, subject, "", actor,
+                            person["pk"], channel, direction, subject, note, actor,
                             self.now - timedelta(hours=rng.randrange(1, 24 * 300)),
                             follow_up, False,
                         )
@@ -837,7 +940,10 @@ class CustomersDemo:
                 load.enter_context(demo.recorded_as_one_load(table, **detail))
             load.enter_context(_filled_without_indexes(BULK_TABLES))
             self.seed_customers(people)
+            # Holdings first: a customer's tier follows from them. (The account's key to
+            # its customer is checked at the end of the load, or at commit.)
             self.seed_holdings(people)
+            self.write_customers(people)
             self.progress("interactions")
             self.seed_interactions(people)
             self.progress("indexes and foreign keys")

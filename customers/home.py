@@ -11,7 +11,7 @@ from django.utils import timezone
 from bankcrm.models import User
 from bankcrm.roles import Role
 from customers.access import customers_for_user
-from customers.models import Customer, Interaction
+from customers.models import Customer, Interaction, tier_rank
 from customers.panels import home_sections_for
 
 LIST_SIZE = 10
@@ -25,7 +25,8 @@ def _customer_overview(request) -> dict:
         total=Count("pk"),
         active=Count("pk", filter=Q(lifecycle=Customer.Lifecycle.ACTIVE)),
         private=Count("pk", filter=Q(tier=Customer.Tier.PRIVATE)),
-        affluent=Count("pk", filter=Q(tier=Customer.Tier.AFFLUENT)),
+        # Affluent and above: the RM's high-value count.
+        high_value=Count("pk", filter=~Q(tier=Customer.Tier.MASS)),
         kyc_due=Count(
             "pk",
             filter=Q(
@@ -39,7 +40,9 @@ def _customer_overview(request) -> dict:
         "sections": home_sections_for(request),
         "today": today,
         "counts": counts,
-        "customers": customers.select_related("primary_rm").order_by("-tier", "cif")[:LIST_SIZE],
+        "customers": customers.select_related("primary_rm").order_by(tier_rank().desc(), "cif")[
+            :LIST_SIZE
+        ],
         "kyc_expiring": customers.kyc_expiring(30).order_by("kyc_expires_on", "cif")[:LIST_SIZE],
     }
 

@@ -32,12 +32,13 @@ from customers.models import (
     RiskTolerance,
     Transaction,
     born_on_or_before_for_age,
+    tier_rank,
 )
 
 LIST_SORTS = {
     "cif": "cif",
     "name": "name",
-    "tier": "-tier",
+    "tier": tier_rank().desc(),  # private banking first
     "kyc": "kyc_expires_on",
     "newest": "-created_at",
 }

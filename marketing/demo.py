@@ -93,7 +93,7 @@ def seed_segments(users: dict) -> tuple[int, Segment | None]:
     static, new_static = _segment(rm, STATIC, Segment.Kind.STATIC)
     if new_static:
         cifs = list(
-            Customer.objects.filter(primary_rm=rm, tier__in=["affluent", "private"])
+            Customer.objects.filter(primary_rm=rm, tier__in=["affluent", "wealth", "private"])
             .order_by("cif").values_list("cif", flat=True)[:12]
         )  # fmt: skip
         _as(rm, services.segment_add_cifs, segment=static, cifs=cifs)

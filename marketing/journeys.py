@@ -7,8 +7,8 @@ assessment expires, the last activity a dormant customer is idle since, the prod
 catalogue code) viewed three times in a week and the day). The firings are inserted with
 ON CONFLICT DO NOTHING on (journey, customer, occurrence), RETURNING only the new ones, and
 those get their deliveries in the same transaction through the same checks as a campaign
-(marketing/audience.py); a birthday journey also gives the RM of an affluent or private
-customer a care task (a staff notification, once per customer and year). A sweep run
+(marketing/audience.py); a birthday journey also gives the RM of an affluent, wealth or
+private customer a care task (a staff notification, once per customer and year). A sweep run
 twice, two beats at once or a day missed and caught up fire each occurrence once; a
 customer whose deposit matures again next year is reached again (another occurrence).
 """
@@ -118,12 +118,13 @@ def _product_interest(journey: Journey, *, today):
     )  # fmt: skip
 
 
-CARE_TIERS = (Customer.Tier.AFFLUENT, Customer.Tier.PRIVATE)
+CARE_TIERS = (Customer.Tier.AFFLUENT, Customer.Tier.WEALTH, Customer.Tier.PRIVATE)
 
 
 def _birthday_care(firings: list[tuple[int, int]], *, today) -> int:
-    """The RM of each affluent or private customer a birthday journey reached gets a care
-    task (a staff notification), once per customer and year whichever journeys fired."""
+    """The RM of each affluent, wealth or private customer (CARE_TIERS) a birthday journey
+    reached gets a care task (a staff notification), once per customer and year whichever
+    journeys fired."""
     customers = Customer.objects.filter(
         pk__in=[customer_id for _firing, customer_id in firings],
         tier__in=CARE_TIERS, primary_rm__isnull=False,

@@ -70,17 +70,20 @@ ARTICLES = [
     ("开具存款证明", "enquiry", "客户可在网点或手机银行申请，手续费每份 20 元，当场或次日出具。"),
 ]  # fmt: skip
 SUBJECTS = [
-    ("信用卡盗刷，要求冻结", "card_fraud"),
-    ("银行卡丢失，申请挂失", "card_lost"),
-    ("账户被冻结，无法转账", "account"),
-    ("手机银行无法登录", "account"),
-    ("理财产品赎回未到账", "wealth"),
-    ("贷款还款日期变更咨询", "loan"),
-    ("投诉：网点排队时间过长", "complaint"),
-    ("信用卡额度调整申请", "enquiry"),
-    ("开具存款证明", "enquiry"),
-    ("更新预留手机号", "account"),
-]
+    # subject, category, the customer's words (analytics scores their sentiment)
+    ("信用卡盗刷，要求冻结", "card_fraud",
+     "凌晨收到两笔境外消费短信，本人没有操作，卡一直在身边，要求立即冻结并追回损失。"),
+    ("银行卡丢失，申请挂失", "card_lost", "借记卡在地铁上丢失，已电话临时挂失，需要补办新卡。"),
+    ("账户被冻结，无法转账", "account",
+     "工资卡突然不能转账，非常着急，已经耽误了还房贷，很不满意。"),
+    ("手机银行无法登录", "account", "手机银行升级后一直提示登录失败，试了很多次都不行，太麻烦了。"),
+    ("理财产品赎回未到账", "wealth", "理财产品赎回三天了还没到账，处理太慢，非常失望。"),
+    ("贷款还款日期变更咨询", "loan", "想把房贷还款日改到每月15日发工资之后，请问怎么办理。"),
+    ("投诉：网点排队时间过长", "complaint", "在网点排队一个多小时，只开了两个窗口，服务太差。"),
+    ("信用卡额度调整申请", "enquiry", "收入提高了，申请把信用卡额度调到五万元。"),
+    ("开具存款证明", "enquiry", "办理签证需要存款证明，希望本周内能拿到。"),
+    ("更新预留手机号", "account", "换了新手机号，需要更新预留手机号，工作人员很耐心，谢谢。"),
+]  # fmt: skip
 TICKETS = 60
 
 
@@ -148,10 +151,11 @@ def seed_service_desk(*, users: dict, customer_ids: list[int], seed: int = 2026)
     agent = users.get("agent")
     opened = 0
     for n in range(TICKETS):
-        subject, category = rng.choice(SUBJECTS)
+        subject, category, description = rng.choice(SUBJECTS)
         ticket = services.ticket_open(
             actor=agent, customer=rng.choice(customers), subject=subject,
-            channel=rng.choice(Ticket.Channel.values), category=category,
+            description=description, channel=rng.choice(Ticket.Channel.values),
+            category=category,
             opened_at=now - timedelta(minutes=rng.randrange(5, 12 * 60)),
         )  # fmt: skip
         opened += 1

@@ -60,6 +60,15 @@ class CustomerQuerySet(models.QuerySet):
         return self.filter(birth_date__lte=born_on_or_before_for_age(age, on))
 
 
+def tier_rank() -> models.Case:
+    """The tier's place, 0 for mass up to private banking: "by tier" orders by this, since
+    the codes' alphabetical order (wealth, private, mass, affluent) is no order at all."""
+    return models.Case(
+        *[models.When(tier=v, then=models.Value(i)) for i, v in enumerate(Customer.Tier.values)],
+        default=models.Value(-1),
+    )
+
+
 class RiskTolerance(models.IntegerChoices):
     """The customer's risk tolerance C1–C5 from the risk questionnaire (RiskProfile), copied
     onto Customer for the list. An integer, like the product's risk R1–R5, so the basic
@@ -113,8 +122,11 @@ class Customer(models.Model):
         WIDOWED = "widowed", _("Widowed")
 
     class Tier(models.TextChoices):
+        """Lowest first (products.TIER_CHOICES repeats them; `tier_rank` orders by them)."""
+
         MASS = "mass", _("Mass")
         AFFLUENT = "affluent", _("Affluent")
+        WEALTH = "wealth", _("Wealth")
         PRIVATE = "private", _("Private banking")
 
     cif = models.CharField(_("CIF number"), max_length=20, unique=True)
@@ -200,6 +212,11 @@ class Customer(models.Model):
                 name="customer_national_id_unique",
             ),
             models.CheckConstraint(condition=~Q(cif=""), name="customer_cif_not_blank"),
+            # Bulk paths (imports, the nightly value run's UPDATE) write the tier in SQL.
+            models.CheckConstraint(
+                condition=Q(tier__in=["mass", "affluent", "wealth", "private"]),
+                name="customer_tier_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["primary_rm", "cif"], name="customer_rm_idx"),

@@ -55,7 +55,10 @@ class ProductEligibility(models.TextChoices):
 # Customer.Tier values and labels from lowest to highest (a test holds them equal; this
 # module does not import customers.models): a product's minimum tier admits its own and
 # those after it (eligible_tiers).
-TIER_CHOICES = [("mass", _("Mass")), ("affluent", _("Affluent")), ("private", _("Private banking"))]
+TIER_CHOICES = [
+    ("mass", _("Mass")), ("affluent", _("Affluent")), ("wealth", _("Wealth")),
+    ("private", _("Private banking")),
+]  # fmt: skip
 TIER_ORDER = tuple(value for value, _label in TIER_CHOICES)
 
 

@@ -44,9 +44,14 @@ def test_nightly_scores_values_and_publishes_tier(scored):
     assert wealthy.tier == "wealth" and wealthy.churn_from_model
     assert wealthy.clv > 0 and wealthy.margin_per_year > 0
     assert CustomerValue.objects.get(customer=customers[1]).tier == "affluent"
-    # Customer.tier has three levels: wealth shows as affluent, and the change is published.
-    assert Customer.objects.get(pk=customers[0].pk).tier == "affluent"
-    assert OutboundEvent.objects.filter(event_type="customer.tier_changed").count() == 3
+    # Between the wealth (500k) and private banking (6M) floors: wealth on the customer
+    # record too, and the change is published with it.
+    assert Customer.objects.get(pk=customers[0].pk).tier == "wealth"
+    assert Customer.objects.get(pk=customers[1].pk).tier == "affluent"
+    events = OutboundEvent.objects.filter(event_type="customer.tier_changed")
+    assert events.count() == 3
+    published = events.get(customer=customers[0])
+    assert (published.payload["previous_tier"], published.payload["tier"]) == ("mass", "wealth")
 
 
 def test_nightly_is_idempotent_per_day(scored):

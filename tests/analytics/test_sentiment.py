@@ -235,6 +235,41 @@ def test_backfill_queues_texts_stored_around_the_services(rm, customer):
     assert sentiment.text_sentiment_sweep() == 1
 
 
+def test_pending_texts_computed_at_once_as_one_by_one(rm, customer, closed_ticket):
+    """text_sentiment_compute_pending (backfills, the demo) ends where the task and the sweep
+    end, row by row: the same label and score, a negative comment's follow-up and the
+    supervisors told, a text gone losing its row; in a constant number of queries."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from customers.models import Interaction
+
+    ticket = closed_ticket(description="手机银行一直登录失败，太麻烦了")
+    _answered(ticket, NEGATIVE_ZH)
+    for text in (POSITIVE_ZH, POSITIVE_ZH, "the staff were rude and the fee is a rip-off"):
+        Interaction.objects.create(customer=customer, channel="phone", direction="inbound",
+                                   subject="导入", notes=text)  # fmt: skip
+    gone = Interaction.objects.create(customer=customer, channel="phone", direction="inbound",
+                                      subject="导入", notes=NEGATIVE_ZH)  # fmt: skip
+    assert sentiment.text_sentiment_backfill() == 4
+    Interaction.objects.filter(pk=gone.pk).update(notes=" ")
+    with CaptureQueriesContext(connection) as queries:
+        assert sentiment.text_sentiment_compute_pending(limit=100) == 5
+    assert len(queries) <= 20  # not per text
+    assert sentiment.text_sentiment_compute_pending() == 0
+    assert not TextSentiment.objects.pending().exists()
+    assert not TextSentiment.objects.filter(kind="interaction", source_id=gone.pk).exists()
+    model = sentiment.scorer()
+    texts = {("ticket", ticket.pk): ticket.description, ("survey", ticket.pk): NEGATIVE_ZH}
+    texts |= {("interaction", i.pk): i.notes for i in Interaction.objects.exclude(pk=gone.pk)}
+    for row in TextSentiment.objects.all():
+        assert (row.label, row.score) == model.score(texts[(row.kind, row.source_id)])
+        assert row.customer_id == customer.pk and row.model_version == model.version
+    follow_up = FeedbackFollowUp.objects.get()
+    assert (follow_up.ticket_id, follow_up.satisfaction) == (ticket.pk, 2)
+    assert StaffNotification.objects.filter(kind="csat_follow_up").count() == 1
+
+
 # ---- where it is shown -------------------------------------------------------------------
 
 
@@ -278,3 +313,65 @@ def test_the_supervisor_sees_the_follow_up_and_marks_it_done_once(
     follow_up.refresh_from_db()
     assert (follow_up.done_at, follow_up.note) == (done_at, "已致电客户道歉")
     assert 'data-testid="follow-up"' not in client.get("/service/supervisor/").content.decode()
+
+
+# ---- English: the lexicon --------------------------------------------------------------
+
+
+def test_the_lexicon_reads_english_as_vader_does():
+    from analytics import lexicon
+
+    assert lexicon.compound("the adviser was helpful") > 0.3
+    assert lexicon.compound("the adviser was not helpful") < 0  # a negation turns it
+    assert lexicon.compound("very helpful") > lexicon.compound("helpful")  # a booster
+    assert lexicon.compound("VERY GOOD") == lexicon.compound("very good")  # all capitals
+    assert lexicon.compound("it was GOOD, thanks") > lexicon.compound("it was good, thanks")
+    assert lexicon.compound("good!!") > lexicon.compound("good")
+    # After "but" counts more: the fees decide.
+    assert lexicon.compound("great service but terrible fees") < 0
+    # Our banking entries, phrases included, where VADER has nothing.
+    assert lexicon.compound("hidden fees again") < 0 and lexicon.compound("the app crashes") < 0
+    assert lexicon.compound("no reply for a week") < 0
+    assert lexicon.compound("customer asked for the March statement") == 0  # no lexicon word
+    assert lexicon.compound("No complaints at all") > 0  # "no" turns what follows
+
+
+def test_english_is_blended_with_the_lexicon_and_chinese_is_not():
+    from analytics import lexicon
+
+    model = sentiment.scorer()
+    assert 0 < model.lexicon_weight <= 1 and "-lex" in model.version
+    english = "the staff were rude and the fee is a rip-off"
+    assert model.probability(english) == pytest.approx(
+        sentiment.blend(model.regression(english), lexicon.compound(english),
+                        model.lexicon_weight)
+    )  # fmt: skip
+    assert model.probability(NEGATIVE_ZH) == model.regression(NEGATIVE_ZH)
+
+
+def test_a_model_file_from_before_the_lexicon_reads_without_it(tmp_path):
+    import numpy as np
+
+    with np.load(sentiment.MODEL_FILE) as data:
+        arrays = dict(data)
+    arrays["scalars"] = arrays["scalars"][:5]  # what files before the lexicon held
+    np.savez_compressed(tmp_path / "old.npz", **arrays)
+    old = sentiment.Scorer.load(tmp_path / "old.npz")
+    assert old.lexicon_weight == 0
+    text = "the staff were rude"
+    assert old.probability(text) == old.regression(text)
+
+
+def test_calibration_phrases_choose_englishs_share_and_band_not_the_regression():
+    """sentiment_train's added English phrases: scored, never learned from, so the
+    regression and the Chinese band are those of the same training without them."""
+    rows = sentiment.read_examples(sentiment.BANKING_PHRASES, source="banking",
+                                   text="text", label="label")  # fmt: skip
+    extra = sentiment.read_examples(sentiment.BANKING_PHRASES_EN, source="banking",
+                                    text="text", label="label")[:60]  # fmt: skip
+    params = sentiment.TrainingParams(min_df=1)
+    alone = sentiment.train(rows, params, folds=3)
+    calibrated = sentiment.train(rows, params, folds=3, calibration=extra)
+    assert calibrated.vocabulary == alone.vocabulary
+    assert (calibrated.coef == alone.coef).all() and calibrated.bands["zh"] == alone.bands["zh"]
+    assert calibrated.lexicon_weight in sentiment.LEXICON_WEIGHTS

@@ -85,6 +85,36 @@ def test_list_filters_and_htmx_fragment(client, login, rm, branch):
     assert "钱多多" in fragment.content.decode()
 
 
+def test_wealth_is_a_tier_of_its_own_listed_filtered_and_ordered(client, login, rm, branch):
+    """Wealth (analytics' value tier from 500k) sits between affluent and private banking:
+    the list filters on it and "by tier" puts the highest tier first (the codes'
+    alphabetical order would put wealth above private banking and mass above affluent)."""
+    for tier, name in (("mass", "孙一般"), ("private", "钱多多"), ("affluent", "李富裕"),
+                       ("wealth", "周财富")):  # fmt: skip
+        factories.customer(branch=branch, rm=rm, name=name, tier=tier)
+    login(rm)
+    html = client.get("/customers/", {"tier": "wealth"}).content.decode()
+    assert "周财富" in html and "李富裕" not in html and "钱多多" not in html
+    assert '<option value="wealth" selected>财富客户</option>' in html
+    html = client.get("/customers/", {"sort": "tier"}).content.decode()
+    assert [html.index(n) for n in ("钱多多", "周财富", "李富裕", "孙一般")] == sorted(
+        html.index(n) for n in ("钱多多", "周财富", "李富裕", "孙一般")
+    )
+    home = client.get("/").content.decode()
+    assert 'data-testid="stat-high-value">3<' in home  # affluent and above
+
+
+def test_the_database_holds_the_tier_to_the_four_levels(branch):
+    from django.db import IntegrityError, transaction
+
+    from customers.models import Customer
+
+    customer = factories.customer(branch=branch, tier="wealth")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Customer.objects.filter(pk=customer.pk).update(tier="gold")  # as a bulk path would
+    assert Customer.objects.get(pk=customer.pk).get_tier_display() in ("财富客户", "Wealth")
+
+
 def test_bad_filter_value_is_ignored_not_an_error(client, login, rm, mine):
     login(rm)
     response = client.get("/customers/", {"tier": "nonsense", "page": "abc"})

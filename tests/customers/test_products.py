@@ -33,7 +33,8 @@ def test_the_catalogue_speaks_the_customers_language():
     assert [v for v, _l in TIER_CHOICES] == Customer.Tier.values
     assert [str(label) for _v, label in TIER_CHOICES] == [str(x) for x in Customer.Tier.labels]
     assert set(Customer.Kind.values) < set(Product.Eligibility.values)
-    assert eligible_tiers("affluent") == ["affluent", "private"]
+    assert eligible_tiers("affluent") == ["affluent", "wealth", "private"]
+    assert eligible_tiers("wealth") == ["wealth", "private"]
 
 
 @pytest.mark.parametrize(

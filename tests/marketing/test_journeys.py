@@ -1,8 +1,8 @@
 """The lifecycle journeys of issue 19 beyond the first five: an insurance policy due for
 renewal, the same product (by its catalogue code) viewed in the app three times in a week,
 the app's events applied through the real inbox, and the birthday care task for the RM of
-affluent and private customers. Each fires once per customer and occurrence, through the
-same checks and delivery path as the others."""
+affluent, wealth and private customers. Each fires once per customer and occurrence, through
+the same checks and delivery path as the others."""
 
 import itertools
 from datetime import timedelta
@@ -173,7 +173,7 @@ def test_product_interest_returns_after_the_window(branch, rm, app, interest):
     assert journey_fire(interest, today=timezone.localdate() + timedelta(days=8)) == 1
 
 
-def test_birthday_care_task_for_the_rm_of_affluent_and_private(branch, rm, other_rm):
+def test_birthday_care_task_for_the_rm_of_affluent_wealth_and_private(branch, rm, other_rm):
     today = timezone.localdate()
     born = today.replace(year=1980) if (today.month, today.day) != (2, 29) else today
 
@@ -183,6 +183,7 @@ def test_birthday_care_task_for_the_rm_of_affluent_and_private(branch, rm, other
         return c
 
     affluent = birthday("affluent", rm)
+    wealth = birthday("wealth", other_rm)
     private = birthday("private", other_rm)
     mass = birthday("mass", rm)
     no_rm = birthday("private", None)
@@ -190,15 +191,17 @@ def test_birthday_care_task_for_the_rm_of_affluent_and_private(branch, rm, other
     email = Journey.objects.create(
         name="生日邮件", trigger="birthday", channel="email", subject="生日", body="生日快乐"
     )
-    assert fire_journeys() == 8
+    assert fire_journeys() == 10
     assert fire_journeys() == 0
     notes = StaffNotification.objects.filter(kind="birthday_care")
     # One per customer and year though two birthday journeys reached them.
     assert sorted(notes.values_list("recipient_id", "dedupe_key")) == sorted([
         (rm.pk, f"birthday-care:{affluent.pk}:{today.year}"),
+        (other_rm.pk, f"birthday-care:{wealth.pk}:{today.year}"),
         (other_rm.pk, f"birthday-care:{private.pk}:{today.year}"),
     ])  # fmt: skip
     assert affluent.name in notes.get(recipient=rm).title
     assert not notes.filter(dedupe_key__contains=f":{mass.pk}:").exists()
     assert not notes.filter(dedupe_key__contains=f":{no_rm.pk}:").exists()
-    assert firings(sms) == firings(email) == {affluent.pk, private.pk, mass.pk, no_rm.pk}
+    everyone = {affluent.pk, wealth.pk, private.pk, mass.pk, no_rm.pk}
+    assert firings(sms) == firings(email) == everyone

@@ -1,16 +1,17 @@
-"""manage.py sentiment_score --csv FILE --text COLUMN [--label COLUMN] [--out FILE]
+"""manage.py sentiment_score --csv FILE --text COLUMN [--label COLUMN] [--out FILE] [--model FILE]
 
-Scores every row of any CSV with the shipped sentiment model: the file comes back (to
-stdout, or --out) with `sentiment` and `sentiment_score` columns added. With --label, the
-label column's values are read as sentiment whatever scheme they use (1/0, pos/neg,
-positive/negative/neutral, 正面/负面 …: detected from the values, analytics.sentiment
-.label_mapping) and accuracy, macro-F1 and the confusion table are printed (to stderr when
-the scored file goes to stdout), beside the majority-class baseline. On a file labelled
-positive/negative only, the neutral band counts as wrong, so the figures at the 0.5
-threshold and the ROC AUC are printed too.
+Scores every row of any CSV with the shipped sentiment model (or --model, another file):
+the file comes back (to stdout, or --out) with `sentiment` and `sentiment_score` columns
+added. With --label, the label column's values are read as sentiment whatever scheme
+they use (1/0, pos/neg, positive/negative/neutral, 正面/负面 …: detected from the values,
+analytics.sentiment.label_mapping) and accuracy, macro-F1 and the confusion table are
+printed (to stderr when the scored file goes to stdout), beside the majority-class
+baseline. On a file labelled positive/negative only, the neutral band counts as wrong, so
+the figures at the 0.5 threshold and the ROC AUC are printed too.
 """
 
 import csv
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -26,8 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--label", help="a column of known sentiment labels")
         parser.add_argument("--out", help="write the scored CSV here (default: stdout)")
         parser.add_argument("--encoding", default="utf-8-sig")
+        parser.add_argument("--model", help="another model file (.npz) than the shipped one")
 
-    def handle(self, *args, path: str, text: str, label, out, encoding, **options):
+    def handle(self, *args, path: str, text: str, label, out, encoding, model, **options):
         rows, header = self._read(path, encoding)
         for column in [text] + ([label] if label else []):
             if column not in header:
@@ -38,7 +40,10 @@ class Command(BaseCommand):
                 mapping = sentiment.label_mapping(r[label] for r in rows)
             except sentiment.LabelError as exc:
                 raise CommandError(str(exc)) from exc
-        model = sentiment.scorer()
+        try:
+            model = sentiment.Scorer.load(Path(model)) if model else sentiment.scorer()
+        except (OSError, KeyError, ValueError) as exc:
+            raise CommandError(f"cannot read the model {model}: {exc}") from exc
         scored = [(r, *model.score(r[text] or "")) for r in rows]
         self._write(scored, header, out)
         if label:

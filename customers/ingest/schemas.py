@@ -408,6 +408,7 @@ class EventIn(BaseModel):
         | ProductUpdated
         | RiskSignalled
         | SaleConfirmed
+        | MessageReceipt
     )
 
 

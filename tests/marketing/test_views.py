@@ -147,7 +147,9 @@ def test_campaign_from_form_to_launch(
     assert 'hx-trigger="every 2s"' in progress.content.decode()
     sending.dispatch_all()
     services.campaigns_finish()
-    converted = Delivery.objects.filter(campaign=campaign, variant__code="B").first().customer
+    # Whichever group it fell in: six customers split by a hash of their ids may all land in
+    # one variant (the ids depend on what ran before).
+    converted = Delivery.objects.filter(campaign=campaign, status="sent").order_by("pk")[0].customer
     factories.account(converted, opened_on=timezone.localdate())
     page = client.get(reverse("marketing:campaign-detail", args=[campaign.pk])).content.decode()
     assert 'data-testid="ab-table"' in page and 'data-testid="stat-converted">1<' in page

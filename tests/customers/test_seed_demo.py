@@ -228,6 +228,19 @@ def test_demo_books_have_households_and_consents():
     assert Consent.objects.filter(customer__in=book).current().count() >= book.count() // 2
 
 
+def test_demo_accounts_were_opened_before_today():
+    """Nothing opened in the future: the nightly figures (as of yesterday) would count no
+    assets for such an account, and its customer would be tiered on nothing."""
+    from django.utils import timezone
+
+    assert Account.objects.exists()
+    assert (
+        not Account.objects.filter(opened_on__gte=timezone.localdate())
+        .exclude(customer__created_at__date__gte=timezone.localdate())
+        .exists()
+    )
+
+
 def test_demo_balances_cover_their_history():
     """The 360 chart walks back from today's balance through the flows: never below zero."""
     from django.db.models import Case, DecimalField, F, When

@@ -10,7 +10,10 @@ seeders wrote), so that the first morning of `make run` looks like any other:
 - the sentiment of the texts the seeders wrote: interaction notes, COPYed around the
   services, are queued by text_sentiment_backfill; ticket descriptions are pending since
   ticket_open; both are computed in batches (text_sentiment_compute_pending), each
-  distinct text scored once.
+  distinct text scored once;
+- KPI snapshots (analytics.kpi) of the last KPI_MONTHS month-ends, yesterday and today, so
+  the dashboards have a year of months and a day on day before beat's first hourly run
+  (backfilled days, as every backfill, file customers under today's branch, RM and tier).
 
 Writes are labelled `demo` in the data-change trail (the services run as their actor under
 the demo's label, as marketing's seeder does), except the nightly run's tier changes, which
@@ -18,13 +21,18 @@ are the run's own ("analytics nightly").
 
 Idempotent: a churn model is trained only while there is none; the nightly run is made
 only while none has been, or again for today when this seed added customers (so they are
-scored too); only pending texts are computed. A second `seed_demo` adds nothing.
+scored too); only pending texts are computed; snapshots only while there are none. A
+second `seed_demo` adds nothing.
 """
+
+from datetime import date, timedelta
 
 from django.utils import timezone
 
 from analytics import training
 from analytics.history import crm_table
+from analytics.kpi import kpi_refresh, kpi_snapshot
+from analytics.kpi_models import KpiRun
 from analytics.models import ModelVersion, NightlyRun
 from analytics.nightly import CHURN_MODEL, nightly_run
 from analytics.sentiment import text_sentiment_backfill, text_sentiment_compute_pending
@@ -84,3 +92,29 @@ def seed(demo: Demo) -> None:
     text_sentiment_backfill()
     while computed := text_sentiment_compute_pending(limit=TEXT_BATCH):
         demo.add("text sentiments", computed)
+    seed_kpi(demo)
+
+
+KPI_MONTHS = 13  # month on month over a year, and the same month a year before
+
+
+def kpi_days(today: date) -> list[date]:
+    """The month-ends of the last KPI_MONTHS months and yesterday, oldest first."""
+    days = {today - timedelta(days=1)}
+    month_end = today.replace(day=1) - timedelta(days=1)
+    for _ in range(KPI_MONTHS):
+        days.add(month_end)
+        month_end = month_end.replace(day=1) - timedelta(days=1)
+    return sorted(days)
+
+
+def seed_kpi(demo: Demo) -> None:
+    if KpiRun.objects.exists():
+        return
+    today = timezone.localdate()
+    days = kpi_days(today)
+    demo.progress(f"analytics: KPI snapshots of {len(days)} past days and today")
+    for day in days:
+        kpi_snapshot(day)
+    kpi_refresh(today)
+    demo.add("KPI snapshot days", len(days) + 1)

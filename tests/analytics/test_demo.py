@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
+from analytics.kpi_models import KpiRun
 from analytics.models import CustomerScore, CustomerValue, ModelVersion, NightlyRun
 from analytics.sentiment import scorer
 from analytics.text_models import TextSentiment
@@ -33,6 +34,24 @@ def demo(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         yield seed()
         transaction.set_rollback(True)
+
+
+def test_the_dashboards_have_a_year_of_month_ends_yesterday_and_today():
+    """A branch manager's first look at `make run` finds figures, not "no snapshot yet"."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from analytics.demo import KPI_MONTHS
+    from analytics.kpi_models import KpiBalanceDay
+
+    today = timezone.localdate()
+    days = set(KpiRun.objects.values_list("day", flat=True))
+    assert {today, today - timedelta(days=1)} <= days
+    assert len(days) == KPI_MONTHS + 2 or len(days) == KPI_MONTHS + 1  # yesterday a month-end
+    assert all(d.day == 1 or (d + timedelta(days=1)).day == 1 or d >= today - timedelta(days=1)
+               for d in days)  # fmt: skip
+    assert KpiBalanceDay.objects.filter(day=today).exists()
 
 
 def test_the_churn_model_is_trained_by_one_person_and_active_by_another():
@@ -85,10 +104,11 @@ def test_a_second_seed_adds_nothing():
     def counts():
         return (ModelVersion.objects.count(), CustomerScore.objects.count(),
                 NightlyRun.objects.count(), TextSentiment.objects.count(),
-                OutboundEvent.objects.count(), DataChange.objects.count())  # fmt: skip
+                OutboundEvent.objects.count(), DataChange.objects.count(),
+                KpiRun.objects.count())  # fmt: skip
 
     before = counts()
     output = seed()
     assert counts() == before
     assert "model versions" not in output and "customer scores" not in output
-    assert "text sentiments" not in output
+    assert "text sentiments" not in output and "KPI snapshot days" not in output

@@ -22,6 +22,7 @@ import time
 from datetime import date, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -59,6 +60,31 @@ def scores_customers(version: ModelVersion) -> bool:
     return all(f["name"] in FEATURE_NAMES and f["kind"] == "numeric" for f in version.features)
 
 
+# How far back a night looks for daily scores to expire: nights missed within it are caught up.
+EXPIRY_WINDOW = timedelta(days=62)
+
+
+def scores_expire(day: date) -> int:
+    """Daily scores older than settings.ANALYTICS_SCORE_DAYS before `day` are deleted, except
+    those of a month's last day (the history by month; a month whose last night did not run
+    keeps none). A million rows a night per active model would otherwise grow for ever. Each
+    version's rows in the EXPIRY_WINDOW before the cutoff, through the unique index (version,
+    day, customer): the night's work is the day that aged out, not the table. Idempotent;
+    how many rows went."""
+    cutoff = day - timedelta(days=settings.ANALYTICS_SCORE_DAYS)
+    deleted = 0
+    with connection.cursor() as cursor:
+        for version_id in ModelVersion.objects.values_list("pk", flat=True):
+            cursor.execute(
+                "DELETE FROM analytics_customerscore WHERE model_version_id = %s"
+                " AND scored_on >= %s AND scored_on < %s"
+                " AND extract(day FROM scored_on + 1) <> 1",
+                [version_id, cutoff - EXPIRY_WINDOW, cutoff],
+            )
+            deleted += cursor.rowcount
+    return deleted
+
+
 def nightly_run(*, day: date | None = None, force: bool = False) -> NightlyRun | None:
     """Scores, tiers and lifetime values for `day` (today); None if the day is done."""
     day = day or timezone.localdate()
@@ -85,6 +111,9 @@ def nightly_run(*, day: date | None = None, force: bool = False) -> NightlyRun |
         t0 = time.monotonic()
         changes = write_values(frame, day, churn)
         timings["values"] = round(time.monotonic() - t0, 2)
+        t0 = time.monotonic()
+        scores_expire(day)
+        timings["expire"] = round(time.monotonic() - t0, 2)
         timings["total"] = round(time.monotonic() - started, 2)
     except Exception as exc:
         NightlyRun.objects.filter(pk=run.pk).update(

@@ -272,6 +272,10 @@ MARKETING_QUIET_END = env_int("MARKETING_QUIET_END", 8, minimum=0)
 if not (MARKETING_QUIET_START < 24 and MARKETING_QUIET_END < 24):
     raise ImproperlyConfigured("MARKETING_QUIET_START and _END are hours, 0 to 23")
 
+# Analytics: how many days of daily scores are kept (analytics.nightly.scores_expire); older
+# days keep only their month-end scores, so a score's history stays readable by month.
+ANALYTICS_SCORE_DAYS = env_int("ANALYTICS_SCORE_DAYS", 90, minimum=1)
+
 # How long after a ticket is resolved or closed its agent may still open the customer.
 SERVICE_AGENT_REACH_DAYS = env_int("SERVICE_AGENT_REACH_DAYS", 7, minimum=0)
 # Links in messages to customers (the survey): the public address of the site.

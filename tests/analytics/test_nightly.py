@@ -70,6 +70,31 @@ def test_nightly_is_idempotent_per_day(scored):
     assert NightlyRun.objects.count() == 1
 
 
+def test_old_daily_scores_expire_but_month_ends_stay(scored, settings):
+    """Past ANALYTICS_SCORE_DAYS only each month's last day is kept; the newer days, other
+    models' rows of the same days and a second expiry are untouched."""
+    from datetime import date
+
+    from analytics.nightly import scores_expire
+
+    settings.ANALYTICS_SCORE_DAYS = 30
+    model, today = scored["model"], date(2026, 12, 2)
+    one = CustomerScore.objects.filter(model_version=model).first()
+    for day in (date(2026, 9, 29), date(2026, 9, 30), date(2026, 10, 1), date(2026, 10, 31),
+                date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)):  # fmt: skip
+        CustomerScore.objects.create(customer=one.customer, model_version=model,
+                                     model_name=model.name, score=0.5, scored_on=day)  # fmt: skip
+    assert scores_expire(today) == 3  # 29 Sep, 1 Oct, 1 Nov (the cutoff is 2 Nov)
+    kept = set(
+        CustomerScore.objects.filter(customer=one.customer, model_version=model)
+        .values_list("scored_on", flat=True)
+    )  # fmt: skip
+    assert {date(2026, 9, 30), date(2026, 10, 31), date(2026, 11, 2),
+            date(2026, 11, 3)} <= kept  # fmt: skip
+    assert not kept & {date(2026, 9, 29), date(2026, 10, 1), date(2026, 11, 1)}
+    assert scores_expire(today) == 0
+
+
 def test_panel_for_asset_roles_only(scored, client, login, rm, agent, supervisor):
     customer = scored["customers"][1]
     login(rm)

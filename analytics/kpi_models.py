@@ -279,6 +279,13 @@ class KpiChange(models.Model):
     class Meta:
         verbose_name = _("KPI change")
         verbose_name_plural = _("KPI changes")
+        indexes = [
+            # The trigger's "a row of this part already waits?" (the parts redone whole):
+            # a few rows, however many customers' changes the queue holds.
+            models.Index(
+                fields=["part"], name="kpichange_whole_idx", condition=models.Q(customer_id=None)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.part} {self.customer_id or ''}"

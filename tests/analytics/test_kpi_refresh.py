@@ -197,6 +197,21 @@ def test_a_move_recomputes_the_slice_left(world):
                                      kind="wealth").balance == Decimal(50000)  # fmt: skip
 
 
+def test_a_part_redone_whole_waits_in_one_row_however_many_statements(world):
+    """A campaign's sending settles a delivery a statement: the first queues 'campaigns',
+    the rest find it waiting (customers' changes keep a row each, as they must)."""
+    kpi_refresh(D)
+    deliveries = list(Delivery.objects.order_by("pk"))
+    assert len(deliveries) >= 2
+    for delivery in deliveries:
+        Delivery.objects.filter(pk=delivery.pk).update(status="failed")
+    assert list(KpiChange.objects.values_list("part", flat=True)) == ["campaigns"]
+    figures_before = figures()
+    kpi_refresh(D)
+    assert not KpiChange.objects.exists() and figures() != figures_before
+    assert figures() == rebuilt()
+
+
 def test_nothing_changed_nothing_written(world):
     kpi_refresh(D)
     run = KpiRun.objects.get(day=D)
